@@ -1,0 +1,2 @@
+//! weft-bench
+fn main() {}

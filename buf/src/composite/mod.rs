@@ -1,0 +1,750 @@
+//! [`CompositeBuf`]: many [`Bytes`] segments read as one buffer, without
+//! copying them together.
+//!
+//! ```text
+//!  CompositeBuf (len = 11, cached)
+//!  ┌──────────────┬───────────┬────────────────────┐
+//!  │ Bytes "HDR:" │ Bytes "he"│ Bytes "llo!"  ...  │   segments (SmallVec)
+//!  └──────────────┴───────────┴────────────────────┘
+//!       each segment is a reference-counted view; nothing is copied
+//! ```
+//!
+//! Unlike Netty's `CompositeByteBuf`, a `CompositeBuf` never consolidates on
+//! its own: no segment count triggers a copy. The only copying operations are
+//! the ones that say so ([`CompositeBuf::to_bytes`] on more than one segment,
+//! [`CompositeBuf::modify`] on a shared segment), and each reports its bytes
+//! to [`crate::copy`].
+
+use std::ops::{Bound, RangeBounds};
+
+use bytes::{Buf, Bytes, BytesMut};
+use smallvec::SmallVec;
+
+use crate::copy::record_copy;
+
+mod cmp;
+mod read;
+mod search;
+
+pub use cmp::DEBUG_DUMP_LIMIT;
+
+/// How many segments a [`CompositeBuf`] stores inline before it allocates.
+///
+/// A header plus a body, or a frame that spans a few reads, fits without a
+/// heap allocation for the segment list.
+pub const INLINE_SEGMENTS: usize = 4;
+
+/// A buffer made of several [`Bytes`] segments, read as one.
+///
+/// Cloning is cheap: it bumps the reference count of each segment. Empty
+/// segments are never stored. The total length is cached, so [`len`] is O(1).
+///
+/// `CompositeBuf` implements [`bytes::Buf`]; its
+/// [`chunks_vectored`](Buf::chunks_vectored) yields one `IoSlice` per segment,
+/// so a `writev` sees every segment.
+///
+/// [`len`]: CompositeBuf::len
+///
+/// # Examples
+///
+/// ```
+/// use bytes::{Buf, Bytes};
+/// use weft_buf::CompositeBuf;
+///
+/// let body = Bytes::from_static(b"hello");
+/// let mut frame = CompositeBuf::from(body.clone());
+/// frame.push_front(Bytes::from_static(&[0, 0, 0, 5]));
+///
+/// assert_eq!(frame.len(), 9);
+/// assert_eq!(frame.segments().len(), 2);
+/// // the body segment is the caller's own memory
+/// assert_eq!(frame.segments()[1].as_ptr(), body.as_ptr());
+/// assert_eq!(frame.get_u32(), 5);
+/// assert_eq!(frame, &b"hello"[..]);
+/// ```
+#[derive(Clone, Default)]
+pub struct CompositeBuf {
+    segs: SmallVec<[Bytes; INLINE_SEGMENTS]>,
+    len: usize,
+}
+
+/// Turns any range over `0..len` into `start..end`, or `None` if it does
+/// not lie inside.
+pub(crate) fn bounds(range: impl RangeBounds<usize>, len: usize) -> Option<(usize, usize)> {
+    let start = match range.start_bound() {
+        Bound::Included(&s) => s,
+        Bound::Excluded(&s) => s.checked_add(1)?,
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&e) => e.checked_add(1)?,
+        Bound::Excluded(&e) => e,
+        Bound::Unbounded => len,
+    };
+    (start <= end && end <= len).then_some((start, end))
+}
+
+impl CompositeBuf {
+    /// Creates an empty buffer. No allocation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let buf = weft_buf::CompositeBuf::new();
+    /// assert!(buf.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        CompositeBuf {
+            segs: SmallVec::new(),
+            len: 0,
+        }
+    }
+
+    /// Creates an empty buffer with room for `segments` segments.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let buf = weft_buf::CompositeBuf::with_capacity(32);
+    /// assert_eq!(buf.len(), 0);
+    /// ```
+    pub fn with_capacity(segments: usize) -> Self {
+        CompositeBuf {
+            segs: SmallVec::with_capacity(segments),
+            len: 0,
+        }
+    }
+
+    /// Total number of bytes in all segments. O(1): the length is cached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"ab"), Bytes::from_static(b"c")].into_iter().collect();
+    /// assert_eq!(buf.len(), 3);
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Returns `true` if the buffer holds no bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut buf = weft_buf::CompositeBuf::new();
+    /// buf.push(bytes::Bytes::new()); // empty segments are dropped
+    /// assert!(buf.is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The segments, in order. None of them is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"ab"), Bytes::from_static(b"c")].into_iter().collect();
+    /// assert_eq!(buf.segments()[1], &b"c"[..]);
+    /// ```
+    #[inline]
+    pub fn segments(&self) -> &[Bytes] {
+        &self.segs
+    }
+
+    /// Consumes the buffer and returns its segments, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"ab"), Bytes::from_static(b"c")].into_iter().collect();
+    /// let segs: Vec<Bytes> = buf.into_segments().collect();
+    /// assert_eq!(segs.len(), 2);
+    /// ```
+    pub fn into_segments(self) -> impl ExactSizeIterator<Item = Bytes> {
+        self.segs.into_iter()
+    }
+
+    /// Appends a segment. O(1) amortized; the bytes are not copied.
+    /// An empty segment is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut buf = weft_buf::CompositeBuf::new();
+    /// buf.push(bytes::Bytes::from_static(b"abc"));
+    /// assert_eq!(buf, &b"abc"[..]);
+    /// ```
+    pub fn push(&mut self, seg: Bytes) {
+        if seg.is_empty() {
+            return;
+        }
+        self.len += seg.len();
+        self.segs.push(seg);
+    }
+
+    /// Prepends a segment, such as a protocol header, without moving the
+    /// body's bytes. O(number of segments) for the segment list; no payload
+    /// byte is copied. An empty segment is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut buf = weft_buf::CompositeBuf::from(Bytes::from_static(b"body"));
+    /// buf.push_front(Bytes::from_static(b"hdr:"));
+    /// assert_eq!(buf, &b"hdr:body"[..]);
+    /// ```
+    pub fn push_front(&mut self, seg: Bytes) {
+        if seg.is_empty() {
+            return;
+        }
+        self.len += seg.len();
+        self.segs.insert(0, seg);
+    }
+
+    /// Appends every segment of `other`. No payload byte is copied.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut a = weft_buf::CompositeBuf::from(Bytes::from_static(b"ab"));
+    /// a.append(weft_buf::CompositeBuf::from(Bytes::from_static(b"cd")));
+    /// assert_eq!(a, &b"abcd"[..]);
+    /// ```
+    pub fn append(&mut self, other: CompositeBuf) {
+        self.len += other.len;
+        self.segs.extend(other.segs);
+    }
+
+    /// Returns a buffer holding `range`, sharing memory with `self`.
+    /// Nothing is copied; cost is O(segments in the range).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the range does not lie inside `0..self.len()`. See
+    /// [`try_slice`](Self::try_slice) for the fallible form.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"hello "), Bytes::from_static(b"world")].into_iter().collect();
+    /// assert_eq!(buf.slice(4..8), &b"o wo"[..]);
+    /// ```
+    pub fn slice(&self, range: impl RangeBounds<usize>) -> CompositeBuf {
+        match self.try_slice(range) {
+            Ok(s) => s,
+            Err(e) => panic!("CompositeBuf::slice: {e}"),
+        }
+    }
+
+    /// Like [`slice`](Self::slice), but returns an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`BufError::OutOfRange`](crate::BufError::OutOfRange) if the range does
+    /// not lie inside the buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(b"abc"));
+    /// assert!(buf.try_slice(1..3).is_ok());
+    /// assert!(buf.try_slice(2..5).is_err());
+    /// ```
+    pub fn try_slice(
+        &self,
+        range: impl RangeBounds<usize>,
+    ) -> Result<CompositeBuf, crate::BufError> {
+        let (start, end) = checked_range(&range, self.len)?;
+        Ok(self.slice_unchecked(start, end))
+    }
+
+    fn slice_unchecked(&self, start: usize, end: usize) -> CompositeBuf {
+        let mut out = CompositeBuf::new();
+        if start == end {
+            return out;
+        }
+        let mut pos = 0;
+        for seg in &self.segs {
+            let seg_end = pos + seg.len();
+            if seg_end > start && pos < end {
+                let from = start.saturating_sub(pos);
+                let to = (end - pos).min(seg.len());
+                if from == 0 && to == seg.len() {
+                    out.push(seg.clone());
+                } else {
+                    out.push(seg.slice(from..to));
+                }
+            }
+            if seg_end >= end {
+                break;
+            }
+            pos = seg_end;
+        }
+        out
+    }
+
+    /// Splits the buffer in two at `at`: `self` keeps `[at, len)` and the
+    /// returned buffer holds `[0, at)`. No payload byte is copied; at most
+    /// one segment is split (reference counted, O(1)).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `at > self.len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"abc"), Bytes::from_static(b"def")].into_iter().collect();
+    /// let head = buf.split_to(4);
+    /// assert_eq!(head, &b"abcd"[..]);
+    /// assert_eq!(buf, &b"ef"[..]);
+    /// ```
+    pub fn split_to(&mut self, at: usize) -> CompositeBuf {
+        assert!(
+            at <= self.len,
+            "split_to out of bounds: {at} > {}",
+            self.len
+        );
+        let mut head = CompositeBuf::new();
+        let mut need = at;
+        let mut whole = 0;
+        for seg in &self.segs {
+            if seg.len() > need {
+                break;
+            }
+            need -= seg.len();
+            whole += 1;
+            if need == 0 {
+                break;
+            }
+        }
+        head.segs.extend(self.segs.drain(..whole));
+        if need > 0 {
+            // `need` < len of the next segment: `at` < self.len guarantees it exists.
+            head.segs.push(self.segs[0].split_to(need));
+        }
+        head.len = at;
+        self.len -= at;
+        head
+    }
+
+    /// Splits the buffer in two at `at`: `self` keeps `[0, at)` and the
+    /// returned buffer holds `[at, len)`. No payload byte is copied.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `at > self.len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"abc"), Bytes::from_static(b"def")].into_iter().collect();
+    /// let tail = buf.split_off(2);
+    /// assert_eq!(buf, &b"ab"[..]);
+    /// assert_eq!(tail, &b"cdef"[..]);
+    /// ```
+    pub fn split_off(&mut self, at: usize) -> CompositeBuf {
+        assert!(
+            at <= self.len,
+            "split_off out of bounds: {at} > {}",
+            self.len
+        );
+        let mut head = self.split_to(at);
+        std::mem::swap(self, &mut head);
+        head
+    }
+
+    /// Shortens the buffer to `len` bytes, dropping the rest. Does nothing if
+    /// `len >= self.len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"abc"), Bytes::from_static(b"def")].into_iter().collect();
+    /// buf.truncate(4);
+    /// assert_eq!(buf, &b"abcd"[..]);
+    /// assert_eq!(buf.segments().len(), 2);
+    /// ```
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        drop(self.split_off(len));
+    }
+
+    /// Removes every segment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(b"abc"));
+    /// buf.clear();
+    /// assert!(buf.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        self.segs.clear();
+        self.len = 0;
+    }
+
+    /// Returns the contents as one contiguous [`Bytes`].
+    ///
+    /// Free (a reference count) for zero or one segment. With more segments
+    /// this copies all bytes into a new buffer, and the copy is counted by
+    /// [`crate::measure_copies`]. The buffer itself is left as it was;
+    /// consolidation only ever happens when you ask for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_buf::{measure_copies, CompositeBuf};
+    ///
+    /// let one = CompositeBuf::from(Bytes::from_static(b"abc"));
+    /// assert_eq!(measure_copies(|| one.to_bytes()).1, 0);
+    ///
+    /// let two: CompositeBuf =
+    ///     [Bytes::from_static(b"ab"), Bytes::from_static(b"c")].into_iter().collect();
+    /// let (flat, copied) = measure_copies(|| two.to_bytes());
+    /// assert_eq!(flat, &b"abc"[..]);
+    /// assert_eq!(copied, 3);
+    /// ```
+    pub fn to_bytes(&self) -> Bytes {
+        match self.segs.len() {
+            0 => Bytes::new(),
+            1 => self.segs[0].clone(),
+            _ => {
+                let mut out = BytesMut::with_capacity(self.len);
+                for seg in &self.segs {
+                    out.extend_from_slice(seg);
+                }
+                record_copy(self.len);
+                out.freeze()
+            }
+        }
+    }
+
+    /// Like [`to_bytes`](Self::to_bytes), but also replaces the segments with
+    /// the one consolidated segment, so later reads see a contiguous buffer.
+    /// The copy (if any) is counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"ab"), Bytes::from_static(b"c")].into_iter().collect();
+    /// let flat = buf.consolidate();
+    /// assert_eq!(buf.segments().len(), 1);
+    /// assert_eq!(flat, &b"abc"[..]);
+    /// ```
+    pub fn consolidate(&mut self) -> Bytes {
+        let flat = self.to_bytes();
+        self.segs.clear();
+        self.segs.push(flat.clone());
+        if flat.is_empty() {
+            self.segs.clear();
+        }
+        flat
+    }
+
+    /// Gives mutable access to the bytes in `range`, copying on write.
+    ///
+    /// `f` is called once for each piece of the range that lies in one
+    /// segment, in order. A segment the range touches is made writable first:
+    /// free when this buffer holds the only reference to its memory
+    /// (`Bytes::try_into_mut`), otherwise that whole segment, and only that
+    /// segment, is copied, and the copy is counted. Segments outside the range
+    /// are never copied, and other views of shared memory never see the write.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the range does not lie inside `0..self.len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_buf::{measure_copies, CompositeBuf};
+    ///
+    /// let shared = Bytes::from_static(b"hello");
+    /// let mut buf: CompositeBuf =
+    ///     [shared.clone(), Bytes::from(b" world".to_vec())].into_iter().collect();
+    /// let ((), copied) = measure_copies(|| buf.modify(0..1, |piece| piece[0] = b'j'));
+    /// assert_eq!(buf, &b"jello world"[..]);
+    /// assert_eq!(shared, &b"hello"[..]); // the other view is untouched
+    /// assert_eq!(copied, 5); // only the shared segment was copied
+    /// ```
+    pub fn modify(&mut self, range: impl RangeBounds<usize>, mut f: impl FnMut(&mut [u8])) {
+        let (start, end) = match checked_range(&range, self.len) {
+            Ok(r) => r,
+            Err(e) => panic!("CompositeBuf::modify: {e}"),
+        };
+        let mut pos = 0;
+        for seg in self.segs.iter_mut() {
+            let seg_end = pos + seg.len();
+            if seg_end > start && pos < end {
+                let from = start.saturating_sub(pos);
+                let to = (end - pos).min(seg.len());
+                let mut owned = match std::mem::take(seg).try_into_mut() {
+                    Ok(m) => m,
+                    Err(shared) => {
+                        record_copy(shared.len());
+                        BytesMut::from(&shared[..])
+                    }
+                };
+                f(&mut owned[from..to]);
+                *seg = owned.freeze();
+            }
+            if seg_end >= end {
+                break;
+            }
+            pos = seg_end;
+        }
+    }
+
+    /// Finds the segment holding byte `pos` and the offset inside it.
+    /// `pos` must be `< self.len`.
+    fn locate(&self, pos: usize) -> (usize, usize) {
+        let mut base = 0;
+        for (i, seg) in self.segs.iter().enumerate() {
+            if pos < base + seg.len() {
+                return (i, pos - base);
+            }
+            base += seg.len();
+        }
+        (self.segs.len(), 0)
+    }
+
+    /// Iterates over the bytes from `start` on, as contiguous pieces.
+    fn pieces_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let (first, off) = if start >= self.len {
+            (self.segs.len(), 0)
+        } else {
+            self.locate(start)
+        };
+        self.segs[first..]
+            .iter()
+            .enumerate()
+            .map(move |(i, s)| if i == 0 { &s[off..] } else { &s[..] })
+    }
+}
+
+/// Resolves `range` against `len`, or names what was out of range.
+fn checked_range(
+    range: &impl RangeBounds<usize>,
+    len: usize,
+) -> Result<(usize, usize), crate::BufError> {
+    let raw = (range.start_bound().cloned(), range.end_bound().cloned());
+    bounds(raw, len).ok_or_else(|| {
+        let start = match raw.0 {
+            Bound::Included(s) => s as u64,
+            Bound::Excluded(s) => s as u64 + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match raw.1 {
+            Bound::Included(e) => e as u64 + 1,
+            Bound::Excluded(e) => e as u64,
+            Bound::Unbounded => len as u64,
+        };
+        crate::BufError::OutOfRange {
+            start,
+            end,
+            len: len as u64,
+        }
+    })
+}
+
+impl Buf for CompositeBuf {
+    #[inline]
+    fn remaining(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn chunk(&self) -> &[u8] {
+        self.segs.first().map_or(&[], |s| &s[..])
+    }
+
+    fn advance(&mut self, cnt: usize) {
+        assert!(
+            cnt <= self.len,
+            "cannot advance past `remaining`: {cnt} > {}",
+            self.len
+        );
+        let mut left = cnt;
+        let mut whole = 0;
+        for seg in &self.segs {
+            if seg.len() > left {
+                break;
+            }
+            left -= seg.len();
+            whole += 1;
+        }
+        self.segs.drain(..whole);
+        if left > 0 {
+            self.segs[0].advance(left);
+        }
+        self.len -= cnt;
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        let n = dst.len().min(self.segs.len());
+        for (slot, seg) in dst.iter_mut().zip(&self.segs) {
+            *slot = std::io::IoSlice::new(seg);
+        }
+        n
+    }
+
+    fn copy_to_bytes(&mut self, len: usize) -> Bytes {
+        assert!(
+            len <= self.len,
+            "copy_to_bytes out of bounds: {len} > {}",
+            self.len
+        );
+        match self.segs.first_mut() {
+            Some(first) if first.len() >= len => {
+                let out = first.split_to(len);
+                if first.is_empty() {
+                    self.segs.remove(0);
+                }
+                self.len -= len;
+                out
+            }
+            _ => self.split_to(len).to_bytes(),
+        }
+    }
+}
+
+impl From<Bytes> for CompositeBuf {
+    fn from(seg: Bytes) -> Self {
+        let mut buf = CompositeBuf::new();
+        buf.push(seg);
+        buf
+    }
+}
+
+impl From<Vec<u8>> for CompositeBuf {
+    fn from(v: Vec<u8>) -> Self {
+        CompositeBuf::from(Bytes::from(v))
+    }
+}
+
+impl From<&'static [u8]> for CompositeBuf {
+    fn from(s: &'static [u8]) -> Self {
+        CompositeBuf::from(Bytes::from_static(s))
+    }
+}
+
+impl From<BytesMut> for CompositeBuf {
+    fn from(b: BytesMut) -> Self {
+        CompositeBuf::from(b.freeze())
+    }
+}
+
+impl Extend<Bytes> for CompositeBuf {
+    fn extend<I: IntoIterator<Item = Bytes>>(&mut self, iter: I) {
+        for seg in iter {
+            self.push(seg);
+        }
+    }
+}
+
+impl FromIterator<Bytes> for CompositeBuf {
+    fn from_iter<I: IntoIterator<Item = Bytes>>(iter: I) -> Self {
+        let mut buf = CompositeBuf::new();
+        buf.extend(iter);
+        buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(parts: &[&'static [u8]]) -> CompositeBuf {
+        parts.iter().map(|p| Bytes::from_static(p)).collect()
+    }
+
+    #[test]
+    fn empty_segments_are_dropped() {
+        let b = segs(&[b"", b"a", b"", b"bc", b""]);
+        assert_eq!(b.segments().len(), 2);
+        assert_eq!(b.len(), 3);
+    }
+
+    #[test]
+    fn split_to_on_exact_boundary_keeps_segments_whole() {
+        let mut b = segs(&[b"ab", b"cd", b"ef"]);
+        let head = b.split_to(4);
+        assert_eq!(head.segments().len(), 2);
+        assert_eq!(b.segments().len(), 1);
+        assert_eq!(b, &b"ef"[..]);
+    }
+
+    #[test]
+    fn advance_and_copy_to_bytes_inside_one_segment_copy_nothing() {
+        let mut b = segs(&[b"abcdef", b"gh"]);
+        let (out, copied) = crate::measure_copies(|| {
+            b.advance(1);
+            b.copy_to_bytes(5)
+        });
+        assert_eq!(out, &b"bcdef"[..]);
+        assert_eq!(copied, 0);
+        assert_eq!(b, &b"gh"[..]);
+        assert_eq!(b.segments().len(), 1);
+    }
+
+    #[test]
+    fn copy_to_bytes_across_segments_counts_the_copy() {
+        let mut b = segs(&[b"abc", b"def"]);
+        let (out, copied) = crate::measure_copies(|| b.copy_to_bytes(4));
+        assert_eq!(out, &b"abcd"[..]);
+        assert_eq!(copied, 4);
+        assert_eq!(b, &b"ef"[..]);
+    }
+
+    #[test]
+    fn chunks_vectored_yields_one_slice_per_segment() {
+        let b = segs(&[b"a", b"bb", b"ccc"]);
+        let mut iov = [std::io::IoSlice::new(&[]); 8];
+        assert_eq!(b.chunks_vectored(&mut iov), 3);
+        assert_eq!(&*iov[2], b"ccc");
+        let mut small = [std::io::IoSlice::new(&[]); 2];
+        assert_eq!(b.chunks_vectored(&mut small), 2);
+    }
+
+    #[test]
+    fn modify_unique_segment_is_free() {
+        let mut b = CompositeBuf::from(Bytes::from(b"abc".to_vec()));
+        let ((), copied) = crate::measure_copies(|| b.modify(1..2, |p| p[0] = b'X'));
+        assert_eq!(b, &b"aXc"[..]);
+        assert_eq!(copied, 0);
+    }
+
+    #[test]
+    fn try_slice_reports_the_bad_range() {
+        let b = segs(&[b"abc"]);
+        let e = b.try_slice(2..=4).unwrap_err();
+        assert_eq!(e.to_string(), "range 2..5 is out of bounds for length 3");
+    }
+}

@@ -1,0 +1,204 @@
+//! Non-advancing reads at an index, across segment boundaries.
+
+use super::CompositeBuf;
+use crate::BufError;
+
+macro_rules! int_reads {
+    ($($ty:ident, $get:ident, $try_get:ident, $from:ident, $order:literal;)*) => {
+        $(
+            #[doc = concat!("Reads a ", $order, " `", stringify!($ty), "` at `index` without advancing.")]
+            ///
+            /// The value may straddle any number of segment boundaries. Cost is
+            /// O(segments before `index`) to find the start, then a few byte moves.
+            ///
+            /// # Panics
+            ///
+            /// Panics if the buffer holds fewer than
+            #[doc = concat!("`size_of::<", stringify!($ty), ">()`")]
+            /// bytes from `index` on. See the `try_` form.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use bytes::Bytes;
+            /// let buf: weft_buf::CompositeBuf =
+            ///     [Bytes::from_static(&[1, 2, 3]), Bytes::from_static(&[4, 5, 6, 7, 8, 9, 10])]
+            ///         .into_iter()
+            ///         .collect();
+            #[doc = concat!("let v = buf.", stringify!($get), "(1);")]
+            #[doc = concat!("let mut raw = [0u8; std::mem::size_of::<", stringify!($ty), ">()];")]
+            /// let n = raw.len();
+            /// raw.copy_from_slice(&[2, 3, 4, 5, 6, 7, 8, 9][..n]);
+            #[doc = concat!("assert_eq!(v, ", stringify!($ty), "::", stringify!($from), "(raw));")]
+            /// ```
+            #[inline]
+            pub fn $get(&self, index: usize) -> $ty {
+                match self.$try_get(index) {
+                    Ok(v) => v,
+                    Err(e) => panic!(concat!("CompositeBuf::", stringify!($get), ": {}"), e),
+                }
+            }
+
+            #[doc = concat!("Reads a ", $order, " `", stringify!($ty), "` at `index`, or says why it cannot.")]
+            ///
+            /// # Errors
+            ///
+            /// [`BufError::Underflow`] with the bytes requested and the bytes
+            /// available from `index` on.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(&[1]));
+            #[doc = concat!("assert!(buf.", stringify!($try_get), "(1).is_err());")]
+            /// ```
+            pub fn $try_get(&self, index: usize) -> Result<$ty, BufError> {
+                let mut raw = [0u8; std::mem::size_of::<$ty>()];
+                self.try_copy_out(index, &mut raw)?;
+                Ok($ty::$from(raw))
+            }
+        )*
+    };
+}
+
+impl CompositeBuf {
+    int_reads! {
+        u8, get_u8_at, try_get_u8_at, from_be_bytes, "";
+        u16, get_u16_at, try_get_u16_at, from_be_bytes, "big-endian";
+        u16, get_u16_le_at, try_get_u16_le_at, from_le_bytes, "little-endian";
+        u32, get_u32_at, try_get_u32_at, from_be_bytes, "big-endian";
+        u32, get_u32_le_at, try_get_u32_le_at, from_le_bytes, "little-endian";
+        u64, get_u64_at, try_get_u64_at, from_be_bytes, "big-endian";
+        u64, get_u64_le_at, try_get_u64_le_at, from_le_bytes, "little-endian";
+        i16, get_i16_at, try_get_i16_at, from_be_bytes, "big-endian";
+        i32, get_i32_at, try_get_i32_at, from_be_bytes, "big-endian";
+        i64, get_i64_at, try_get_i64_at, from_be_bytes, "big-endian";
+    }
+
+    /// Reads an unsigned big-endian integer of `nbytes` (1 to 8) bytes at
+    /// `index`, as length fields of odd widths (3 bytes) need.
+    ///
+    /// # Errors
+    ///
+    /// [`BufError::Underflow`] if fewer than `nbytes` bytes follow `index`;
+    /// [`BufError::OutOfRange`] if `nbytes` is not in `1..=8`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(&[0, 1, 2, 3]));
+    /// assert_eq!(buf.try_get_uint_at(1, 3).unwrap(), 0x010203);
+    /// assert_eq!(buf.try_get_uint_le_at(1, 3).unwrap(), 0x030201);
+    /// ```
+    pub fn try_get_uint_at(&self, index: usize, nbytes: usize) -> Result<u64, BufError> {
+        let raw = self.uint_raw(index, nbytes)?;
+        Ok(raw[..nbytes]
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    }
+
+    /// Little-endian form of [`try_get_uint_at`](Self::try_get_uint_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_get_uint_at`](Self::try_get_uint_at).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(&[1, 2]));
+    /// assert_eq!(buf.try_get_uint_le_at(0, 2).unwrap(), 0x0201);
+    /// ```
+    pub fn try_get_uint_le_at(&self, index: usize, nbytes: usize) -> Result<u64, BufError> {
+        let raw = self.uint_raw(index, nbytes)?;
+        Ok(raw[..nbytes]
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    }
+
+    fn uint_raw(&self, index: usize, nbytes: usize) -> Result<[u8; 8], BufError> {
+        if !(1..=8).contains(&nbytes) {
+            return Err(BufError::OutOfRange {
+                start: nbytes as u64,
+                end: nbytes as u64,
+                len: 8,
+            });
+        }
+        let mut raw = [0u8; 8];
+        self.try_copy_out(index, &mut raw[..nbytes])?;
+        Ok(raw)
+    }
+
+    /// Copies `dst.len()` bytes starting at `index` into `dst` without
+    /// advancing. This is a read into the caller's scratch space, not a
+    /// payload copy, so it is not counted.
+    ///
+    /// # Errors
+    ///
+    /// [`BufError::Underflow`] if fewer than `dst.len()` bytes follow `index`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"ab"), Bytes::from_static(b"cd")].into_iter().collect();
+    /// let mut out = [0u8; 3];
+    /// buf.try_copy_out(1, &mut out).unwrap();
+    /// assert_eq!(&out, b"bcd");
+    /// ```
+    pub fn try_copy_out(&self, index: usize, dst: &mut [u8]) -> Result<(), BufError> {
+        let available = self.len().saturating_sub(index);
+        if dst.len() > available {
+            return Err(BufError::Underflow {
+                requested: dst.len(),
+                available,
+            });
+        }
+        let mut filled = 0;
+        for piece in self.pieces_from(index) {
+            if filled == dst.len() {
+                break;
+            }
+            let n = piece.len().min(dst.len() - filled);
+            dst[filled..filled + n].copy_from_slice(&piece[..n]);
+            filled += n;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    #[test]
+    fn u64_across_five_segments() {
+        let b: CompositeBuf = [&[1u8, 2][..], &[3], &[4, 5], &[6], &[7, 8, 9]]
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s))
+            .collect();
+        assert_eq!(b.get_u64_at(0), 0x0102030405060708);
+        assert_eq!(b.get_u64_le_at(1), 0x0908070605040302);
+        assert_eq!(b.get_u16_at(1), 0x0203);
+        assert_eq!(b.get_u8_at(8), 9);
+    }
+
+    #[test]
+    fn underflow_names_requested_and_available() {
+        let b = CompositeBuf::from(Bytes::from_static(&[0; 6]));
+        match b.try_get_u64_at(2) {
+            Err(BufError::Underflow {
+                requested: 8,
+                available: 4,
+            }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(b.try_get_u8_at(usize::MAX).is_err());
+        assert!(b.try_get_uint_at(0, 9).is_err());
+        assert!(b.try_get_uint_at(0, 0).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Searching across segment boundaries.
+
+use memchr::memmem;
+
+use super::CompositeBuf;
+
+impl CompositeBuf {
+    /// Returns the index of the first occurrence of `needle`, or `None`.
+    ///
+    /// Matches may straddle segment boundaries. Inside a segment the search
+    /// runs at `memchr::memmem` speed; at each boundary at most
+    /// `2 × (needle.len() - 1)` bytes are examined in a small scratch buffer.
+    /// An empty needle matches at 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"GET / HTTP/1.1\r"), Bytes::from_static(b"\n\r\nbody")]
+    ///         .into_iter()
+    ///         .collect();
+    /// assert_eq!(buf.find(b"\r\n\r\n"), Some(14));
+    /// assert_eq!(buf.find(b"nope"), None);
+    /// ```
+    pub fn find(&self, needle: &[u8]) -> Option<usize> {
+        self.find_from(needle, 0)
+    }
+
+    /// Like [`find`](Self::find), but starts looking at byte `start`. The
+    /// returned index counts from the start of the buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(b"a\nb\n"));
+    /// assert_eq!(buf.find_from(b"\n", 2), Some(3));
+    /// assert_eq!(buf.find_from(b"\n", 9), None);
+    /// ```
+    pub fn find_from(&self, needle: &[u8], start: usize) -> Option<usize> {
+        if start > self.len() {
+            return None;
+        }
+        if needle.is_empty() {
+            return Some(start);
+        }
+        if needle.len() == 1 {
+            return self.find_byte_from(needle[0], start);
+        }
+        let finder = memmem::Finder::new(needle);
+        let overlap = needle.len() - 1;
+        let mut scratch = Vec::new();
+        let pieces: smallvec::SmallVec<[&[u8]; 8]> = self.pieces_from(start).collect();
+        let mut base = start;
+        for (i, piece) in pieces.iter().enumerate() {
+            if let Some(p) = finder.find(piece) {
+                return Some(base + p);
+            }
+            // A match that starts in the last `overlap` bytes of this piece
+            // and ends in later ones.
+            let tail_start = piece.len().saturating_sub(overlap);
+            scratch.clear();
+            scratch.extend_from_slice(&piece[tail_start..]);
+            let tail_len = scratch.len();
+            for next in &pieces[i + 1..] {
+                let want = overlap - (scratch.len() - tail_len);
+                if want == 0 {
+                    break;
+                }
+                scratch.extend_from_slice(&next[..want.min(next.len())]);
+            }
+            if let Some(p) = finder.find(&scratch) {
+                if p < tail_len {
+                    return Some(base + tail_start + p);
+                }
+            }
+            base += piece.len();
+        }
+        None
+    }
+
+    /// Returns the index of the first `byte`, or `None`. Runs at `memchr`
+    /// speed inside each segment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"abc"), Bytes::from_static(b"d\n")].into_iter().collect();
+    /// assert_eq!(buf.find_byte(b'\n'), Some(4));
+    /// ```
+    pub fn find_byte(&self, byte: u8) -> Option<usize> {
+        self.find_byte_from(byte, 0)
+    }
+
+    /// Like [`find_byte`](Self::find_byte), starting at `start`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(b"a,b,c"));
+    /// assert_eq!(buf.find_byte_from(b',', 2), Some(3));
+    /// ```
+    pub fn find_byte_from(&self, byte: u8, start: usize) -> Option<usize> {
+        if start > self.len() {
+            return None;
+        }
+        let mut base = start;
+        for piece in self.pieces_from(start) {
+            if let Some(p) = memchr::memchr(byte, piece) {
+                return Some(base + p);
+            }
+            base += piece.len();
+        }
+        None
+    }
+
+    /// Returns `true` if the buffer begins with `prefix`, across segments.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let buf: weft_buf::CompositeBuf =
+    ///     [Bytes::from_static(b"GE"), Bytes::from_static(b"T /")].into_iter().collect();
+    /// assert!(buf.starts_with(b"GET "));
+    /// assert!(!buf.starts_with(b"POST"));
+    /// ```
+    pub fn starts_with(&self, prefix: &[u8]) -> bool {
+        if prefix.len() > self.len() {
+            return false;
+        }
+        let mut rest = prefix;
+        for piece in self.pieces_from(0) {
+            if rest.is_empty() {
+                break;
+            }
+            let n = piece.len().min(rest.len());
+            if piece[..n] != rest[..n] {
+                return false;
+            }
+            rest = &rest[n..];
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn split_every(data: &[u8], n: usize) -> CompositeBuf {
+        data.chunks(n).map(Bytes::copy_from_slice).collect()
+    }
+
+    #[test]
+    fn needle_spanning_many_one_byte_segments() {
+        let b = split_every(b"xxabcdefyy", 1);
+        assert_eq!(b.find(b"abcdef"), Some(2));
+        assert_eq!(b.find(b"fyy"), Some(7));
+        assert_eq!(b.find(b"yyy"), None);
+        assert_eq!(b.find_from(b"x", 1), Some(1));
+    }
+
+    #[test]
+    fn first_match_wins_over_later_inside_match() {
+        let b: CompositeBuf = [Bytes::from_static(b"..ab"), Bytes::from_static(b"cd..abcd")]
+            .into_iter()
+            .collect();
+        assert_eq!(b.find(b"abcd"), Some(2));
+    }
+}
