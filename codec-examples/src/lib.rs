@@ -1,1 +1,8 @@
-//! Work in progress: see the issue tracker.
+//! Whole protocol servers built only on Weft's public API, and the `weft`
+//! command that runs them.
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
