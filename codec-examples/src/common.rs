@@ -1,0 +1,77 @@
+//! What every `weft` server shares: the `listening on ADDR` line, graceful
+//! shutdown on SIGINT/SIGTERM, and raising the descriptor limit.
+
+use std::fmt::Display;
+use std::io::{self, Write};
+
+/// Prints `listening on ADDR` as the first line on stdout and flushes it, so
+/// scripts that start a server with `--listen 127.0.0.1:0` can read the port.
+///
+/// # Examples
+///
+/// ```
+/// weft_examples::common::announce("127.0.0.1:8080");
+/// ```
+pub fn announce(addr: impl Display) {
+    let mut out = io::stdout().lock();
+    // A closed stdout must not stop the server: the line is for scripts.
+    let _ = writeln!(out, "listening on {addr}");
+    let _ = out.flush();
+}
+
+/// Resolves when the process receives SIGINT (Ctrl-C) or SIGTERM.
+///
+/// # Errors
+///
+/// Fails if the signal handlers cannot be installed.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// weft_examples::common::shutdown_signal().await?;
+/// println!("shutting down");
+/// # Ok(()) }
+/// ```
+pub async fn shutdown_signal() -> io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+/// Raises the soft limit on open descriptors to the hard limit, as nginx's
+/// `worker_rlimit_nofile` does, and returns the new soft limit.
+///
+/// # Errors
+///
+/// Fails if the limit cannot be read or set.
+///
+/// # Examples
+///
+/// ```
+/// let soft = weft_examples::common::raise_nofile_limit().unwrap();
+/// assert!(soft > 0);
+/// ```
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: `lim` is a valid rlimit read just above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(lim.rlim_cur as u64)
+}
