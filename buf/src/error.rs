@@ -66,7 +66,10 @@ impl fmt::Display for BufError {
                 f.write_str("file cannot be mapped safely: read lease refused")
             }
             BufError::PoolExhausted { max_chunks } => {
-                write!(f, "buffer pool exhausted: all {max_chunks} chunks are in use")
+                write!(
+                    f,
+                    "buffer pool exhausted: all {max_chunks} chunks are in use"
+                )
             }
             BufError::Io(_) => f.write_str("i/o error"),
         }

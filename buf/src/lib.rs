@@ -9,6 +9,10 @@
 //!   `CompositeByteBuf`, without its silent consolidation);
 //! - [`wrap`] and friends: owners of memory as `Bytes`, never copied;
 //! - [`FileRegion`]: a range of a file, sent later with `sendfile`;
+//! - [`MappedFile`]: a file mapped as `Bytes`, guarded against SIGBUS by a
+//!   read lease;
+//! - [`BufPool`]: fixed-size chunks that return to their pool when the last
+//!   view drops;
 //! - [`copy`]: accounting of every payload byte Weft copies, so tests can
 //!   assert zero.
 //!
@@ -40,11 +44,15 @@
 pub mod composite;
 pub mod copy;
 mod error;
+pub mod mapped;
+pub mod pool;
 pub mod region;
 mod wrap;
 
 pub use composite::CompositeBuf;
 pub use copy::{measure_copies, record_copy, thread_copied, total_copied};
 pub use error::BufError;
+pub use mapped::{LeasePolicy, MappedFile};
+pub use pool::{BufPool, PooledChunk};
 pub use region::FileRegion;
 pub use wrap::{wrap, wrap_boxed, wrap_static, wrap_string, wrap_vec};

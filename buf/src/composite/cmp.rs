@@ -8,10 +8,7 @@ use bytes::Bytes;
 use super::CompositeBuf;
 
 /// Compares two byte streams given as pieces, ignoring how they are cut.
-fn pieces_eq<'a, 'b>(
-    a: impl Iterator<Item = &'a [u8]>,
-    b: impl Iterator<Item = &'b [u8]>,
-) -> bool {
+fn pieces_eq<'a, 'b>(a: impl Iterator<Item = &'a [u8]>, b: impl Iterator<Item = &'b [u8]>) -> bool {
     let mut a = a.filter(|p| !p.is_empty());
     let mut b = b.filter(|p| !p.is_empty());
     let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
@@ -145,12 +142,11 @@ impl fmt::Debug for CompositeBuf {
                 break;
             }
             write!(f, "|{off:08x}|")?;
-            for i in 0..16 {
-                if i < n {
-                    write!(f, " {:02x}", row[i])?;
-                } else {
-                    f.write_str("   ")?;
-                }
+            for b in &row[..n] {
+                write!(f, " {b:02x}")?;
+            }
+            for _ in n..16 {
+                f.write_str("   ")?;
             }
             f.write_str(" |")?;
             for &b in &row[..n] {
@@ -206,7 +202,12 @@ mod tests {
     fn debug_is_a_hex_dump_and_shortens() {
         let b = CompositeBuf::from(Bytes::from_static(b"hello, world!\x00\x01\x02xyz"));
         let s = format!("{b:?}");
-        assert!(s.contains("|00000000| 68 65 6c 6c 6f 2c 20 77 6f 72 6c 64 21 00 01 02 |hello, world!...|"), "{s}");
+        assert!(
+            s.contains(
+                "|00000000| 68 65 6c 6c 6f 2c 20 77 6f 72 6c 64 21 00 01 02 |hello, world!...|"
+            ),
+            "{s}"
+        );
         let long = CompositeBuf::from(Bytes::from(vec![0u8; 1000]));
         assert!(format!("{long:?}").ends_with("... 744 more bytes"));
     }
