@@ -57,6 +57,8 @@ pub async fn shutdown_signal() -> io::Result<()> {
 /// let soft = weft_examples::common::raise_nofile_limit().unwrap();
 /// assert!(soft > 0);
 /// ```
+// `rlim_t` is `u64` on Linux but not on every Unix, hence the cast.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_nofile_limit() -> io::Result<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

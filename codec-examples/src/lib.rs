@@ -8,3 +8,4 @@
 )]
 
 pub mod common;
+pub mod http;

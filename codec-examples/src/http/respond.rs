@@ -1,0 +1,425 @@
+//! From a parsed request to a response: a head as one `Bytes` and, for a
+//! body, a `FileRegion` that the transport sends with `sendfile`.
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use weft_buf::FileRegion;
+
+use super::date::{format_http_date, parse_http_date, unix_secs};
+use super::head::{Method, Request};
+use super::mime::content_type;
+use super::range::{parse_range, RangeAnswer};
+use super::resolve::{resolve, Resolved};
+use super::Status;
+
+/// A response ready to write: the head (with any small error body in the
+/// same `Bytes`), then an optional file body.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: Status,
+    pub(crate) head: Bytes,
+    pub(crate) body: Option<FileRegion>,
+    pub(crate) close: bool,
+}
+
+/// Starts a head: status line, `Server`, `Date` and the connection header.
+fn start_head(status: Status, date: &str, close: bool, http10_keep_alive: bool) -> String {
+    let mut h = String::with_capacity(256);
+    let _ = write!(
+        h,
+        "HTTP/1.1 {} {}\r\nServer: weft\r\nDate: {date}\r\n",
+        status.code(),
+        status.reason()
+    );
+    if close {
+        h.push_str("Connection: close\r\n");
+    } else if http10_keep_alive {
+        h.push_str("Connection: keep-alive\r\n");
+    }
+    h
+}
+
+/// An error answer with a one-line text body (left out for HEAD).
+pub(crate) fn error_response(status: Status, close: bool, head_only: bool, date: &str) -> Response {
+    error_response_for(status, close, false, head_only, date)
+}
+
+fn error_response_for(
+    status: Status,
+    close: bool,
+    http10_keep_alive: bool,
+    head_only: bool,
+    date: &str,
+) -> Response {
+    let body = format!("{} {}\n", status.code(), status.reason());
+    let mut h = start_head(status, date, close, http10_keep_alive);
+    if status == Status::MethodNotAllowed {
+        h.push_str("Allow: GET, HEAD\r\n");
+    }
+    let _ = write!(
+        h,
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    if !head_only {
+        h.push_str(&body);
+    }
+    Response {
+        status,
+        head: Bytes::from(h),
+        body: None,
+        close,
+    }
+}
+
+/// The validator pair of a file.
+struct Validators {
+    etag: String,
+    last_modified: String,
+    mtime_secs: u64,
+}
+
+fn validators(meta: &std::fs::Metadata) -> Validators {
+    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+    let nanos = mtime
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .subsec_nanos();
+    let mtime_secs = unix_secs(mtime);
+    Validators {
+        etag: format!(
+            "\"{:x}-{mtime_secs:x}.{nanos:x}-{:x}\"",
+            meta.ino(),
+            meta.len()
+        ),
+        last_modified: format_http_date(mtime),
+        mtime_secs,
+    }
+}
+
+/// Weak comparison of an `If-None-Match` list against our tag (RFC 9110 §13.1.2).
+fn none_match_hits(list: &str, etag: &str) -> bool {
+    let ours = etag.trim_start_matches("W/");
+    list.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == ours)
+}
+
+/// Whether a modification date header is at or after our mtime (seconds).
+fn not_modified_since(header: &str, mtime_secs: u64) -> bool {
+    parse_http_date(header).is_some_and(|t: SystemTime| mtime_secs <= unix_secs(t))
+}
+
+/// `If-Range`: a strong tag equal to ours, or a date equal to Last-Modified.
+fn if_range_holds(header: &str, v: &Validators) -> bool {
+    let header = header.trim();
+    if header.starts_with('"') {
+        header == v.etag
+    } else if header.starts_with("W/") {
+        false
+    } else {
+        parse_http_date(header).is_some_and(|t| unix_secs(t) == v.mtime_secs)
+    }
+}
+
+fn open_status(e: &io::Error) -> Status {
+    match e.kind() {
+        io::ErrorKind::NotFound => Status::NotFound,
+        io::ErrorKind::PermissionDenied => Status::Forbidden,
+        // ELOOP: the checked path became a symlink since it was resolved.
+        _ if e.raw_os_error() == Some(libc::ELOOP) => Status::Forbidden,
+        _ => Status::NotFound,
+    }
+}
+
+/// Answers one request for a file under `root` (canonical). `date` is the
+/// current IMF-fixdate for the `Date` header.
+pub(crate) fn respond(root: &Path, req: &Request, date: &str) -> Response {
+    let head_only = req.method == Method::Head;
+    let close = !req.keep_alive;
+    let ka10 = req.keep_alive && req.minor_version == 0;
+    let err = |s: Status| error_response_for(s, close, ka10, head_only, date);
+    if let Method::Other(_) = req.method {
+        return err(Status::MethodNotAllowed);
+    }
+    let path = match resolve(root, &req.target) {
+        Resolved::File(p) => p,
+        Resolved::Refused(s) => return err(s),
+    };
+    // O_NOFOLLOW: the canonical path has no symlinks; if one appeared since,
+    // refuse it rather than follow it out of the root.
+    let file: File = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) => return err(open_status(&e)),
+    };
+    let meta = match file.metadata() {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => return err(Status::NotFound),
+        Err(_) => return err(Status::InternalServerError),
+    };
+    let len = meta.len();
+    let v = validators(&meta);
+
+    let not_modified = match (&req.if_none_match, &req.if_modified_since) {
+        (Some(inm), _) => none_match_hits(inm, &v.etag),
+        (None, Some(ims)) => not_modified_since(ims, v.mtime_secs),
+        (None, None) => false,
+    };
+    if not_modified {
+        let mut h = start_head(Status::NotModified, date, close, ka10);
+        let _ = write!(
+            h,
+            "ETag: {}\r\nLast-Modified: {}\r\n\r\n",
+            v.etag, v.last_modified
+        );
+        return Response {
+            status: Status::NotModified,
+            head: Bytes::from(h),
+            body: None,
+            close,
+        };
+    }
+
+    let range = match (&req.range, &req.if_range) {
+        (Some(r), None) if !head_only => parse_range(r, len),
+        (Some(r), Some(ir)) if !head_only && if_range_holds(ir, &v) => parse_range(r, len),
+        _ => RangeAnswer::Full,
+    };
+    let (status, span) = match range {
+        RangeAnswer::Full => (Status::Ok, 0..len),
+        RangeAnswer::Partial(r) => (Status::PartialContent, r),
+        RangeAnswer::Unsatisfiable => {
+            let mut h = start_head(Status::RangeNotSatisfiable, date, close, ka10);
+            let _ = write!(
+                h,
+                "Content-Range: bytes */{len}\r\nContent-Length: 0\r\n\r\n"
+            );
+            return Response {
+                status: Status::RangeNotSatisfiable,
+                head: Bytes::from(h),
+                body: None,
+                close,
+            };
+        }
+    };
+    let mut h = start_head(status, date, close, ka10);
+    let _ = write!(
+        h,
+        "Content-Type: {}\r\nContent-Length: {}\r\nLast-Modified: {}\r\nETag: {}\r\nAccept-Ranges: bytes\r\n",
+        content_type(&path),
+        span.end - span.start,
+        v.last_modified,
+        v.etag
+    );
+    if status == Status::PartialContent {
+        let _ = write!(
+            h,
+            "Content-Range: bytes {}-{}/{len}\r\n",
+            span.start,
+            span.end - 1
+        );
+    }
+    h.push_str("\r\n");
+    let body = if head_only || span.is_empty() {
+        None
+    } else {
+        match FileRegion::new(Arc::new(file), span.start, span.end - span.start) {
+            Ok(r) => Some(r),
+            // The file shrank between fstat and here.
+            Err(_) => return err(Status::InternalServerError),
+        }
+    };
+    Response {
+        status,
+        head: Bytes::from(h),
+        body,
+        close,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::head::parse_head;
+    use std::fs;
+
+    const DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+    fn root() -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("f.txt"), b"0123456789").unwrap();
+        let r = d.path().canonicalize().unwrap();
+        (d, r)
+    }
+
+    fn ask(root: &Path, head: &str) -> Response {
+        let req = parse_head(head.as_bytes()).unwrap();
+        respond(root, &req, DATE)
+    }
+
+    fn head_text(r: &Response) -> &str {
+        std::str::from_utf8(&r.head).unwrap()
+    }
+
+    fn header<'a>(r: &'a Response, name: &str) -> Option<&'a str> {
+        head_text(r).split("\r\n").find_map(|l| {
+            let (n, v) = l.split_once(": ")?;
+            n.eq_ignore_ascii_case(name).then_some(v)
+        })
+    }
+
+    #[test]
+    fn get_answers_200_with_a_file_region_body() {
+        let (_d, root) = root();
+        let r = ask(&root, "GET /f.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(r.status, Status::Ok);
+        assert!(head_text(&r).starts_with("HTTP/1.1 200 OK\r\n"));
+        assert_eq!(header(&r, "content-length"), Some("10"));
+        assert_eq!(
+            header(&r, "content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert_eq!(header(&r, "date"), Some(DATE));
+        assert!(header(&r, "etag").is_some());
+        assert!(header(&r, "last-modified").is_some());
+        assert!(head_text(&r).ends_with("\r\n\r\n"));
+        let body = r.body.unwrap();
+        assert_eq!((body.offset(), body.len()), (0, 10));
+        assert!(!r.close);
+    }
+
+    #[test]
+    fn head_has_the_same_headers_and_no_body() {
+        let (_d, root) = root();
+        let r = ask(
+            &root,
+            "HEAD /f.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\n\r\n",
+        );
+        assert_eq!(r.status, Status::Ok, "HEAD ignores Range");
+        assert_eq!(header(&r, "content-length"), Some("10"));
+        assert!(r.body.is_none());
+    }
+
+    #[test]
+    fn ranges_answer_206_or_416() {
+        let (_d, root) = root();
+        let r = ask(
+            &root,
+            "GET /f.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=2-4\r\n\r\n",
+        );
+        assert_eq!(r.status, Status::PartialContent);
+        assert_eq!(header(&r, "content-range"), Some("bytes 2-4/10"));
+        assert_eq!(header(&r, "content-length"), Some("3"));
+        let b = r.body.unwrap();
+        assert_eq!((b.offset(), b.len()), (2, 3));
+
+        let r = ask(
+            &root,
+            "GET /f.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=10-\r\n\r\n",
+        );
+        assert_eq!(r.status, Status::RangeNotSatisfiable);
+        assert_eq!(header(&r, "content-range"), Some("bytes */10"));
+        assert!(r.body.is_none());
+    }
+
+    #[test]
+    fn if_range_with_another_tag_serves_the_whole_file() {
+        let (_d, root) = root();
+        let r = ask(
+            &root,
+            "GET /f.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=2-4\r\nIf-Range: \"other\"\r\n\r\n",
+        );
+        assert_eq!(r.status, Status::Ok);
+        let tag = header(&r, "etag").unwrap().to_owned();
+        let r = ask(
+            &root,
+            &format!(
+                "GET /f.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=2-4\r\nIf-Range: {tag}\r\n\r\n"
+            ),
+        );
+        assert_eq!(r.status, Status::PartialContent);
+    }
+
+    #[test]
+    fn validators_answer_304() {
+        let (_d, root) = root();
+        let first = ask(&root, "GET /f.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+        let tag = header(&first, "etag").unwrap().to_owned();
+        let lm = header(&first, "last-modified").unwrap().to_owned();
+        for cond in [
+            format!("If-None-Match: {tag}"),
+            format!("If-None-Match: \"zzz\", W/{tag}"),
+            "If-None-Match: *".to_owned(),
+            format!("If-Modified-Since: {lm}"),
+            "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT".to_owned(),
+        ] {
+            let r = ask(
+                &root,
+                &format!("GET /f.txt HTTP/1.1\r\nHost: h\r\n{cond}\r\n\r\n"),
+            );
+            assert_eq!(r.status, Status::NotModified, "{cond}");
+            assert!(r.body.is_none());
+            assert_eq!(header(&r, "etag"), Some(tag.as_str()));
+        }
+        for cond in [
+            "If-None-Match: \"zzz\"",
+            "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT",
+            "If-Modified-Since: garbage",
+            // If-None-Match wins over If-Modified-Since
+            "If-None-Match: \"zzz\"\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT",
+        ] {
+            let r = ask(
+                &root,
+                &format!("GET /f.txt HTTP/1.1\r\nHost: h\r\n{cond}\r\n\r\n"),
+            );
+            assert_eq!(r.status, Status::Ok, "{cond}");
+        }
+    }
+
+    #[test]
+    fn other_methods_get_405_with_allow() {
+        let (_d, root) = root();
+        let r = ask(&root, "DELETE /f.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(r.status, Status::MethodNotAllowed);
+        assert_eq!(header(&r, "allow"), Some("GET, HEAD"));
+    }
+
+    #[test]
+    fn connection_headers_follow_the_request() {
+        let (_d, root) = root();
+        let r = ask(
+            &root,
+            "GET /f.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        );
+        assert!(r.close);
+        assert_eq!(header(&r, "connection"), Some("close"));
+        let r = ask(&root, "GET /f.txt HTTP/1.0\r\n\r\n");
+        assert!(r.close);
+        let r = ask(
+            &root,
+            "GET /nope HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        );
+        assert_eq!(r.status, Status::NotFound);
+        assert!(!r.close);
+        assert_eq!(header(&r, "connection"), Some("keep-alive"));
+    }
+
+    #[test]
+    fn error_bodies_are_left_out_for_head() {
+        let get = error_response(Status::NotFound, false, false, DATE);
+        let head = error_response(Status::NotFound, false, true, DATE);
+        assert!(head_text(&get).ends_with("\r\n\r\n404 Not Found\n"));
+        assert!(head_text(&head).ends_with("Content-Length: 14\r\n\r\n"));
+    }
+}
