@@ -1,0 +1,245 @@
+//! The file half of a flush: one system call (or one copy round) for the
+//! [`FileRegion`] at the front, by the path chosen for it.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use weft_buf::FileRegion;
+
+use crate::stats::{Counter, Stats};
+use crate::sys::{self, FdKind, MAX_RW_COUNT};
+
+/// Bytes read (or mapped) per round by the copying paths.
+pub(crate) const COPY_CHUNK: usize = 64 * 1024;
+
+/// Bytes mapped per round by [`FilePath::MmapWrite`].
+pub(crate) const MMAP_CHUNK: usize = 4 * 1024 * 1024;
+
+/// Pipe buffer asked for by [`FilePath::Splice`].
+pub(crate) const SPLICE_PIPE_SIZE: usize = 1024 * 1024;
+
+/// How a [`FileRegion`] is put on the wire. The benches compare them; the
+/// default is [`FilePath::Sendfile`].
+///
+/// | path | calls per round | user-space copies |
+/// | --- | --- | --- |
+/// | `Sendfile` | sendfile | 0 |
+/// | `Splice` | splice ×2 (file → pipe → socket) | 0 |
+/// | `MmapWrite` | mmap, write | 1 (counted) |
+/// | `ReadWrite` | pread, write | 1 (counted) |
+///
+/// Where the kernel refuses `sendfile` (`EINVAL`, `ENOSYS`), the buffer
+/// falls back to `ReadWrite` for the rest of the connection, counted.
+///
+/// # Examples
+///
+/// ```
+/// use weft_transport::{FilePath, Payload};
+/// let f = tempfile::tempfile().unwrap();
+/// let region = weft_buf::FileRegion::from_file(f).unwrap();
+/// let p = Payload::File(region, FilePath::ReadWrite);
+/// assert!(p.is_empty());
+/// assert_eq!(FilePath::default(), FilePath::Sendfile);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FilePath {
+    /// `sendfile`: the bytes never enter user space.
+    #[default]
+    Sendfile,
+    /// `mmap` the file and `write` from the mapping.
+    MmapWrite,
+    /// `pread` into a buffer and `write` it: the traditional path.
+    ReadWrite,
+    /// `splice` the file into a pipe, then the pipe into the socket.
+    Splice,
+}
+
+/// Carry-over state of the copying and splicing paths for the entry at the
+/// front: bytes already read (or spliced into the pipe) but not yet
+/// written. They always start at the front region's offset.
+#[derive(Default)]
+pub(crate) struct FileState {
+    carry: Vec<u8>,
+    carry_pos: usize,
+    carry_len: usize,
+    pipe: Option<(OwnedFd, OwnedFd)>,
+    pipe_pending: usize,
+    sendfile_refused: bool,
+}
+
+fn truncated(region: &FileRegion) -> io::Error {
+    let file_len = region
+        .file()
+        .metadata()
+        .map(|m| m.len().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!(
+            "file region truncated: the file is {file_len} bytes, the region needs bytes {}..{}",
+            region.offset(),
+            region.offset().saturating_add(region.len())
+        ),
+    )
+}
+
+fn refused(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)
+    )
+}
+
+impl FileState {
+    pub(crate) fn reset(&mut self) {
+        self.carry_pos = 0;
+        self.carry_len = 0;
+        // Bytes left in the pipe belong to a write that failed: drop it.
+        if self.pipe_pending > 0 {
+            self.pipe = None;
+            self.pipe_pending = 0;
+        }
+    }
+
+    /// One round for `region` (the front entry); returns the bytes the
+    /// kernel took from it.
+    pub(crate) fn step(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        sink: FdKind,
+        region: &FileRegion,
+        path: FilePath,
+        stats: &Stats,
+    ) -> io::Result<usize> {
+        match path {
+            FilePath::Sendfile if !self.sendfile_refused => {
+                match self.sendfile(fd, region, stats) {
+                    Err(e) if refused(&e) => {
+                        tracing::debug!(error = %e, ?sink, "sendfile refused; falling back to read + write");
+                        self.sendfile_refused = true;
+                        self.read_write(fd, region, stats)
+                    }
+                    r => r,
+                }
+            }
+            FilePath::Sendfile | FilePath::ReadWrite => self.read_write(fd, region, stats),
+            FilePath::MmapWrite => self.mmap_write(fd, region, stats),
+            FilePath::Splice => self.splice(fd, region, stats),
+        }
+    }
+
+    fn sendfile(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        region: &FileRegion,
+        stats: &Stats,
+    ) -> io::Result<usize> {
+        let count = region.len().min(MAX_RW_COUNT as u64) as usize;
+        let mut off = region.offset();
+        stats.add(Counter::SendfileCalls, 1);
+        let n = sys::sendfile(fd, region.file().as_fd(), &mut off, count)?;
+        if n == 0 {
+            return Err(truncated(region));
+        }
+        stats.add(Counter::SendfileBytes, n as u64);
+        if n < count {
+            stats.add(Counter::PartialWrites, 1);
+        }
+        Ok(n)
+    }
+
+    fn read_write(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        region: &FileRegion,
+        stats: &Stats,
+    ) -> io::Result<usize> {
+        if self.carry_pos == self.carry_len {
+            let want = region.len().min(COPY_CHUNK as u64) as usize;
+            if self.carry.len() < want {
+                self.carry.resize(want, 0);
+            }
+            let buf = self.carry.get_mut(..want).unwrap_or_default();
+            stats.add(Counter::ReadCalls, 1);
+            let n = sys::pread(region.file().as_fd(), buf, region.offset())?;
+            if n == 0 {
+                return Err(truncated(region));
+            }
+            stats.record_copy(n);
+            self.carry_pos = 0;
+            self.carry_len = n;
+        }
+        let pending = self
+            .carry
+            .get(self.carry_pos..self.carry_len)
+            .unwrap_or_default();
+        stats.add(Counter::WriteCalls, 1);
+        let w = sys::write(fd, pending)?;
+        if w < pending.len() {
+            stats.add(Counter::PartialWrites, 1);
+        }
+        stats.add(Counter::CopyBytes, w as u64);
+        self.carry_pos += w;
+        Ok(w)
+    }
+
+    fn mmap_write(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        region: &FileRegion,
+        stats: &Stats,
+    ) -> io::Result<usize> {
+        let file_len = sys::file_len(region.file().as_fd())?;
+        if file_len < region.offset().saturating_add(region.len()) {
+            return Err(truncated(region));
+        }
+        let len = region.len().min(MMAP_CHUNK as u64) as usize;
+        stats.add(Counter::MmapCalls, 1);
+        let map = sys::map_file(region.file(), region.offset(), len)?;
+        stats.add(Counter::WriteCalls, 1);
+        let w = sys::write(fd, map.as_slice())?;
+        // The write copies the mapped pages into the socket buffer.
+        stats.record_copy(w);
+        stats.add(Counter::CopyBytes, w as u64);
+        if w < len {
+            stats.add(Counter::PartialWrites, 1);
+        }
+        Ok(w)
+    }
+
+    fn splice(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        region: &FileRegion,
+        stats: &Stats,
+    ) -> io::Result<usize> {
+        let (r, w) = match &self.pipe {
+            Some(p) => p,
+            None => {
+                let (r, w) = sys::pipe()?;
+                // A bigger pipe means fewer rounds; the default is fine too.
+                let _ = sys::set_pipe_size(w.as_fd(), SPLICE_PIPE_SIZE);
+                self.pipe.insert((r, w))
+            }
+        };
+        if self.pipe_pending == 0 {
+            let want = region.len().min(MAX_RW_COUNT as u64) as usize;
+            let mut off = region.offset();
+            stats.add(Counter::SpliceCalls, 1);
+            let n = sys::splice(region.file().as_fd(), Some(&mut off), w.as_fd(), want)?;
+            if n == 0 {
+                return Err(truncated(region));
+            }
+            self.pipe_pending = n;
+        }
+        stats.add(Counter::SpliceCalls, 1);
+        let n = sys::splice(r.as_fd(), None, fd, self.pipe_pending)?;
+        if n < self.pipe_pending {
+            stats.add(Counter::PartialWrites, 1);
+        }
+        stats.add(Counter::SpliceBytes, n as u64);
+        self.pipe_pending -= n;
+        Ok(n)
+    }
+}

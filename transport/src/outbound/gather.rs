@@ -1,0 +1,183 @@
+//! The in-memory half of a flush: gathering segments into one `writev`.
+//!
+//! Segments shorter than the coalesce threshold that sit next to another
+//! short one are copied into a small staging buffer and go out as one iovec
+//! (a counted copy); the others go out as iovecs of their own, uncopied.
+//!
+//! ```text
+//!  queue:   [hdr 12B][len 4B][body 8 KiB][crlf 2B][trailer 40B][FileRegion ...]
+//!  iovecs:  [ staging: hdr+len ][ body ][ staging: crlf+trailer ]   -> 1 writev
+//! ```
+
+use std::io::IoSlice;
+
+use crate::sys::IOV_MAX;
+
+/// Bytes the staging buffer holds at most; short segments past it go out
+/// as iovecs of their own.
+pub const STAGING_CAPACITY: usize = 16 * 1024;
+
+/// What one gather produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Gathered {
+    /// iovecs filled.
+    pub(crate) iovs: usize,
+    /// Bytes they cover.
+    pub(crate) bytes: usize,
+    /// Bytes copied into the staging buffer.
+    pub(crate) copied: usize,
+    /// Every segment offered was taken whole (no cap or iovec limit hit).
+    pub(crate) exhausted: bool,
+}
+
+/// Walks `segs` under the limits and calls `on(seg, take, staged, new_iov)`
+/// for each piece taken. Both passes of [`gather`] use this one walk, so
+/// they make the same decisions.
+fn walk<'a, I>(
+    segs: I,
+    cap: usize,
+    threshold: usize,
+    mut on: impl FnMut(&'a [u8], usize, bool, bool),
+) -> Gathered
+where
+    I: Iterator<Item = &'a [u8]>,
+{
+    let mut it = segs.filter(|s| !s.is_empty()).peekable();
+    let mut g = Gathered::default();
+    let mut staged = 0usize;
+    let mut prev_staged = false;
+    while let Some(seg) = it.next() {
+        let room = cap.saturating_sub(g.bytes);
+        if room == 0 {
+            return g;
+        }
+        let take = seg.len().min(room);
+        let small = seg.len() < threshold && staged + take <= STAGING_CAPACITY;
+        let next_small = it.peek().is_some_and(|n| n.len() < threshold);
+        let stage = small && (prev_staged || next_small);
+        let new_iov = !(stage && prev_staged);
+        if new_iov && g.iovs == IOV_MAX {
+            return g;
+        }
+        on(seg, take, stage, new_iov);
+        if new_iov {
+            g.iovs += 1;
+        }
+        if stage {
+            staged += take;
+            g.copied += take;
+        }
+        prev_staged = stage;
+        g.bytes += take;
+        if take < seg.len() {
+            return g;
+        }
+    }
+    g.exhausted = true;
+    g
+}
+
+/// Fills `iovs` (at least [`IOV_MAX`] long) from `segs`: at most
+/// [`IOV_MAX`] iovecs and `cap` bytes, short neighbours copied into
+/// `staging`.
+pub(crate) fn gather<'a, I>(
+    segs: I,
+    cap: usize,
+    threshold: usize,
+    staging: &'a mut Vec<u8>,
+    iovs: &mut [IoSlice<'a>],
+) -> Gathered
+where
+    I: Iterator<Item = &'a [u8]> + Clone,
+{
+    staging.clear();
+    staging.reserve(STAGING_CAPACITY);
+    walk(segs.clone(), cap, threshold, |seg, take, stage, _| {
+        if stage {
+            staging.extend_from_slice(&seg[..take]);
+        }
+    });
+    let staging: &'a Vec<u8> = staging;
+    let mut slot = 0usize;
+    let mut staged = 0usize;
+    let mut run_start = 0usize;
+    walk(segs, cap, threshold, |seg, take, stage, new_iov| {
+        if new_iov {
+            slot += 1;
+            run_start = staged;
+        }
+        let Some(iov) = slot.checked_sub(1).and_then(|i| iovs.get_mut(i)) else {
+            return;
+        };
+        if stage {
+            staged += take;
+            *iov = IoSlice::new(staging.get(run_start..staged).unwrap_or_default());
+        } else {
+            *iov = IoSlice::new(&seg[..take]);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(segs: &[&[u8]], cap: usize, threshold: usize) -> (Gathered, Vec<Vec<u8>>) {
+        let mut staging = Vec::new();
+        let mut iovs = [IoSlice::new(&[]); IOV_MAX];
+        let g = gather(
+            segs.iter().copied(),
+            cap,
+            threshold,
+            &mut staging,
+            &mut iovs,
+        );
+        let out = iovs[..g.iovs].iter().map(|s| s.to_vec()).collect();
+        (g, out)
+    }
+
+    #[test]
+    fn short_neighbours_share_one_staged_iovec() {
+        let body = vec![7u8; 2048];
+        let (g, out) = run(&[b"ab", b"cd", &body, b"ef", b"gh"], usize::MAX, 256);
+        assert_eq!(g.iovs, 3);
+        assert_eq!(g.copied, 8);
+        assert!(g.exhausted);
+        assert_eq!(out[0], b"abcd");
+        assert_eq!(out[1], body);
+        assert_eq!(out[2], b"efgh");
+    }
+
+    #[test]
+    fn a_lone_short_segment_is_not_copied() {
+        let body = vec![1u8; 4096];
+        let (g, out) = run(&[b"hdr", &body], usize::MAX, 256);
+        assert_eq!((g.iovs, g.copied), (2, 0));
+        assert_eq!(out[0], b"hdr");
+    }
+
+    #[test]
+    fn segments_of_one_kib_are_never_copied() {
+        let a = vec![1u8; 1024];
+        let (g, _) = run(&[&a, &a, &a], usize::MAX, 1024);
+        assert_eq!((g.iovs, g.copied), (3, 0));
+    }
+
+    #[test]
+    fn cap_cuts_the_last_segment() {
+        let a = vec![1u8; 3000];
+        let (g, out) = run(&[&a, &a], 4096, 256);
+        assert_eq!((g.iovs, g.bytes), (2, 4096));
+        assert_eq!(out[1].len(), 1096);
+        assert!(!g.exhausted);
+    }
+
+    #[test]
+    fn at_most_iov_max_iovecs() {
+        let a = vec![1u8; 2000];
+        let segs: Vec<&[u8]> = (0..1500).map(|_| &a[..]).collect();
+        let (g, _) = run(&segs, usize::MAX, 256);
+        assert_eq!(g.iovs, IOV_MAX);
+        assert_eq!(g.bytes, IOV_MAX * 2000);
+    }
+}

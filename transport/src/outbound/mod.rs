@@ -1,0 +1,726 @@
+//! [`OutboundBuffer`]: the ordered queue of pending writes and the flush
+//! that hands them to the kernel.
+//!
+//! Writes are queued with [`OutboundBuffer::push`] and released with
+//! [`OutboundBuffer::flush`] (Netty's `write` / `flush`). Each
+//! [`OutboundBuffer::write_step`] makes exactly one write system call for
+//! the entries at the front:
+//!
+//! - consecutive in-memory entries (`Bytes`, `CompositeBuf`) go out in one
+//!   `writev` of at most [`IOV_MAX`](crate::sys::IOV_MAX) iovecs and at most
+//!   an adaptive byte cap (Netty's `maxBytesPerGatheringWrite`); short
+//!   neighbouring segments are coalesced (see [`DEFAULT_COALESCE_THRESHOLD`]);
+//! - a [`FileRegion`] goes out by its [`FilePath`], `sendfile` by default;
+//! - in-memory bytes directly before a file region are sent with
+//!   `MSG_MORE`, so a small header and the file leave in one packet.
+//!
+//! A partial write resumes exactly where it stopped. Each step either
+//! makes progress or returns an error; `WouldBlock` is returned only when
+//! the kernel said `EAGAIN`.
+//!
+//! The buffer knows nothing of tokio or pipelines: it writes to any
+//! non-blocking descriptor, so it is tested on a socket pair or a pipe.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use weft_buf::{CompositeBuf, FileRegion};
+
+use crate::stats::{Counter, Stats};
+use crate::sys::{self, FdKind, IOV_MAX};
+
+mod file;
+mod gather;
+
+pub use file::FilePath;
+pub use gather::STAGING_CAPACITY;
+
+use file::FileState;
+
+/// Segments shorter than this many bytes are copied together into one
+/// staging iovec when they sit next to another short segment; longer ones
+/// go out as their own iovec. Measured: copying wins at 16 B, they tie at
+/// 256 B, writev wins from 4 KiB.
+pub const DEFAULT_COALESCE_THRESHOLD: usize = 256;
+
+/// The largest coalesce threshold accepted: a segment of 1 KiB or more is
+/// never copied.
+pub const MAX_COALESCE_THRESHOLD: usize = 1024;
+
+/// Default high write watermark: above this many pending bytes (file
+/// regions included) the channel becomes unwritable.
+pub const DEFAULT_HIGH_WATERMARK: u64 = 64 * 1024;
+
+/// Default low write watermark: below this many pending bytes an
+/// unwritable channel becomes writable again.
+pub const DEFAULT_LOW_WATERMARK: u64 = 32 * 1024;
+
+/// The gathering byte cap never shrinks below this.
+pub const MIN_GATHER_CAP: usize = 4096;
+
+/// Initial gathering cap when the sink is not a socket (for a socket it is
+/// twice its `SO_SNDBUF`).
+pub const DEFAULT_GATHER_CAP: usize = 256 * 1024;
+
+/// Receives the outcome of one queued write: `Ok` once its last byte was
+/// handed to the kernel, or the error that stopped it.
+///
+/// Implemented for a `futures` oneshot sender; the transport implements it
+/// for the pipeline's `WritePromise`.
+///
+/// # Examples
+///
+/// ```
+/// use weft_transport::Completion;
+/// let (tx, mut rx) = futures::channel::oneshot::channel::<std::io::Result<()>>();
+/// tx.complete(Ok(()));
+/// assert!(rx.try_recv().unwrap().unwrap().is_ok());
+/// ```
+pub trait Completion: Send + 'static {
+    /// Reports the outcome.
+    fn complete(self, result: io::Result<()>);
+}
+
+impl Completion for futures::channel::oneshot::Sender<io::Result<()>> {
+    fn complete(self, result: io::Result<()>) {
+        // The receiver may be gone: nobody waits for the outcome.
+        let _ = self.send(result);
+    }
+}
+
+/// One queued write.
+///
+/// # Examples
+///
+/// ```
+/// use weft_transport::Payload;
+/// let p = Payload::from(bytes::Bytes::from_static(b"abc"));
+/// assert_eq!(p.len(), 3);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Payload {
+    /// A contiguous buffer.
+    Bytes(Bytes),
+    /// Many segments, written with one `writev`.
+    Composite(CompositeBuf),
+    /// A file range, sent by the given path.
+    File(FileRegion, FilePath),
+}
+
+impl Payload {
+    /// Bytes this payload still puts on the wire.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = weft_transport::Payload::from(bytes::Bytes::new());
+    /// assert!(p.is_empty());
+    /// ```
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::Composite(c) => c.len() as u64,
+            Payload::File(r, _) => r.len(),
+        }
+    }
+
+    /// Returns `true` if nothing is left to send.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!weft_transport::Payload::from(bytes::Bytes::from_static(b"x")).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn advance(&mut self, n: usize) {
+        match self {
+            Payload::Bytes(b) => b.advance(n.min(b.len())),
+            Payload::Composite(c) => c.advance(n.min(c.len())),
+            Payload::File(r, _) => r.advance((n as u64).min(r.len())),
+        }
+    }
+}
+
+impl From<Bytes> for Payload {
+    fn from(b: Bytes) -> Self {
+        Payload::Bytes(b)
+    }
+}
+
+impl From<CompositeBuf> for Payload {
+    fn from(c: CompositeBuf) -> Self {
+        Payload::Composite(c)
+    }
+}
+
+impl From<FileRegion> for Payload {
+    fn from(r: FileRegion) -> Self {
+        Payload::File(r, FilePath::default())
+    }
+}
+
+struct Entry<P> {
+    payload: Payload,
+    promise: Option<P>,
+}
+
+/// The ordered queue of pending writes of one connection, with watermarks
+/// and the flush logic. See the [module docs](self).
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use std::sync::Arc;
+/// use bytes::Bytes;
+/// use weft_transport::{OutboundBuffer, Stats};
+///
+/// let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// a.set_nonblocking(true).unwrap();
+/// let stats = Arc::new(Stats::new());
+/// let mut out: OutboundBuffer = OutboundBuffer::new(stats.clone());
+/// out.push(Bytes::from_static(b"hello "), None);
+/// out.push(Bytes::from(vec![b'w'; 2000]), None);
+/// out.flush();
+/// while out.has_flushed() {
+///     out.write_step(a.as_fd()).unwrap();
+/// }
+/// assert_eq!(stats.snapshot().writev_calls, 1);
+/// assert_eq!(stats.snapshot().writev_bytes, 2006);
+/// ```
+pub struct OutboundBuffer<P = futures::channel::oneshot::Sender<io::Result<()>>> {
+    queue: VecDeque<Entry<P>>,
+    /// Entries at the front released by a flush.
+    flushed: usize,
+    /// Bytes in every entry, file regions included.
+    pending: u64,
+    high: u64,
+    low: u64,
+    writable: bool,
+    reported_writable: bool,
+    coalesce_threshold: usize,
+    gather_cap: usize,
+    sink: Option<FdKind>,
+    staging: Vec<u8>,
+    file: FileState,
+    stats: Arc<Stats>,
+}
+
+impl<P> fmt::Debug for OutboundBuffer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboundBuffer")
+            .field("entries", &self.queue.len())
+            .field("flushed", &self.flushed)
+            .field("pending", &self.pending)
+            .field("writable", &self.writable)
+            .field("gather_cap", &self.gather_cap)
+            .finish()
+    }
+}
+
+impl<P: Completion> OutboundBuffer<P> {
+    /// An empty buffer counting into `stats`, with the default watermarks
+    /// and coalesce threshold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert!(out.is_empty());
+    /// ```
+    pub fn new(stats: Arc<Stats>) -> Self {
+        OutboundBuffer {
+            queue: VecDeque::new(),
+            flushed: 0,
+            pending: 0,
+            high: DEFAULT_HIGH_WATERMARK,
+            low: DEFAULT_LOW_WATERMARK,
+            writable: true,
+            reported_writable: true,
+            coalesce_threshold: DEFAULT_COALESCE_THRESHOLD,
+            gather_cap: 0,
+            sink: None,
+            staging: Vec::new(),
+            file: FileState::default(),
+            stats,
+        }
+    }
+
+    /// Sets the write watermarks; `low` is clamped to at most `high`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// out.set_watermarks(10, 5);
+    /// out.push(bytes::Bytes::from(vec![0u8; 11]), None);
+    /// assert!(!out.is_writable());
+    /// ```
+    pub fn set_watermarks(&mut self, high: u64, low: u64) -> &mut Self {
+        self.high = high;
+        self.low = low.min(high);
+        self.update_writability();
+        self
+    }
+
+    /// Sets the coalesce threshold (see [`DEFAULT_COALESCE_THRESHOLD`]),
+    /// clamped to [`MAX_COALESCE_THRESHOLD`]; 0 switches coalescing off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// out.set_coalesce_threshold(4096);
+    /// assert_eq!(out.coalesce_threshold(), 1024);
+    /// ```
+    pub fn set_coalesce_threshold(&mut self, bytes: usize) -> &mut Self {
+        self.coalesce_threshold = bytes.min(MAX_COALESCE_THRESHOLD);
+        self
+    }
+
+    /// The coalesce threshold in use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert_eq!(out.coalesce_threshold(), weft_transport::DEFAULT_COALESCE_THRESHOLD);
+    /// ```
+    pub fn coalesce_threshold(&self) -> usize {
+        self.coalesce_threshold
+    }
+
+    /// The current gathering byte cap (0 until the first write step).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert_eq!(out.gather_cap(), 0);
+    /// ```
+    pub fn gather_cap(&self) -> usize {
+        self.gather_cap
+    }
+
+    /// The counters this buffer reports to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert_eq!(out.stats().snapshot().writev_calls, 0);
+    /// ```
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    /// Queues a write; it goes out after the next [`flush`](Self::flush).
+    /// O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// out.push(bytes::Bytes::from_static(b"abc"), None);
+    /// assert_eq!(out.pending_bytes(), 3);
+    /// assert!(!out.has_flushed());
+    /// ```
+    pub fn push(&mut self, payload: impl Into<Payload>, promise: Option<P>) {
+        let payload = payload.into();
+        self.pending = self.pending.saturating_add(payload.len());
+        self.queue.push_back(Entry { payload, promise });
+        self.update_writability();
+    }
+
+    /// Releases every queued write for sending (Netty's `flush`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// out.push(bytes::Bytes::from_static(b"abc"), None);
+    /// out.flush();
+    /// assert!(out.has_flushed());
+    /// ```
+    pub fn flush(&mut self) {
+        self.flushed = self.queue.len();
+    }
+
+    /// Returns `true` if no write is queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert!(out.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Returns `true` if flushed writes wait to be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert!(!out.has_flushed());
+    /// ```
+    pub fn has_flushed(&self) -> bool {
+        self.flushed > 0
+    }
+
+    /// Bytes queued, flushed or not, file regions included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert_eq!(out.pending_bytes(), 0);
+    /// ```
+    pub fn pending_bytes(&self) -> u64 {
+        self.pending
+    }
+
+    /// Returns `false` while the pending bytes have crossed the high
+    /// watermark and not yet fallen below the low one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert!(out.is_writable());
+    /// ```
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Returns the new writability if it changed since the last call.
+    /// Call it after each push and each write step to fire writability
+    /// events in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// out.set_watermarks(4, 2);
+    /// out.push(bytes::Bytes::from_static(b"hello"), None);
+    /// assert_eq!(out.take_writability_change(), Some(false));
+    /// assert_eq!(out.take_writability_change(), None);
+    /// ```
+    pub fn take_writability_change(&mut self) -> Option<bool> {
+        if self.writable == self.reported_writable {
+            return None;
+        }
+        self.reported_writable = self.writable;
+        Some(self.writable)
+    }
+
+    fn update_writability(&mut self) {
+        if self.writable && self.pending > self.high {
+            self.writable = false;
+        } else if !self.writable && self.pending < self.low {
+            self.writable = true;
+        }
+    }
+
+    /// Fails every queued write (flushed or not) with a copy of `err` and
+    /// empties the buffer. Used when the connection breaks or closes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut out = weft_transport::OutboundBuffer::new(Default::default());
+    /// let (tx, mut rx) = futures::channel::oneshot::channel();
+    /// out.push(bytes::Bytes::from_static(b"abc"), Some(tx));
+    /// out.fail_all(&std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+    /// assert!(rx.try_recv().unwrap().unwrap().is_err());
+    /// assert!(out.is_empty());
+    /// ```
+    pub fn fail_all(&mut self, err: &io::Error) {
+        for e in self.queue.drain(..) {
+            if let Some(p) = e.promise {
+                p.complete(Err(io::Error::new(err.kind(), err.to_string())));
+            }
+        }
+        self.flushed = 0;
+        self.pending = 0;
+        self.file.reset();
+        self.update_writability();
+    }
+
+    /// Makes one write system call for the flushed entries at the front
+    /// (or only completes empty ones) and returns the bytes the kernel took.
+    ///
+    /// Returns `Ok(0)` only when nothing flushed is left.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when the kernel said `EAGAIN` (wait for writability and
+    /// call again); any other error is final: the caller fails the buffer
+    /// with [`fail_all`](Self::fail_all) and closes the connection. A file
+    /// shorter than its region is `UnexpectedEof`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// out.push(bytes::Bytes::from_static(b"abc"), None);
+    /// out.flush();
+    /// assert_eq!(out.write_step(a.as_fd()).unwrap(), 3);
+    /// assert_eq!(out.write_step(a.as_fd()).unwrap(), 0);
+    /// ```
+    pub fn write_step(&mut self, fd: BorrowedFd<'_>) -> io::Result<u64> {
+        self.complete_empty();
+        if self.flushed == 0 {
+            return Ok(0);
+        }
+        let sink = self.sink_kind(fd)?;
+        let n = match self.queue.front() {
+            Some(Entry {
+                payload: Payload::File(region, path),
+                ..
+            }) => {
+                let (region, path) = (region.clone(), *path);
+                self.file
+                    .step(fd, sink, &region, path, &self.stats)
+                    .inspect_err(|e| self.note_error(e))?
+            }
+            _ => self
+                .gather_step(fd, sink)
+                .inspect_err(|e| self.note_error(e))?,
+        };
+        self.advance(n);
+        self.complete_empty();
+        Ok(n as u64)
+    }
+
+    /// Flushes and writes until every flushed entry is sent, waiting for
+    /// writability through tokio when the kernel says `EAGAIN`.
+    ///
+    /// # Errors
+    ///
+    /// The first final error; every queued write has then been failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use tokio::io::AsyncReadExt;
+    /// let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// out.push(bytes::Bytes::from_static(b"abc"), None);
+    /// out.flush_to(&a).await.unwrap();
+    /// let mut buf = [0u8; 3];
+    /// b.read_exact(&mut buf).await.unwrap();
+    /// assert_eq!(&buf, b"abc");
+    /// # });
+    /// ```
+    pub async fn flush_to<S: AsyncSink>(&mut self, sink: &S) -> io::Result<()> {
+        self.flush();
+        while self.has_flushed() {
+            let fd = sink.as_fd();
+            if let Err(e) = sink.write_io(|| self.write_step(fd)).await {
+                self.fail_all(&e);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn note_error(&self, e: &io::Error) {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            self.stats.add(Counter::WouldBlock, 1);
+        }
+    }
+
+    fn sink_kind(&mut self, fd: BorrowedFd<'_>) -> io::Result<FdKind> {
+        if let Some(k) = self.sink {
+            return Ok(k);
+        }
+        let kind = sys::fd_kind(fd)?;
+        self.gather_cap = match kind {
+            FdKind::Socket => sys::send_buffer_size(fd)
+                .map(|s| s.saturating_mul(2))
+                .unwrap_or(DEFAULT_GATHER_CAP),
+            _ => DEFAULT_GATHER_CAP,
+        }
+        .clamp(MIN_GATHER_CAP, sys::MAX_RW_COUNT);
+        self.sink = Some(kind);
+        Ok(kind)
+    }
+
+    /// Pops the empty flushed entries at the front, completing them.
+    fn complete_empty(&mut self) {
+        while self.flushed > 0 {
+            match self.queue.front() {
+                Some(e) if e.payload.is_empty() => {}
+                _ => return,
+            }
+            if let Some(e) = self.queue.pop_front() {
+                self.flushed -= 1;
+                if let Some(p) = e.promise {
+                    p.complete(Ok(()));
+                }
+            }
+        }
+    }
+
+    /// Drops `n` written bytes from the front, completing whole entries.
+    fn advance(&mut self, mut n: usize) {
+        self.pending = self.pending.saturating_sub(n as u64);
+        while n > 0 && self.flushed > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                break;
+            };
+            let len = usize::try_from(front.payload.len()).unwrap_or(usize::MAX);
+            if n < len {
+                front.payload.advance(n);
+                break;
+            }
+            n -= len;
+            if let Some(e) = self.queue.pop_front() {
+                self.flushed -= 1;
+                if let Some(p) = e.promise {
+                    p.complete(Ok(()));
+                }
+            }
+        }
+        self.update_writability();
+    }
+
+    /// One `writev` (or `sendmsg` with `MSG_MORE` before a file region) of
+    /// the in-memory entries at the front.
+    fn gather_step(&mut self, fd: BorrowedFd<'_>, sink: FdKind) -> io::Result<usize> {
+        let flushed = self.flushed;
+        let segs = self
+            .queue
+            .iter()
+            .take(flushed)
+            .map_while(|e| match &e.payload {
+                Payload::Bytes(b) => Some(std::slice::from_ref(b)),
+                Payload::Composite(c) => Some(c.segments()),
+                Payload::File(..) => None,
+            })
+            .flatten()
+            .map(|b| &b[..]);
+        let mut iovs = [IoSlice::new(&[]); IOV_MAX];
+        let g = gather::gather(
+            segs,
+            self.gather_cap,
+            self.coalesce_threshold,
+            &mut self.staging,
+            &mut iovs,
+        );
+        if g.copied > 0 {
+            self.stats.record_copy(g.copied);
+        }
+        let before_file = g.exhausted
+            && sink == FdKind::Socket
+            && self
+                .queue
+                .iter()
+                .take(flushed)
+                .any(|e| matches!(e.payload, Payload::File(..)));
+        let iovs = &iovs[..g.iovs];
+        let n = if before_file {
+            self.stats.add(Counter::SendmsgCalls, 1);
+            sys::sendmsg(fd, iovs, true)?
+        } else {
+            self.stats.add(Counter::WritevCalls, 1);
+            sys::writev(fd, iovs)?
+        };
+        if n == 0 && g.bytes > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "writev accepted no bytes",
+            ));
+        }
+        self.stats.add(Counter::WritevBytes, n as u64);
+        if n < g.bytes {
+            self.stats.add(Counter::PartialWrites, 1);
+        }
+        self.adapt_gather_cap(g.bytes, n);
+        Ok(n)
+    }
+
+    /// Netty's `maxBytesPerGatheringWrite`: double after a complete write
+    /// that used most of the cap, halve after one that wrote less than
+    /// half, never below [`MIN_GATHER_CAP`].
+    fn adapt_gather_cap(&mut self, attempted: usize, written: usize) {
+        if written == attempted {
+            if attempted.saturating_mul(2) > self.gather_cap {
+                self.gather_cap = self.gather_cap.saturating_mul(2).min(sys::MAX_RW_COUNT);
+            }
+        } else if written < attempted / 2 {
+            self.gather_cap = (self.gather_cap / 2).max(MIN_GATHER_CAP);
+        }
+    }
+}
+
+/// A non-blocking descriptor registered with tokio, so a write system call
+/// can wait for writability: implemented for tokio's `TcpStream`,
+/// `UnixStream` and `AsyncFd`.
+///
+/// # Examples
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::os::fd::AsFd;
+/// use weft_transport::AsyncSink;
+/// let (a, _b) = tokio::net::UnixStream::pair().unwrap();
+/// let n = a.write_io(|| weft_transport::sys::write(a.as_fd(), b"x")).await.unwrap();
+/// assert_eq!(n, 1);
+/// # });
+/// ```
+pub trait AsyncSink: AsFd {
+    /// Waits until writable and runs `f`, again after each `WouldBlock`.
+    fn write_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>>;
+    /// Waits until readable and runs `f`, again after each `WouldBlock`.
+    fn read_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>>;
+}
+
+impl AsyncSink for tokio::net::TcpStream {
+    fn write_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>> {
+        self.async_io(tokio::io::Interest::WRITABLE, f)
+    }
+    fn read_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>> {
+        self.async_io(tokio::io::Interest::READABLE, f)
+    }
+}
+
+impl AsyncSink for tokio::net::UnixStream {
+    fn write_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>> {
+        self.async_io(tokio::io::Interest::WRITABLE, f)
+    }
+    fn read_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>> {
+        self.async_io(tokio::io::Interest::READABLE, f)
+    }
+}
+
+impl<T: std::os::fd::AsRawFd> AsyncSink for tokio::io::unix::AsyncFd<T> {
+    fn write_io<R>(
+        &self,
+        mut f: impl FnMut() -> io::Result<R>,
+    ) -> impl Future<Output = io::Result<R>> {
+        self.async_io(tokio::io::Interest::WRITABLE, move |_| f())
+    }
+    fn read_io<R>(
+        &self,
+        mut f: impl FnMut() -> io::Result<R>,
+    ) -> impl Future<Output = io::Result<R>> {
+        self.async_io(tokio::io::Interest::READABLE, move |_| f())
+    }
+}
