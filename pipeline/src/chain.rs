@@ -1,0 +1,281 @@
+//! The ordered list of named handlers and the type check between them.
+
+use std::any::Any;
+
+use crate::{Direction, Handler, Message, MessageTypes, PipelineError, TypeFlow, WritePromise};
+
+/// One slot of the chain. A removed handler stays as a tombstone until the
+/// current dispatch is over, so events it fires still know where it was.
+pub(crate) struct Entry {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) handler: Option<Box<dyn Handler>>,
+    inbound: TypeFlow,
+    outbound: TypeFlow,
+    pub(crate) removed: bool,
+}
+
+/// Where an event starts: it travels to the next live handler after (inbound)
+/// or before (outbound) this point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Head,
+    Tail,
+    Handler(u64),
+}
+
+pub(crate) enum Inbound {
+    Active,
+    Read(Message),
+    ReadComplete,
+    User(Box<dyn Any + Send>),
+    Exception(PipelineError),
+    Writability(bool),
+    Inactive,
+}
+
+pub(crate) enum Outbound {
+    Write(Message, Option<WritePromise>),
+    Flush,
+    Close,
+    AutoRead(bool),
+}
+
+pub(crate) enum Event {
+    In(Origin, Inbound),
+    Out(Origin, Outbound),
+    Added(u64),
+    Removed(u64),
+    Timer(u64),
+}
+
+/// Where to insert a new handler.
+enum At<'n> {
+    First,
+    Last,
+    Before(&'n str),
+    After(&'n str),
+}
+
+#[derive(Default)]
+pub(crate) struct Chain {
+    pub(crate) entries: Vec<Entry>,
+    next_id: u64,
+}
+
+impl Chain {
+    pub(crate) fn index_of_id(&self, id: u64) -> Option<usize> {
+        self.entries.iter().position(|e| e.id == id)
+    }
+
+    pub(crate) fn live_index(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| !e.removed && e.name == name)
+    }
+
+    pub(crate) fn names(&self) -> Vec<&str> {
+        self.live().map(|e| e.name.as_str()).collect()
+    }
+
+    fn live(&self) -> impl DoubleEndedIterator<Item = &Entry> {
+        self.entries.iter().filter(|e| !e.removed)
+    }
+
+    /// The next live handler an inbound event from `origin` reaches.
+    pub(crate) fn next_inbound(&self, origin: Origin) -> Option<usize> {
+        let start = match origin {
+            Origin::Head => 0,
+            Origin::Tail => return None,
+            Origin::Handler(id) => self.index_of_id(id)? + 1,
+        };
+        (start..self.entries.len()).find(|&i| !self.entries[i].removed)
+    }
+
+    /// The next live handler an outbound event from `origin` reaches.
+    pub(crate) fn next_outbound(&self, origin: Origin) -> Option<usize> {
+        let end = match origin {
+            Origin::Head => return None,
+            Origin::Tail => self.entries.len(),
+            Origin::Handler(id) => self.index_of_id(id)?,
+        };
+        (0..end).rev().find(|&i| !self.entries[i].removed)
+    }
+
+    /// Drops the tombstones; called when no event is in flight.
+    pub(crate) fn compact(&mut self) {
+        self.entries.retain(|e| !e.removed);
+    }
+
+    /// Checks that neighbouring handlers' types meet, both ways.
+    pub(crate) fn check(&self) -> Result<(), PipelineError> {
+        check_direction(Direction::Inbound, "head", self.live())?;
+        check_direction(Direction::Outbound, "tail", self.live().rev())
+    }
+
+    fn insert(
+        &mut self,
+        at: At<'_>,
+        name: &str,
+        handler: Box<dyn Handler>,
+    ) -> Result<u64, PipelineError> {
+        let pos = match at {
+            At::First => 0,
+            At::Last => self.entries.len(),
+            At::Before(other) => self
+                .live_index(other)
+                .ok_or_else(|| PipelineError::UnknownName(other.to_string()))?,
+            At::After(other) => {
+                self.live_index(other)
+                    .ok_or_else(|| PipelineError::UnknownName(other.to_string()))?
+                    + 1
+            }
+        };
+        self.insert_at(pos, name, handler)
+    }
+
+    fn insert_at(
+        &mut self,
+        pos: usize,
+        name: &str,
+        handler: Box<dyn Handler>,
+    ) -> Result<u64, PipelineError> {
+        if self.live_index(name).is_some() {
+            return Err(PipelineError::DuplicateName(name.to_string()));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let entry = Entry {
+            id,
+            name: name.to_string(),
+            inbound: handler.inbound_types(),
+            outbound: handler.outbound_types(),
+            handler: Some(handler),
+            removed: false,
+        };
+        self.entries.insert(pos, entry);
+        if let Err(e) = self.check() {
+            self.entries.remove(pos);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn add_first(
+        &mut self,
+        name: &str,
+        h: Box<dyn Handler>,
+    ) -> Result<u64, PipelineError> {
+        self.insert(At::First, name, h)
+    }
+
+    pub(crate) fn add_last(
+        &mut self,
+        name: &str,
+        h: Box<dyn Handler>,
+    ) -> Result<u64, PipelineError> {
+        self.insert(At::Last, name, h)
+    }
+
+    pub(crate) fn add_before(
+        &mut self,
+        base: &str,
+        name: &str,
+        h: Box<dyn Handler>,
+    ) -> Result<u64, PipelineError> {
+        self.insert(At::Before(base), name, h)
+    }
+
+    pub(crate) fn add_after(
+        &mut self,
+        base: &str,
+        name: &str,
+        h: Box<dyn Handler>,
+    ) -> Result<u64, PipelineError> {
+        self.insert(At::After(base), name, h)
+    }
+
+    /// Marks `name` removed (a tombstone) and returns its id.
+    pub(crate) fn remove(&mut self, name: &str) -> Result<u64, PipelineError> {
+        let i = self
+            .live_index(name)
+            .ok_or_else(|| PipelineError::UnknownName(name.to_string()))?;
+        self.remove_at(i)
+    }
+
+    pub(crate) fn remove_id(&mut self, id: u64) -> Result<u64, PipelineError> {
+        match self.index_of_id(id) {
+            Some(i) if !self.entries[i].removed => self.remove_at(i),
+            _ => Err(PipelineError::UnknownName(format!("#{id}"))),
+        }
+    }
+
+    fn remove_at(&mut self, i: usize) -> Result<u64, PipelineError> {
+        let Some(entry) = self.entries.get_mut(i) else {
+            return Err(PipelineError::UnknownName(format!("#{i}")));
+        };
+        entry.removed = true;
+        let id = entry.id;
+        if let Err(e) = self.check() {
+            if let Some(entry) = self.entries.get_mut(i) {
+                entry.removed = false;
+            }
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Replaces the handler `old` with `name`/`h` in the same place; returns
+    /// (removed id, added id).
+    pub(crate) fn replace(
+        &mut self,
+        old: &str,
+        name: &str,
+        h: Box<dyn Handler>,
+    ) -> Result<(u64, u64), PipelineError> {
+        let i = self
+            .live_index(old)
+            .ok_or_else(|| PipelineError::UnknownName(old.to_string()))?;
+        if name != old && self.live_index(name).is_some() {
+            return Err(PipelineError::DuplicateName(name.to_string()));
+        }
+        let old_id = self.entries[i].id;
+        self.entries[i].removed = true;
+        match self.insert_at(i + 1, name, h) {
+            Ok(new_id) => Ok((old_id, new_id)),
+            Err(e) => {
+                self.entries[i].removed = false;
+                Err(e)
+            }
+        }
+    }
+}
+
+fn check_direction<'a>(
+    direction: Direction,
+    end: &str,
+    entries: impl Iterator<Item = &'a Entry>,
+) -> Result<(), PipelineError> {
+    let mut producer = end;
+    let mut current = MessageTypes::ANY;
+    for e in entries {
+        let flow = match direction {
+            Direction::Inbound => &e.inbound,
+            Direction::Outbound => &e.outbound,
+        };
+        if let TypeFlow::Transform { accepts, emits } = flow {
+            if !current.fits_into(accepts) {
+                return Err(PipelineError::TypeMismatch {
+                    direction,
+                    from: producer.to_string(),
+                    emits: current.to_string(),
+                    to: e.name.clone(),
+                    accepts: accepts.to_string(),
+                });
+            }
+            current = emits.clone();
+            producer = &e.name;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! [`FrameDecoder`] and [`ByteToMessageDecoder`]: cumulate reads as the
+//! segments of a [`CompositeBuf`] and cut frames out of them, no copy.
+
+use bytes::Bytes;
+use weft_buf::{record_copy, CompositeBuf};
+
+use crate::{Context, Handler, Message, MessageTypes, PipelineError, TypeFlow};
+
+/// Default threshold of the opt-in merge mode, in bytes: like h2's 256-byte
+/// threshold for chaining instead of copying.
+pub const DEFAULT_MERGE_THRESHOLD: usize = 256;
+
+/// Cuts frames out of a byte stream. Run it in a pipeline with
+/// [`ByteToMessageDecoder`].
+///
+/// # The decoder protocol
+///
+/// [`decode`](Self::decode) is called with the cumulation: every byte
+/// received and not yet consumed, as a [`CompositeBuf`] whose segments are
+/// the reads themselves. It must do one of:
+///
+/// - **`Ok(Some(frame))`**: it removed a frame's bytes from the front of
+///   `buf` (with `split_to` / `advance`, which never copy) and returns it.
+///   It is called again at once for the next frame.
+/// - **`Ok(None)`**: more bytes are needed. It may have consumed bytes
+///   (for example while discarding an oversized frame); it is called again
+///   when the next read arrives.
+/// - **`Err(PipelineError::TooLongFrame { .. })`**: a frame exceeded the
+///   limit. The decoder has decided how to recover (discard, see each
+///   codec's docs) and decoding goes on; the error travels on as an
+///   exception event.
+/// - **any other `Err`**: the stream is corrupt. The error travels on as an
+///   exception event (which closes the channel unless handled), the
+///   cumulation is dropped, and later input is ignored.
+///
+/// # Pitfalls
+///
+/// - Returning `Ok(Some(_))` without consuming a byte would loop forever;
+///   the base reports it as a decode error instead.
+/// - Never allocate or reserve a length read from the wire: compare it
+///   with your maximum first, and use checked arithmetic. The bytes are
+///   already in `buf`; a frame is a slice of them.
+/// - Use `CompositeBuf`'s `*_at` reads (`try_get_u32_at`, `find_byte`, ...)
+///   to peek without consuming, so `Ok(None)` leaves `buf` as it was.
+/// - Do not keep references into `buf` between calls; keep offsets.
+/// - A frame handed on is a [`Message::Bytes`] when it lay in one read and a
+///   [`Message::Composite`] when it spanned reads: the next handler must
+///   take both ([`MessageTypes::BUFFERS`]), or the pipeline refuses it.
+///
+/// # Examples
+///
+/// ```
+/// use weft_buf::CompositeBuf;
+/// use weft_pipeline::codec::{ByteToMessageDecoder, FrameDecoder};
+/// use weft_pipeline::{EmbeddedChannel, Message, Pipeline, PipelineError};
+///
+/// /// Frames of exactly two bytes.
+/// struct Pairs;
+/// impl FrameDecoder for Pairs {
+///     fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+///         if buf.len() < 2 {
+///             return Ok(None);
+///         }
+///         Ok(Some(Message::frame(buf.split_to(2))))
+///     }
+/// }
+///
+/// let mut p = Pipeline::new();
+/// p.add_last("pairs", ByteToMessageDecoder::new(Pairs))?;
+/// let mut ch = EmbeddedChannel::new(p);
+/// ch.write_inbound(bytes::Bytes::from_static(b"abc"));
+/// ch.write_inbound(bytes::Bytes::from_static(b"d"));
+/// assert!(matches!(ch.read_inbound(), Some(Message::Bytes(b)) if b == "ab"));
+/// assert!(matches!(ch.read_inbound(), Some(Message::Composite(c)) if c == &b"cd"[..]));
+/// # Ok::<(), PipelineError>(())
+/// ```
+pub trait FrameDecoder: Send + 'static {
+    /// Cuts the next frame from the front of `buf`. See the protocol above.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::TooLongFrame`] (decoding goes on) or any other
+    /// error (the stream is corrupt).
+    fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError>;
+
+    /// Called at the end of the stream until it returns `Ok(None)`. The
+    /// default calls [`decode`](Self::decode); bytes still left afterwards
+    /// are reported as a [`PipelineError::Decode`].
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Self::decode).
+    fn decode_eof(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+        self.decode(buf)
+    }
+
+    /// What the decoded frames are. Default: [`MessageTypes::BUFFERS`].
+    fn emits(&self) -> MessageTypes {
+        MessageTypes::BUFFERS
+    }
+}
+
+/// Runs a [`FrameDecoder`] as a pipeline [`Handler`], cumulating reads
+/// without copying them (Netty's `ByteToMessageDecoder` with a composite
+/// cumulator that never consolidates).
+///
+/// ```text
+///  read "\0\0\0\x05he"   read "llo\0\0"        read "\0\x01!"
+///        │                    │                    │
+///        ▼                    ▼                    ▼
+///  cumulation: [seg A]   [seg A | seg B]      [seg B' | seg C]
+///                        frame "hello" = A[4..] + B[..3]  (Composite, 0 bytes copied)
+///                                             frame "!" = C[2..3] (Bytes)
+/// ```
+///
+/// Takes `Bytes` and `Composite` messages. When removed from a pipeline it
+/// passes on what it had buffered (so a protocol switch loses nothing).
+/// At the end of the stream (channel inactive) it calls
+/// [`FrameDecoder::decode_eof`] and reports leftover bytes as an error.
+///
+/// **Merge mode** ([`merge_small_leftovers`](Self::merge_small_leftovers)):
+/// when a read arrives while fewer than `threshold` bytes are left over,
+/// the leftover and up to `threshold` bytes of the new read are copied into
+/// one segment (at most `2 × threshold` bytes per read, counted by
+/// `weft_buf::record_copy`); the rest of the read is chained. Small frames
+/// that straddle a read boundary then come out as one `Bytes`, at the cost
+/// of that copy. Off by default.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_pipeline::codec::{ByteToMessageDecoder, FixedLengthFrameDecoder};
+/// use weft_pipeline::{EmbeddedChannel, Message, Pipeline};
+///
+/// let mut p = Pipeline::new();
+/// let mut dec = ByteToMessageDecoder::new(FixedLengthFrameDecoder::new(4)?);
+/// dec.merge_small_leftovers(256);
+/// p.add_last("fixed", dec)?;
+/// let mut ch = EmbeddedChannel::new(p);
+/// let (_, copied) = weft_buf::measure_copies(|| {
+///     ch.write_inbound(Bytes::from_static(b"ab"));
+///     ch.write_inbound(Bytes::from_static(b"cd"));
+/// });
+/// assert!(matches!(ch.read_inbound(), Some(Message::Bytes(b)) if b == "abcd"));
+/// assert_eq!(copied, 4); // "ab" + "cd" merged
+/// # Ok::<(), weft_pipeline::PipelineError>(())
+/// ```
+#[derive(Debug)]
+pub struct ByteToMessageDecoder<D> {
+    decoder: D,
+    cumulation: CompositeBuf,
+    merge_threshold: Option<usize>,
+    failed: bool,
+    ended: bool,
+}
+
+impl<D: FrameDecoder> ByteToMessageDecoder<D> {
+    /// Wraps `decoder`, in composite (no-copy) mode.
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn new(decoder: D) -> Self {
+        ByteToMessageDecoder {
+            decoder,
+            cumulation: CompositeBuf::new(),
+            merge_threshold: None,
+            failed: false,
+            ended: false,
+        }
+    }
+
+    /// Switches on merge mode with `threshold` bytes (see the type docs);
+    /// 0 switches it off.
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn merge_small_leftovers(&mut self, threshold: usize) -> &mut Self {
+        self.merge_threshold = (threshold > 0).then_some(threshold);
+        self
+    }
+
+    /// Builder form of [`merge_small_leftovers`](Self::merge_small_leftovers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::codec::{ByteToMessageDecoder, LineBasedFrameDecoder};
+    /// let d = ByteToMessageDecoder::new(LineBasedFrameDecoder::new(80))
+    ///     .with_merge(weft_pipeline::codec::DEFAULT_MERGE_THRESHOLD);
+    /// assert_eq!(d.buffered(), 0);
+    /// ```
+    #[must_use]
+    pub fn with_merge(mut self, threshold: usize) -> Self {
+        self.merge_small_leftovers(threshold);
+        self
+    }
+
+    /// The wrapped decoder.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::codec::{ByteToMessageDecoder, FixedLengthFrameDecoder};
+    /// let d = ByteToMessageDecoder::new(FixedLengthFrameDecoder::new(3).unwrap());
+    /// assert_eq!(d.decoder().frame_length(), 3);
+    /// ```
+    pub fn decoder(&self) -> &D {
+        &self.decoder
+    }
+
+    /// Bytes received and not yet decoded.
+    ///
+    /// # Examples
+    ///
+    /// See [`with_merge`](Self::with_merge).
+    pub fn buffered(&self) -> usize {
+        self.cumulation.len()
+    }
+
+    fn cumulate(&mut self, read: Bytes) {
+        if let Some(t) = self.merge_threshold {
+            let left = self.cumulation.len();
+            if left > 0 && left < t && !read.is_empty() {
+                let take = read.len().min(t);
+                let mut merged = bytes::BytesMut::with_capacity(left + take);
+                for seg in self.cumulation.segments() {
+                    merged.extend_from_slice(seg);
+                }
+                merged.extend_from_slice(&read[..take]);
+                record_copy(left + take);
+                self.cumulation.clear();
+                self.cumulation.push(merged.freeze());
+                self.cumulation.push(read.slice(take..));
+                return;
+            }
+        }
+        self.cumulation.push(read);
+    }
+
+    /// Runs the decoder until it needs more bytes; `eof` selects decode_eof.
+    fn decode_all(&mut self, ctx: &mut Context<'_>, eof: bool) {
+        while !self.failed && !self.cumulation.is_empty() {
+            let before = self.cumulation.len();
+            let res = if eof {
+                self.decoder.decode_eof(&mut self.cumulation)
+            } else {
+                self.decoder.decode(&mut self.cumulation)
+            };
+            let consumed = self.cumulation.len() != before;
+            match res {
+                Ok(Some(frame)) => {
+                    if !consumed {
+                        self.fail(
+                            ctx,
+                            PipelineError::decode(
+                                "decoder returned a frame without consuming any input",
+                            ),
+                        );
+                        return;
+                    }
+                    ctx.fire_read(frame);
+                }
+                Ok(None) if consumed => {}
+                Ok(None) => return,
+                Err(e) if e.is_too_long_frame() => {
+                    ctx.fire_exception(e);
+                    if !consumed {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.fail(ctx, e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, ctx: &mut Context<'_>, e: PipelineError) {
+        self.failed = true;
+        self.cumulation.clear();
+        ctx.fire_exception(e);
+    }
+}
+
+impl<D: FrameDecoder> Handler for ByteToMessageDecoder<D> {
+    fn inbound_types(&self) -> TypeFlow {
+        TypeFlow::transform(MessageTypes::BUFFERS, self.decoder.emits())
+    }
+
+    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+        if self.failed || self.ended {
+            tracing::debug!(
+                len = msg.len(),
+                "input after a decode error or end of stream ignored"
+            );
+            return;
+        }
+        match msg {
+            Message::Bytes(b) => self.cumulate(b),
+            Message::Composite(c) => {
+                for seg in c.into_segments() {
+                    self.cumulate(seg);
+                }
+            }
+            other => {
+                ctx.fire_exception(PipelineError::UnexpectedMessage {
+                    handler: ctx.name().to_string(),
+                    got: other.kind().to_string(),
+                });
+                return;
+            }
+        }
+        self.decode_all(ctx, false);
+    }
+
+    fn channel_inactive(&mut self, ctx: &mut Context<'_>) {
+        if !self.ended {
+            self.ended = true;
+            self.decode_all(ctx, true);
+            if !self.failed && !self.cumulation.is_empty() {
+                let left = self.cumulation.len();
+                self.cumulation.clear();
+                ctx.fire_exception(PipelineError::decode(format!(
+                    "{left} bytes left undecoded at the end of the stream"
+                )));
+            }
+        }
+        ctx.fire_channel_inactive();
+    }
+
+    fn handler_removed(&mut self, ctx: &mut Context<'_>) {
+        if !self.cumulation.is_empty() {
+            let rest = std::mem::take(&mut self.cumulation);
+            ctx.fire_read(Message::frame(rest));
+            ctx.fire_read_complete();
+        }
+    }
+}

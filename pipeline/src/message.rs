@@ -1,0 +1,632 @@
+//! [`Message`]: what travels through a pipeline, and [`MessageTypes`] /
+//! [`TypeFlow`]: what a handler declares it takes and emits.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+use weft_buf::{CompositeBuf, FileRegion};
+
+/// A message travelling through a pipeline.
+///
+/// The common cases (`Bytes`, `CompositeBuf`, `FileRegion`) move without a
+/// heap allocation; any other type travels boxed as [`Message::User`].
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_pipeline::Message;
+///
+/// let m = Message::from(Bytes::from_static(b"hello"));
+/// assert_eq!(m.len(), 5);
+/// let u = Message::user(42u32);
+/// assert_eq!(u.len(), 0);
+/// assert_eq!(u.downcast::<u32>().ok(), Some(42));
+/// ```
+pub enum Message {
+    /// One contiguous, reference-counted byte buffer.
+    Bytes(Bytes),
+    /// Several byte segments read as one buffer.
+    Composite(CompositeBuf),
+    /// A range of a file, sent with `sendfile` by the transport.
+    File(FileRegion),
+    /// Any other value (a decoded frame, a command, ...).
+    User(Box<dyn Any + Send>),
+}
+
+impl Message {
+    /// Boxes any value as a [`Message::User`].
+    ///
+    /// Use [`Message::from_value`] when the value may be one of the byte
+    /// types, which then keep their own variant.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = weft_pipeline::Message::user("hi".to_string());
+    /// assert!(matches!(m, weft_pipeline::Message::User(_)));
+    /// ```
+    pub fn user<T: Any + Send>(value: T) -> Message {
+        Message::User(Box::new(value))
+    }
+
+    /// Turns any value into a message, choosing the unboxed variant for
+    /// [`Bytes`], [`BytesMut`] (frozen, no copy), [`CompositeBuf`] and
+    /// [`FileRegion`]; a [`Message`] is returned as it is; anything else is
+    /// boxed. No allocation for the byte types.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_pipeline::Message;
+    ///
+    /// assert!(matches!(Message::from_value(Bytes::new()), Message::Bytes(_)));
+    /// assert!(matches!(Message::from_value(bytes::BytesMut::new()), Message::Bytes(_)));
+    /// assert!(matches!(Message::from_value(7u8), Message::User(_)));
+    /// ```
+    pub fn from_value<T: Any + Send>(value: T) -> Message {
+        let mut slot = Some(value);
+        if let Some(m) = take_as::<Message, T>(&mut slot) {
+            return m;
+        }
+        if let Some(b) = take_as::<Bytes, T>(&mut slot) {
+            return Message::Bytes(b);
+        }
+        if let Some(b) = take_as::<BytesMut, T>(&mut slot) {
+            return Message::Bytes(b.freeze());
+        }
+        if let Some(c) = take_as::<CompositeBuf, T>(&mut slot) {
+            return Message::Composite(c);
+        }
+        if let Some(f) = take_as::<FileRegion, T>(&mut slot) {
+            return Message::File(f);
+        }
+        match slot {
+            Some(v) => Message::User(Box::new(v)),
+            // Not reachable: only a successful take empties the slot.
+            None => Message::User(Box::new(())),
+        }
+    }
+
+    /// Takes the value out of the message if it holds a `T`; otherwise
+    /// returns the message unchanged.
+    ///
+    /// `T` may be [`Bytes`], [`CompositeBuf`], [`FileRegion`], [`Message`]
+    /// or any boxed user type. No conversion between variants is made (a
+    /// `Composite` is not a `Bytes`), so nothing is ever copied.
+    ///
+    /// # Errors
+    ///
+    /// The message itself, when it does not hold a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_pipeline::Message;
+    ///
+    /// let m = Message::from(Bytes::from_static(b"x"));
+    /// let m = m.downcast::<String>().unwrap_err();
+    /// assert_eq!(m.downcast::<Bytes>().unwrap(), &b"x"[..]);
+    /// ```
+    // The message is moved back on failure, as `Box::downcast` does; boxing
+    // it would cost the allocation the enum exists to avoid.
+    #[allow(clippy::result_large_err)]
+    pub fn downcast<T: Any + Send>(self) -> Result<T, Message> {
+        let mut slot = Some(self);
+        if let Some(t) = take_as::<T, Message>(&mut slot) {
+            return Ok(t);
+        }
+        // Not reachable: only a successful take empties the slot.
+        let Some(msg) = slot else {
+            return Err(Message::User(Box::new(())));
+        };
+        match msg {
+            Message::Bytes(b) => {
+                let mut s = Some(b);
+                take_as::<T, Bytes>(&mut s).ok_or_else(|| Message::Bytes(s.unwrap_or_default()))
+            }
+            Message::Composite(c) => {
+                let mut s = Some(c);
+                take_as::<T, CompositeBuf>(&mut s)
+                    .ok_or_else(|| Message::Composite(s.unwrap_or_default()))
+            }
+            Message::File(f) => {
+                let mut s = Some(f);
+                match take_as::<T, FileRegion>(&mut s) {
+                    Some(t) => Ok(t),
+                    None => Err(s.map_or_else(|| Message::User(Box::new(())), Message::File)),
+                }
+            }
+            Message::User(b) => b.downcast::<T>().map(|b| *b).map_err(Message::User),
+        }
+    }
+
+    /// The number of bytes this message puts on the wire: the buffer or
+    /// region length, 0 for a user value. O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_buf::CompositeBuf;
+    /// use weft_pipeline::Message;
+    ///
+    /// let c: CompositeBuf = [Bytes::from_static(b"ab"), Bytes::from_static(b"c")].into_iter().collect();
+    /// assert_eq!(Message::from(c).len(), 3);
+    /// ```
+    pub fn len(&self) -> u64 {
+        match self {
+            Message::Bytes(b) => b.len() as u64,
+            Message::Composite(c) => c.len() as u64,
+            Message::File(f) => f.len(),
+            Message::User(_) => 0,
+        }
+    }
+
+    /// True if [`len`](Self::len) is 0 (always true for a user value).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(weft_pipeline::Message::from(bytes::Bytes::new()).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The type of this message, as [`MessageTypes`] names it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::{Message, MessageTypes};
+    /// assert_eq!(Message::from(bytes::Bytes::new()).kind().to_string(), "Bytes");
+    /// assert_eq!(Message::user(1u8).kind().to_string(), "User");
+    /// ```
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Bytes(_) => MessageKind::Bytes,
+            Message::Composite(_) => MessageKind::Composite,
+            Message::File(_) => MessageKind::File,
+            Message::User(b) => MessageKind::User((**b).type_id()),
+        }
+    }
+
+    /// Turns a frame cut out of a cumulation into the cheapest message: a
+    /// [`Message::Bytes`] when it has at most one segment (the frame lay
+    /// inside one read), a [`Message::Composite`] otherwise. Never copies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_buf::CompositeBuf;
+    /// use weft_pipeline::Message;
+    ///
+    /// let one = CompositeBuf::from(Bytes::from_static(b"abc"));
+    /// assert!(matches!(Message::frame(one), Message::Bytes(_)));
+    /// let two: CompositeBuf = [Bytes::from_static(b"a"), Bytes::from_static(b"b")].into_iter().collect();
+    /// assert!(matches!(Message::frame(two), Message::Composite(_)));
+    /// ```
+    pub fn frame(buf: CompositeBuf) -> Message {
+        if buf.segments().len() <= 1 {
+            Message::Bytes(buf.segments().first().cloned().unwrap_or_default())
+        } else {
+            Message::Composite(buf)
+        }
+    }
+
+    /// The bytes of an in-memory message, as one buffer: free for `Bytes`
+    /// and single-segment composites, a counted copy for more segments.
+    /// `None` for a file region or a user value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::Message;
+    /// let m = Message::from(bytes::Bytes::from_static(b"hi"));
+    /// assert_eq!(m.to_bytes().unwrap(), &b"hi"[..]);
+    /// assert!(Message::user(1u8).to_bytes().is_none());
+    /// ```
+    pub fn to_bytes(&self) -> Option<Bytes> {
+        match self {
+            Message::Bytes(b) => Some(b.clone()),
+            Message::Composite(c) => Some(c.to_bytes()),
+            _ => None,
+        }
+    }
+}
+
+/// Takes the value out of `slot` as a `T` when `S` is `T`, without
+/// allocating; otherwise leaves the slot alone.
+fn take_as<T: Any, S: Any>(slot: &mut Option<S>) -> Option<T> {
+    let any: &mut dyn Any = slot;
+    any.downcast_mut::<Option<T>>().and_then(Option::take)
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Message::Bytes(b) => f.debug_tuple("Bytes").field(b).finish(),
+            Message::Composite(c) => f.debug_tuple("Composite").field(c).finish(),
+            Message::File(r) => f.debug_tuple("File").field(r).finish(),
+            Message::User(_) => f.write_str("User(..)"),
+        }
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(b: Bytes) -> Self {
+        Message::Bytes(b)
+    }
+}
+
+impl From<BytesMut> for Message {
+    fn from(b: BytesMut) -> Self {
+        Message::Bytes(b.freeze())
+    }
+}
+
+impl From<&'static [u8]> for Message {
+    fn from(b: &'static [u8]) -> Self {
+        Message::Bytes(Bytes::from_static(b))
+    }
+}
+
+impl From<CompositeBuf> for Message {
+    fn from(c: CompositeBuf) -> Self {
+        Message::Composite(c)
+    }
+}
+
+impl From<FileRegion> for Message {
+    fn from(f: FileRegion) -> Self {
+        Message::File(f)
+    }
+}
+
+/// The variant of a [`Message`], with the [`TypeId`] of a user value.
+///
+/// # Examples
+///
+/// ```
+/// use weft_pipeline::{Message, MessageKind};
+/// assert_eq!(Message::from(bytes::Bytes::new()).kind(), MessageKind::Bytes);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// [`Message::Bytes`].
+    Bytes,
+    /// [`Message::Composite`].
+    Composite,
+    /// [`Message::File`].
+    File,
+    /// [`Message::User`] holding a value of this type.
+    User(TypeId),
+}
+
+impl fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MessageKind::Bytes => "Bytes",
+            MessageKind::Composite => "Composite",
+            MessageKind::File => "File",
+            MessageKind::User(_) => "User",
+        })
+    }
+}
+
+/// A user type a handler takes or emits: its [`TypeId`] and its name (for
+/// error messages).
+///
+/// # Examples
+///
+/// ```
+/// let t = weft_pipeline::UserType::of::<String>();
+/// assert!(t.name().contains("String"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserType {
+    id: TypeId,
+    name: &'static str,
+}
+
+impl UserType {
+    /// The user type `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(weft_pipeline::UserType::of::<u8>(), weft_pipeline::UserType::of::<u8>());
+    /// ```
+    pub fn of<T: Any>() -> UserType {
+        UserType {
+            id: TypeId::of::<T>(),
+            name: std::any::type_name::<T>(),
+        }
+    }
+
+    /// The type's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::any::TypeId;
+    /// assert_eq!(weft_pipeline::UserType::of::<u8>().id(), TypeId::of::<u8>());
+    /// ```
+    pub fn id(&self) -> TypeId {
+        self.id
+    }
+
+    /// The type's name, as `std::any::type_name` gives it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(weft_pipeline::UserType::of::<u8>().name(), "u8");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+const BYTES: u8 = 1;
+const COMPOSITE: u8 = 2;
+const FILE: u8 = 4;
+const ANY: u8 = 8;
+
+/// A set of message types: what a handler takes or emits in one direction.
+///
+/// [`MessageTypes::ANY`] is a wildcard: a chain where either side is `ANY`
+/// always meets (the check then happens at run time, when a handler sees a
+/// message it cannot use). Otherwise everything a handler emits must be in
+/// the set its neighbour takes.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_pipeline::MessageTypes;
+///
+/// let frames = MessageTypes::BUFFERS;
+/// assert!(frames.contains_type::<Bytes>());
+/// assert!(MessageTypes::BYTES.fits_into(&frames));
+/// assert!(!frames.fits_into(&MessageTypes::BYTES));
+/// let cmd = MessageTypes::of::<String>();
+/// assert_eq!(cmd.to_string(), "User(alloc::string::String)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageTypes {
+    bits: u8,
+    users: Vec<UserType>,
+}
+
+impl MessageTypes {
+    /// No message at all (a handler that consumes everything).
+    pub const NONE: MessageTypes = MessageTypes {
+        bits: 0,
+        users: Vec::new(),
+    };
+    /// Anything: checked at run time only.
+    pub const ANY: MessageTypes = MessageTypes {
+        bits: ANY,
+        users: Vec::new(),
+    };
+    /// [`Message::Bytes`] only.
+    pub const BYTES: MessageTypes = MessageTypes {
+        bits: BYTES,
+        users: Vec::new(),
+    };
+    /// [`Message::Composite`] only.
+    pub const COMPOSITE: MessageTypes = MessageTypes {
+        bits: COMPOSITE,
+        users: Vec::new(),
+    };
+    /// [`Message::File`] only.
+    pub const FILE: MessageTypes = MessageTypes {
+        bits: FILE,
+        users: Vec::new(),
+    };
+    /// In-memory byte buffers: `Bytes` or `Composite` (what a framing
+    /// decoder takes and emits).
+    pub const BUFFERS: MessageTypes = MessageTypes {
+        bits: BYTES | COMPOSITE,
+        users: Vec::new(),
+    };
+    /// Everything a transport can write: `Bytes`, `Composite` or `File`.
+    pub const WIRE: MessageTypes = MessageTypes {
+        bits: BYTES | COMPOSITE | FILE,
+        users: Vec::new(),
+    };
+
+    /// The set holding exactly the type `T`: the matching byte variant for
+    /// `Bytes`/`BytesMut`/`CompositeBuf`/`FileRegion`, [`ANY`](Self::ANY)
+    /// for [`Message`], a user type otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::MessageTypes;
+    /// assert_eq!(MessageTypes::of::<bytes::Bytes>(), MessageTypes::BYTES);
+    /// assert_eq!(MessageTypes::of::<weft_pipeline::Message>(), MessageTypes::ANY);
+    /// ```
+    pub fn of<T: Any>() -> MessageTypes {
+        let id = TypeId::of::<T>();
+        if id == TypeId::of::<Bytes>() || id == TypeId::of::<BytesMut>() {
+            MessageTypes::BYTES
+        } else if id == TypeId::of::<CompositeBuf>() {
+            MessageTypes::COMPOSITE
+        } else if id == TypeId::of::<FileRegion>() {
+            MessageTypes::FILE
+        } else if id == TypeId::of::<Message>() {
+            MessageTypes::ANY
+        } else {
+            MessageTypes {
+                bits: 0,
+                users: vec![UserType::of::<T>()],
+            }
+        }
+    }
+
+    /// The union of two sets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::MessageTypes;
+    /// let s = MessageTypes::BYTES.or(MessageTypes::FILE);
+    /// assert_eq!(s.to_string(), "Bytes | File");
+    /// ```
+    #[must_use]
+    pub fn or(mut self, other: MessageTypes) -> MessageTypes {
+        self.bits |= other.bits;
+        for u in other.users {
+            if !self.users.contains(&u) {
+                self.users.push(u);
+            }
+        }
+        self
+    }
+
+    /// True for the wildcard [`ANY`](Self::ANY).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(weft_pipeline::MessageTypes::ANY.is_any());
+    /// ```
+    pub fn is_any(&self) -> bool {
+        self.bits & ANY != 0
+    }
+
+    /// True if a `T` belongs to this set (always true for `ANY`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(weft_pipeline::MessageTypes::WIRE.contains_type::<weft_buf::FileRegion>());
+    /// ```
+    pub fn contains_type<T: Any>(&self) -> bool {
+        MessageTypes::of::<T>().fits_into(self)
+    }
+
+    /// True if `msg` belongs to this set (always true for `ANY`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::{Message, MessageTypes};
+    /// assert!(MessageTypes::of::<u8>().contains(&Message::user(1u8)));
+    /// assert!(!MessageTypes::BYTES.contains(&Message::user(1u8)));
+    /// ```
+    pub fn contains(&self, msg: &Message) -> bool {
+        if self.is_any() {
+            return true;
+        }
+        match msg.kind() {
+            MessageKind::Bytes => self.bits & BYTES != 0,
+            MessageKind::Composite => self.bits & COMPOSITE != 0,
+            MessageKind::File => self.bits & FILE != 0,
+            MessageKind::User(id) => self.users.iter().any(|u| u.id == id),
+        }
+    }
+
+    /// True if everything in `self` is taken by `accepts`: the rule the
+    /// pipeline applies between neighbours. `ANY` on either side fits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::MessageTypes;
+    /// assert!(MessageTypes::NONE.fits_into(&MessageTypes::BYTES));
+    /// assert!(MessageTypes::ANY.fits_into(&MessageTypes::BYTES));
+    /// assert!(!MessageTypes::FILE.fits_into(&MessageTypes::BUFFERS));
+    /// ```
+    pub fn fits_into(&self, accepts: &MessageTypes) -> bool {
+        if self.is_any() || accepts.is_any() {
+            return true;
+        }
+        self.bits & !accepts.bits == 0 && self.users.iter().all(|u| accepts.users.contains(u))
+    }
+}
+
+impl fmt::Display for MessageTypes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_any() {
+            return f.write_str("Any");
+        }
+        let mut parts: Vec<String> = Vec::new();
+        for (bit, name) in [(BYTES, "Bytes"), (COMPOSITE, "Composite"), (FILE, "File")] {
+            if self.bits & bit != 0 {
+                parts.push(name.to_string());
+            }
+        }
+        for u in &self.users {
+            parts.push(format!("User({})", u.name));
+        }
+        if parts.is_empty() {
+            return f.write_str("nothing");
+        }
+        f.write_str(&parts.join(" | "))
+    }
+}
+
+/// What a handler does to the type of messages in one direction.
+///
+/// # Examples
+///
+/// ```
+/// use weft_pipeline::{MessageTypes, TypeFlow};
+/// let decoder = TypeFlow::transform(MessageTypes::BUFFERS, MessageTypes::of::<String>());
+/// assert_ne!(decoder, TypeFlow::PassThrough);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TypeFlow {
+    /// Messages pass unchanged (or the handler does not care): the type
+    /// check looks through this handler.
+    #[default]
+    PassThrough,
+    /// The handler takes `accepts` and emits `emits`.
+    Transform {
+        /// What the handler can take.
+        accepts: MessageTypes,
+        /// What it passes on.
+        emits: MessageTypes,
+    },
+}
+
+impl TypeFlow {
+    /// Shorthand for [`TypeFlow::Transform`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::{MessageTypes, TypeFlow};
+    /// let f = TypeFlow::transform(MessageTypes::BYTES, MessageTypes::NONE);
+    /// assert!(matches!(f, TypeFlow::Transform { .. }));
+    /// ```
+    pub fn transform(accepts: MessageTypes, emits: MessageTypes) -> TypeFlow {
+        TypeFlow::Transform { accepts, emits }
+    }
+
+    /// A handler that takes `accepts` and passes nothing on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::{MessageTypes, TypeFlow};
+    /// assert_eq!(
+    ///     TypeFlow::sink(MessageTypes::BYTES),
+    ///     TypeFlow::transform(MessageTypes::BYTES, MessageTypes::NONE)
+    /// );
+    /// ```
+    pub fn sink(accepts: MessageTypes) -> TypeFlow {
+        TypeFlow::Transform {
+            accepts,
+            emits: MessageTypes::NONE,
+        }
+    }
+}
