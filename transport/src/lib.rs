@@ -29,6 +29,8 @@
 )]
 
 pub mod outbound;
+pub mod recv;
+mod relay;
 pub mod stats;
 pub mod sys;
 
@@ -36,4 +38,6 @@ pub use outbound::{
     AsyncSink, Completion, FilePath, OutboundBuffer, Payload, DEFAULT_COALESCE_THRESHOLD,
     DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
 };
+pub use recv::AdaptiveRecvBuf;
+pub use relay::{relay, RelayMode, RelayStats, RELAY_COPY_CHUNK, RELAY_PIPE_SIZE};
 pub use stats::{global_stats, Counter, Stats, StatsSnapshot};

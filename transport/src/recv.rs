@@ -1,0 +1,240 @@
+//! [`AdaptiveRecvBuf`]: the read side's buffer, sized like Netty's
+//! `AdaptiveRecvByteBufAllocator`.
+//!
+//! Each read goes into fresh spare capacity of a shared chunk and is split
+//! off and frozen into a [`Bytes`], so the pipeline receives it without a
+//! copy. The size of the next read grows quickly after a read that filled
+//! the buffer and shrinks slowly after two short reads in a row.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::stats::{Counter, Stats};
+use crate::sys;
+
+/// Smallest read size.
+pub const MIN_RECV: usize = 64;
+/// First read size.
+pub const INITIAL_RECV: usize = 2048;
+/// Largest read size.
+pub const MAX_RECV: usize = 65536;
+
+/// Bytes allocated at once; successive reads share a chunk until it runs
+/// out of room.
+const CHUNK: usize = 128 * 1024;
+
+/// Steps up after a full read (Netty's `INDEX_INCREMENT`).
+const INDEX_INCREMENT: usize = 4;
+/// Steps down after two short reads (Netty's `INDEX_DECREMENT`).
+const INDEX_DECREMENT: usize = 1;
+
+/// Netty's size table: 16-byte steps to 512, then doubling.
+fn size_table() -> impl Iterator<Item = usize> {
+    (1..32)
+        .map(|i| i * 16)
+        .chain((9..=30).map(|shift| 1usize << shift))
+}
+
+fn index_of(size: usize) -> usize {
+    size_table().position(|s| s >= size).unwrap_or(0)
+}
+
+fn size_at(index: usize) -> usize {
+    size_table().nth(index).unwrap_or(MAX_RECV)
+}
+
+/// The adaptive read buffer of one connection.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use weft_transport::recv::AdaptiveRecvBuf;
+///
+/// let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// std::io::Write::write_all(&mut &a, b"hello").unwrap();
+/// let mut rb = AdaptiveRecvBuf::new();
+/// assert_eq!(rb.next_size(), 2048);
+/// let got = rb.read_from(b.as_fd(), &Default::default()).unwrap();
+/// assert_eq!(got, &b"hello"[..]);
+/// ```
+#[derive(Debug)]
+pub struct AdaptiveRecvBuf {
+    buf: BytesMut,
+    index: usize,
+    min_index: usize,
+    max_index: usize,
+    next: usize,
+    decrease_now: bool,
+}
+
+impl Default for AdaptiveRecvBuf {
+    fn default() -> Self {
+        AdaptiveRecvBuf::new()
+    }
+}
+
+impl AdaptiveRecvBuf {
+    /// A buffer with Netty's defaults: [`MIN_RECV`], [`INITIAL_RECV`],
+    /// [`MAX_RECV`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(weft_transport::recv::AdaptiveRecvBuf::new().next_size(), 2048);
+    /// ```
+    pub fn new() -> Self {
+        AdaptiveRecvBuf::with_sizes(MIN_RECV, INITIAL_RECV, MAX_RECV)
+    }
+
+    /// A buffer whose read size stays in `min..=max`, starting at `initial`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rb = weft_transport::recv::AdaptiveRecvBuf::with_sizes(64, 1024, 8192);
+    /// assert_eq!(rb.next_size(), 1024);
+    /// ```
+    pub fn with_sizes(min: usize, initial: usize, max: usize) -> Self {
+        let min_index = index_of(min);
+        let max_index = index_of(max).max(min_index);
+        let index = index_of(initial).clamp(min_index, max_index);
+        AdaptiveRecvBuf {
+            buf: BytesMut::new(),
+            index,
+            min_index,
+            max_index,
+            next: size_at(index),
+            decrease_now: false,
+        }
+    }
+
+    /// Bytes the next read asks for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rb = weft_transport::recv::AdaptiveRecvBuf::new();
+    /// rb.record(2048);
+    /// assert_eq!(rb.next_size(), 32768);
+    /// ```
+    pub fn next_size(&self) -> usize {
+        self.next
+    }
+
+    /// Adapts the next size to a read of `n` bytes (Netty's rule: grow by
+    /// four steps after a full read, shrink by one after two reads in a row
+    /// that would have fit the next smaller size).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut rb = weft_transport::recv::AdaptiveRecvBuf::new();
+    /// rb.record(10);
+    /// assert_eq!(rb.next_size(), 2048);
+    /// rb.record(10);
+    /// assert_eq!(rb.next_size(), 1024);
+    /// ```
+    pub fn record(&mut self, n: usize) {
+        let lower = size_at(
+            self.index
+                .saturating_sub(INDEX_DECREMENT)
+                .max(self.min_index),
+        );
+        if n <= lower {
+            if self.decrease_now {
+                self.index = self
+                    .index
+                    .saturating_sub(INDEX_DECREMENT)
+                    .max(self.min_index);
+                self.next = size_at(self.index);
+                self.decrease_now = false;
+            } else {
+                self.decrease_now = true;
+            }
+        } else {
+            // A read that was not short breaks the run of short ones.
+            self.decrease_now = false;
+            if n >= self.next {
+                self.index = (self.index + INDEX_INCREMENT).min(self.max_index);
+                self.next = size_at(self.index);
+            }
+        }
+    }
+
+    /// Makes one `read` of up to [`next_size`](Self::next_size) bytes and
+    /// returns them as a frozen [`Bytes`] (empty at end of stream), with no
+    /// copy. Adapts the next size.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; `WouldBlock` when the kernel said `EAGAIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// drop(a);
+    /// let mut rb = weft_transport::recv::AdaptiveRecvBuf::new();
+    /// assert!(rb.read_from(b.as_fd(), &Default::default()).unwrap().is_empty());
+    /// ```
+    pub fn read_from(&mut self, fd: BorrowedFd<'_>, stats: &Stats) -> io::Result<Bytes> {
+        let want = self.next;
+        if self.buf.capacity() - self.buf.len() < want {
+            self.buf = BytesMut::with_capacity(CHUNK.max(want));
+        }
+        let spare = self.buf.spare_capacity_mut();
+        let spare_len = spare.len().min(want);
+        stats.add(Counter::ReadCalls, 1);
+        let n = match sys::read_uninit(fd, spare.get_mut(..spare_len).unwrap_or_default()) {
+            Ok(n) => n,
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    stats.add(Counter::WouldBlock, 1);
+                }
+                return Err(e);
+            }
+        };
+        // SAFETY: `read_uninit` returned `n`, so the kernel initialised the
+        // first `n` bytes of the spare capacity (n <= spare_len).
+        unsafe { self.buf.set_len(self.buf.len() + n.min(spare_len)) };
+        stats.add(Counter::BytesRead, n as u64);
+        if n > 0 {
+            self.record(n);
+        }
+        Ok(self.buf.split().freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_after_full_reads_up_to_the_max() {
+        let mut rb = AdaptiveRecvBuf::new();
+        for _ in 0..10 {
+            let n = rb.next_size();
+            rb.record(n);
+        }
+        assert_eq!(rb.next_size(), MAX_RECV);
+    }
+
+    #[test]
+    fn shrinks_only_after_two_short_reads_in_a_row() {
+        let mut rb = AdaptiveRecvBuf::new();
+        rb.record(1);
+        rb.record(2000);
+        rb.record(1);
+        assert_eq!(rb.next_size(), 2048);
+        rb.record(1);
+        assert_eq!(rb.next_size(), 1024);
+        for _ in 0..100 {
+            rb.record(1);
+        }
+        assert_eq!(rb.next_size(), MIN_RECV);
+    }
+}
