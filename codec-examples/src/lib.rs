@@ -8,4 +8,8 @@
 )]
 
 pub mod common;
+pub mod echo;
+pub mod log;
+pub mod resp;
 pub mod http;
+pub mod proxy;

@@ -1,0 +1,515 @@
+//! The log: an ordered list of segments, the active one last.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use weft_buf::{CompositeBuf, FileRegion};
+
+use super::index::{INDEX_ENTRY_LEN, INDEX_INTERVAL_BYTES};
+use super::record::MAX_RECORD_LEN;
+use super::segment::{segment_paths, Recovery, Segment};
+
+/// Default size at which a segment rolls (Kafka's is 1 GiB; smaller here so
+/// a laptop sees rolls).
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest segment size accepted: positions in the index are 32-bit.
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+
+/// When produced records are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FsyncPolicy {
+    /// `fdatasync` before every acknowledgement: an acknowledged record
+    /// survives a power cut.
+    Always,
+    /// `fdatasync` at this period in the background: an acknowledged record
+    /// survives a crash of the broker, and a power cut loses at most one
+    /// period.
+    Interval(Duration),
+    /// Never: the kernel writes back when it likes (survives a broker crash,
+    /// not a power cut).
+    Never,
+}
+
+/// How a log is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct LogConfig {
+    /// Size at which the active segment rolls.
+    pub segment_bytes: u64,
+    /// The fsync policy.
+    pub fsync: FsyncPolicy,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// Errors of the log, each answered to the client as a clear error reply.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LogError {
+    /// A fetch asked for an offset past the end of the log.
+    OffsetOutOfRange {
+        /// The offset asked for.
+        requested: u64,
+        /// The offset the next record will get.
+        next: u64,
+    },
+    /// A record over [`MAX_RECORD_LEN`].
+    RecordTooLarge(usize),
+    /// A setting outside what the log supports.
+    BadConfig(String),
+    /// The disk refused (`ENOSPC` and friends).
+    Io(io::Error),
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::OffsetOutOfRange { requested, next } => write!(
+                f,
+                "offset {requested} is beyond the end of the log (next offset is {next})"
+            ),
+            LogError::RecordTooLarge(n) => {
+                write!(
+                    f,
+                    "record of {n} bytes is over the {MAX_RECORD_LEN}-byte limit"
+                )
+            }
+            LogError::BadConfig(msg) => write!(f, "bad log configuration: {msg}"),
+            LogError::Io(e) => write!(f, "storage error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LogError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LogError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for LogError {
+    fn from(e: io::Error) -> Self {
+        LogError::Io(e)
+    }
+}
+
+/// What a fetch found: records from `first_offset` as a region of one
+/// segment file (none when the fetch is at the end of the log).
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Offset of the first record in `region`.
+    pub first_offset: u64,
+    /// Whole records, as they lie on disk.
+    pub region: Option<FileRegion>,
+    /// The offset the next produced record will get.
+    pub log_end: u64,
+}
+
+/// What [`Log::open`] found and repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogRecovery {
+    /// Segments opened.
+    pub segments: usize,
+    /// Per-segment findings, summed.
+    pub total: Recovery,
+    /// Segments removed because an earlier one ended short of their base
+    /// (their records would leave a gap in the offsets).
+    pub segments_removed: usize,
+}
+
+/// An append-only log of records in segment files.
+///
+/// # Examples
+///
+/// ```
+/// use weft_buf::CompositeBuf;
+/// use weft_examples::log::store::{Log, LogConfig};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let (mut log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+/// assert_eq!(log.append(&[CompositeBuf::from(&b"hello"[..])]).unwrap(), 0);
+/// let fetched = log.read(0, 1024).unwrap();
+/// assert_eq!(fetched.region.unwrap().len(), 16 + 5);
+/// assert!(log.read(2, 1024).is_err());
+/// ```
+#[derive(Debug)]
+pub struct Log {
+    dir: PathBuf,
+    config: LogConfig,
+    /// Sorted by base offset; never empty.
+    segments: Vec<Segment>,
+    /// Appended since the last sync.
+    dirty: bool,
+}
+
+impl Log {
+    /// Opens the log in `dir` (creating it), recovering every segment.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::BadConfig`] for a segment size of 0 or over
+    /// [`MAX_SEGMENT_BYTES`]; [`LogError::Io`] for file errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (log, rec) = Log::open(dir.path(), LogConfig::default()).unwrap();
+    /// assert_eq!((log.next_offset(), rec.segments), (0, 1));
+    /// ```
+    pub fn open(dir: &Path, config: LogConfig) -> Result<(Log, LogRecovery), LogError> {
+        if config.segment_bytes == 0 || config.segment_bytes > MAX_SEGMENT_BYTES {
+            return Err(LogError::BadConfig(format!(
+                "segment size must be 1..={MAX_SEGMENT_BYTES} bytes"
+            )));
+        }
+        std::fs::create_dir_all(dir)?;
+        let mut bases = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".log") {
+                if stem.len() == 20 {
+                    if let Ok(base) = stem.parse::<u64>() {
+                        bases.push(base);
+                    }
+                }
+            }
+        }
+        bases.sort_unstable();
+        if bases.is_empty() {
+            bases.push(0);
+        }
+        let cap = index_capacity(config.segment_bytes);
+        let mut rec = LogRecovery::default();
+        let mut segments: Vec<Segment> = Vec::new();
+        for (i, &base) in bases.iter().enumerate() {
+            if let Some(prev) = segments.last() {
+                if prev.next_offset() != base {
+                    // A gap: what follows cannot be addressed; drop it.
+                    tracing::warn!(
+                        "segment {} ends at offset {} but the next starts at {base}; removing {} later segment(s)",
+                        prev.base(),
+                        prev.next_offset(),
+                        bases.len() - i
+                    );
+                    for &later in &bases[i..] {
+                        let (log_path, index_path) = segment_paths(dir, later);
+                        std::fs::remove_file(log_path)?;
+                        let _ = std::fs::remove_file(index_path);
+                        rec.segments_removed += 1;
+                    }
+                    break;
+                }
+            }
+            let (seg, r) = Segment::open(dir, base, cap)?;
+            rec.total.index_entries_kept += r.index_entries_kept;
+            rec.total.index_entries_dropped += r.index_entries_dropped;
+            rec.total.bytes_scanned += r.bytes_scanned;
+            rec.total.bytes_truncated += r.bytes_truncated;
+            segments.push(seg);
+        }
+        rec.segments = segments.len();
+        Ok((
+            Log {
+                dir: dir.to_path_buf(),
+                config,
+                segments,
+                dirty: false,
+            },
+            rec,
+        ))
+    }
+
+    /// The offset the next record gets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert_eq!(Log::open(dir.path(), LogConfig::default()).unwrap().0.next_offset(), 0);
+    /// ```
+    pub fn next_offset(&self) -> u64 {
+        self.segments.last().map_or(0, Segment::next_offset)
+    }
+
+    /// Number of segments.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert_eq!(Log::open(dir.path(), LogConfig::default()).unwrap().0.segment_count(), 1);
+    /// ```
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The configuration the log was opened with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+    /// assert_eq!(log.config().segment_bytes, 64 << 20);
+    /// ```
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Appends a batch and returns the offset of its first record, after
+    /// what the fsync policy promises (`Always`: data synced). Rolls to a new
+    /// segment first if the batch would take the active one past its size.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::RecordTooLarge`]; [`LogError::Io`] if the write or sync
+    /// fails (the batch is then not in the log).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_buf::CompositeBuf;
+    /// use weft_examples::log::store::{FsyncPolicy, Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cfg = LogConfig { segment_bytes: 40, fsync: FsyncPolicy::Always };
+    /// let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
+    /// for i in 0..3 {
+    ///     assert_eq!(log.append(&[CompositeBuf::from(&b"0123456789"[..])]).unwrap(), i);
+    /// }
+    /// assert_eq!(log.segment_count(), 3); // 26-byte records, 40-byte segments
+    /// ```
+    pub fn append(&mut self, records: &[CompositeBuf]) -> Result<u64, LogError> {
+        if let Some(r) = records.iter().find(|r| r.len() > MAX_RECORD_LEN as usize) {
+            return Err(LogError::RecordTooLarge(r.len()));
+        }
+        let bytes: u64 = records.iter().map(|r| 16 + r.len() as u64).sum();
+        let needs_roll = self
+            .segments
+            .last()
+            .is_some_and(|s| s.size() > 0 && s.size() + bytes > self.config.segment_bytes);
+        if needs_roll {
+            self.roll()?;
+        }
+        let Some(active) = self.segments.last_mut() else {
+            return Err(LogError::BadConfig("log has no segment".into()));
+        };
+        let first = active.append(records)?;
+        self.dirty = true;
+        if self.config.fsync == FsyncPolicy::Always {
+            self.sync()?;
+        }
+        Ok(first)
+    }
+
+    fn roll(&mut self) -> Result<(), LogError> {
+        let next = self.next_offset();
+        if let Some(old) = self.segments.last() {
+            // The sealed segment is complete: make it durable unless told
+            // never to, so a power cut cannot leave a hole behind the active one.
+            if self.config.fsync != FsyncPolicy::Never {
+                old.sync()?;
+            }
+        }
+        let (seg, _) = Segment::open(&self.dir, next, index_capacity(self.config.segment_bytes))?;
+        self.segments.push(seg);
+        Ok(())
+    }
+
+    /// Forces appended records to disk if any were appended since the last
+    /// sync.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of `fdatasync`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (mut log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+    /// log.sync().unwrap();
+    /// ```
+    pub fn sync(&mut self) -> Result<(), LogError> {
+        if self.dirty {
+            if let Some(active) = self.segments.last() {
+                active.sync_data()?;
+            }
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Whole records from `offset` on, at most `max_bytes` (but at least
+    /// one record), from one segment. A fetch at the end of the log finds
+    /// nothing; past the end is an error.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::OffsetOutOfRange`] past the end; [`LogError::Io`] if the
+    /// segment cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+    /// assert!(log.read(0, 100).unwrap().region.is_none());
+    /// assert_eq!(
+    ///     log.read(5, 100).unwrap_err().to_string(),
+    ///     "offset 5 is beyond the end of the log (next offset is 0)"
+    /// );
+    /// ```
+    pub fn read(&self, offset: u64, max_bytes: u64) -> Result<Fetched, LogError> {
+        let log_end = self.next_offset();
+        if offset > log_end {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                next: log_end,
+            });
+        }
+        let i = self
+            .segments
+            .partition_point(|s| s.base() <= offset)
+            .saturating_sub(1);
+        let region = match self.segments.get(i) {
+            Some(seg) => seg.read(offset, max_bytes)?,
+            None => None,
+        };
+        Ok(Fetched {
+            first_offset: offset,
+            region,
+            log_end,
+        })
+    }
+}
+
+/// Index entries preallocated per segment: one per interval of the
+/// segment, plus room for the one batch that may overshoot it.
+fn index_capacity(segment_bytes: u64) -> usize {
+    let bytes = segment_bytes + u64::from(MAX_RECORD_LEN) + 16;
+    (bytes / INDEX_INTERVAL_BYTES + 2) as usize
+}
+
+/// Bytes of an index file for a given segment size (for docs and tests).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(weft_examples::log::store::index_file_bytes(1 << 20) % 8, 0);
+/// ```
+pub fn index_file_bytes(segment_bytes: u64) -> u64 {
+    index_capacity(segment_bytes) as u64 * INDEX_ENTRY_LEN as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn r(s: String) -> CompositeBuf {
+        CompositeBuf::from(Bytes::from(s))
+    }
+
+    #[test]
+    fn offsets_continue_across_rolls_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 10_000,
+            fsync: FsyncPolicy::Never,
+        };
+        {
+            let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
+            for b in 0..100u64 {
+                let batch: Vec<_> = (0..10).map(|i| r(format!("b{b} r{i} ........."))).collect();
+                assert_eq!(log.append(&batch).unwrap(), b * 10);
+            }
+            assert!(log.segment_count() > 3);
+        }
+        let (log, rec) = Log::open(dir.path(), cfg).unwrap();
+        assert_eq!(log.next_offset(), 1000);
+        assert_eq!(rec.total.bytes_truncated, 0);
+        assert_eq!(rec.segments, log.segment_count());
+        // Reads at every segment start and end.
+        for o in [0u64, 1, 399, 400, 999] {
+            let f = log.read(o, 100).unwrap();
+            assert_eq!(f.first_offset, o);
+            assert!(f.region.is_some());
+        }
+        assert!(log.read(1000, 100).unwrap().region.is_none());
+        assert!(matches!(
+            log.read(1001, 100),
+            Err(LogError::OffsetOutOfRange {
+                requested: 1001,
+                next: 1000
+            })
+        ));
+    }
+
+    #[test]
+    fn a_segment_cut_short_drops_the_segments_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 1000,
+            fsync: FsyncPolicy::Never,
+        };
+        {
+            let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
+            for i in 0..100 {
+                log.append(&[r(format!("record {i:04} ..................."))])
+                    .unwrap();
+            }
+        }
+        // Cut the first segment mid-record.
+        let (first, _) = segment_paths(dir.path(), 0);
+        let len = std::fs::metadata(&first).unwrap().len();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&first)
+            .unwrap();
+        f.set_len(len - 5).unwrap();
+        let (mut log, rec) = Log::open(dir.path(), cfg).unwrap();
+        assert_eq!(log.segment_count(), 1);
+        assert!(rec.segments_removed > 0);
+        let next = log.next_offset();
+        assert_eq!(log.append(&[r("after".into())]).unwrap(), next);
+    }
+
+    #[test]
+    fn oversized_records_and_bad_configs_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+        let big = CompositeBuf::from(vec![0u8; MAX_RECORD_LEN as usize + 1]);
+        assert!(matches!(
+            log.append(&[big]),
+            Err(LogError::RecordTooLarge(_))
+        ));
+        assert_eq!(log.next_offset(), 0);
+        let bad = LogConfig {
+            segment_bytes: 0,
+            fsync: FsyncPolicy::Never,
+        };
+        assert!(matches!(
+            Log::open(dir.path(), bad),
+            Err(LogError::BadConfig(_))
+        ));
+    }
+}

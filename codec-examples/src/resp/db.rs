@@ -1,0 +1,286 @@
+//! The key space: values as slices of read buffers, expiry lazily on access
+//! plus a bounded sweep. No clock of its own: every call takes `now`.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::Instant;
+
+use bytes::Bytes;
+use weft_buf::CompositeBuf;
+
+/// Keys removed at most by one [`Db::sweep`] call, so a sweep never holds
+/// the lock for long (Redis' active expiry is bounded likewise).
+pub const SWEEP_BATCH: usize = 1000;
+
+/// A stored value and its deadline.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The value, as segments of the reads it arrived in.
+    pub value: CompositeBuf,
+    /// When the key stops existing, if ever.
+    pub expires_at: Option<Instant>,
+}
+
+/// An in-memory key space with expiry.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use bytes::Bytes;
+/// use weft_buf::CompositeBuf;
+/// use weft_examples::resp::db::Db;
+///
+/// let now = Instant::now();
+/// let mut db = Db::new();
+/// db.set(Bytes::from_static(b"k"), CompositeBuf::from(&b"v"[..]), Some(now + Duration::from_secs(1)));
+/// assert!(db.get(b"k", now).is_some());
+/// assert!(db.get(b"k", now + Duration::from_secs(2)).is_none());
+/// assert_eq!(db.len(), 0);
+/// ```
+#[derive(Debug, Default)]
+pub struct Db {
+    map: HashMap<Bytes, Entry>,
+    /// Deadlines, soonest first. An item whose key has since been removed or
+    /// given another deadline is stale and skipped.
+    deadlines: BinaryHeap<Reverse<(Instant, Bytes)>>,
+}
+
+impl Db {
+    /// An empty key space.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(weft_examples::resp::db::Db::new().is_empty());
+    /// ```
+    pub fn new() -> Db {
+        Db::default()
+    }
+
+    /// Number of keys, including expired ones not yet swept (as Redis'
+    /// `DBSIZE`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(weft_examples::resp::db::Db::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are no keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(weft_examples::resp::db::Db::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The live entry under `key`; an expired one is removed on the way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// assert!(db.get(b"nope", std::time::Instant::now()).is_none());
+    /// ```
+    pub fn get(&mut self, key: &[u8], now: Instant) -> Option<&mut Entry> {
+        let expired = self
+            .map
+            .get(key)
+            .is_some_and(|e| e.expires_at.is_some_and(|t| t <= now));
+        if expired {
+            self.map.remove(key);
+            return None;
+        }
+        self.map.get_mut(key)
+    }
+
+    /// Stores `value` under `key` with a deadline (or none), replacing what
+    /// was there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// db.set(Bytes::from_static(b"k"), weft_buf::CompositeBuf::from(&b"v"[..]), None);
+    /// assert_eq!(db.len(), 1);
+    /// ```
+    pub fn set(&mut self, key: Bytes, value: CompositeBuf, expires_at: Option<Instant>) {
+        if let Some(t) = expires_at {
+            self.deadlines.push(Reverse((t, key.clone())));
+        }
+        self.map.insert(key, Entry { value, expires_at });
+        self.compact_deadlines();
+    }
+
+    /// Changes the deadline of a live key. Returns whether the key exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// assert!(!db.set_expiry(b"k", Some(Instant::now()), Instant::now()));
+    /// ```
+    pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<Instant>, now: Instant) -> bool {
+        let Some(entry) = self.get(key, now) else {
+            return false;
+        };
+        entry.expires_at = expires_at;
+        if let Some(t) = expires_at {
+            if let Some((k, _)) = self.map.get_key_value(key) {
+                let k = k.clone();
+                self.deadlines.push(Reverse((t, k)));
+            }
+        }
+        self.compact_deadlines();
+        true
+    }
+
+    /// Removes `key`; returns whether a live key was removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// assert!(!db.remove(b"k", std::time::Instant::now()));
+    /// ```
+    pub fn remove(&mut self, key: &[u8], now: Instant) -> bool {
+        match self.map.remove(key) {
+            Some(e) => e.expires_at.map_or(true, |t| t > now),
+            None => false,
+        }
+    }
+
+    /// Removes every key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// db.clear();
+    /// assert!(db.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.deadlines.clear();
+    }
+
+    /// Removes up to `max` keys whose deadline has passed, soonest first,
+    /// and returns how many were removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use bytes::Bytes;
+    /// let now = Instant::now();
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// db.set(Bytes::from_static(b"k"), weft_buf::CompositeBuf::new(), Some(now));
+    /// assert_eq!(db.sweep(now, 10), 1);
+    /// assert!(db.is_empty());
+    /// ```
+    pub fn sweep(&mut self, now: Instant, max: usize) -> usize {
+        let mut removed = 0;
+        let mut looked = 0;
+        // Stale heap items cost a look each; bound those too.
+        while removed < max && looked < max.saturating_mul(4) {
+            let Some(Reverse((t, _))) = self.deadlines.peek() else {
+                break;
+            };
+            if *t > now {
+                break;
+            }
+            let Some(Reverse((t, key))) = self.deadlines.pop() else {
+                break;
+            };
+            looked += 1;
+            let current = self.map.get(&key).and_then(|e| e.expires_at);
+            if current == Some(t) {
+                self.map.remove(&key);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Rebuilds the deadline heap when stale items outnumber live keys, so
+    /// keys that are re-set with new deadlines cannot grow it without bound.
+    fn compact_deadlines(&mut self) {
+        if self.deadlines.len() > 2 * self.map.len() + 1024 {
+            self.deadlines = self
+                .map
+                .iter()
+                .filter_map(|(k, e)| e.expires_at.map(|t| Reverse((t, k.clone()))))
+                .collect();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn v(s: &'static [u8]) -> CompositeBuf {
+        CompositeBuf::from(s)
+    }
+
+    #[test]
+    fn sweep_is_bounded_and_removes_only_expired_keys() {
+        let now = Instant::now();
+        let mut db = Db::new();
+        for i in 0..2500u32 {
+            let key = Bytes::from(i.to_string());
+            let dl = if i % 2 == 0 {
+                now
+            } else {
+                now + Duration::from_secs(60)
+            };
+            db.set(key, v(b"x"), Some(dl));
+        }
+        db.set(Bytes::from_static(b"forever"), v(b"x"), None);
+        assert_eq!(db.sweep(now, SWEEP_BATCH), 1000);
+        assert_eq!(db.sweep(now, SWEEP_BATCH), 250);
+        assert_eq!(db.sweep(now, SWEEP_BATCH), 0);
+        assert_eq!(db.len(), 1251);
+    }
+
+    #[test]
+    fn a_key_given_a_later_deadline_is_not_swept_by_the_old_one() {
+        let now = Instant::now();
+        let mut db = Db::new();
+        db.set(Bytes::from_static(b"k"), v(b"1"), Some(now));
+        db.set_expiry(
+            b"k",
+            Some(now + Duration::from_secs(5)),
+            now - Duration::from_secs(1),
+        );
+        assert_eq!(db.sweep(now, 10), 0);
+        assert!(db.get(b"k", now).is_some());
+        db.set(Bytes::from_static(b"k"), v(b"2"), None);
+        assert_eq!(db.sweep(now + Duration::from_secs(10), 10), 0);
+        assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn resetting_deadlines_many_times_keeps_the_heap_bounded() {
+        let now = Instant::now();
+        let mut db = Db::new();
+        for i in 0..10_000u64 {
+            db.set(
+                Bytes::from_static(b"k"),
+                v(b"x"),
+                Some(now + Duration::from_secs(i)),
+            );
+        }
+        assert!(db.deadlines.len() <= 2 * db.map.len() + 1025);
+    }
+}

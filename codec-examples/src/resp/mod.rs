@@ -1,0 +1,22 @@
+//! `weft resp`: a RESP2 (Redis protocol) in-memory key-value server.
+//!
+//! Requests are parsed by [`parser::RequestParser`] straight off the read
+//! buffers: a value that arrives inside one read is stored as a slice of that
+//! read, and `GET` sends it back as a header segment plus that same slice, so
+//! neither `SET` nor `GET` copies it in user space. Replies of a batch of
+//! pipelined requests go out as one [`weft_buf::CompositeBuf`], one `writev`.
+//!
+//! ```text
+//!  read ──▶ RequestParser ──▶ [args as slices] ──▶ command::execute(Db)
+//!                                                         │ Reply
+//!  socket ◀── writev ◀── ReplyWriter: ["$5\r\n"][value][ "\r\n..."] ◀─┘
+//! ```
+//!
+//! Protocol errors answer `-ERR Protocol error: ...` and close the connection
+//! after the reply, as Redis does; command errors (`-ERR wrong number of
+//! arguments ...`) keep it open.
+
+pub mod command;
+pub mod db;
+pub mod parser;
+pub mod reply;

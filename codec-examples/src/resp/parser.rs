@@ -1,0 +1,743 @@
+//! The RESP2 request parser: multibulk arrays and the inline form, read
+//! incrementally from a [`CompositeBuf`] of socket reads.
+//!
+//! ```text
+//!  multibulk:  *2\r\n $3\r\n GET\r\n $1\r\n k\r\n  --> ["GET", "k"]
+//!  inline:     GET k\r\n                          --> ["GET", "k"]
+//! ```
+//!
+//! Arguments are slices of the read buffers: an argument that lies inside
+//! one read is one `Bytes` segment of it, never a copy. The parser keeps its
+//! place between calls, so a request split at any byte is parsed once, and a
+//! declared length is checked against its limit before anything waits for or
+//! allocates it.
+//!
+//! The state machine, as Redis' `processMultibulkBuffer` has it:
+//!
+//! ```text
+//!   Start --'*'--> Count line --n>0--> Bulk header --'$'len--> Bulk body --+
+//!     |                 |n<=0: ignored      ^                              |
+//!     |                 v                   +---- more arguments ----------+
+//!     +--other--> Inline line (split like sdssplitargs)        all read: request
+//! ```
+
+use std::fmt;
+
+use bytes::{Buf, Bytes};
+use weft_buf::CompositeBuf;
+
+/// Largest bulk string accepted, as Redis' `proto-max-bulk-len` (512 MB).
+pub const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
+/// Most arguments in one multibulk request. Redis allows `INT_MAX`; this
+/// server takes 1 Mi, far above any real command, so a hostile count cannot
+/// make it grow an argument vector for long.
+pub const MAX_MULTIBULK_LEN: usize = 1024 * 1024;
+/// Longest inline request and longest `*`/`$` header line searched for its
+/// end, as Redis' `PROTO_INLINE_MAX_SIZE` (64 KiB).
+pub const MAX_INLINE_LEN: usize = 64 * 1024;
+/// Most bytes one request may hold, as Redis' `client-query-buffer-limit`
+/// (1 GiB).
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024 * 1024;
+
+/// How far the argument vector is reserved up front, whatever the count says.
+const INITIAL_ARGS: usize = 16;
+
+/// Why a request could not be parsed. Redis answers each with
+/// `-ERR Protocol error: ...` and closes the connection after the reply.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// The `*` count is not an integer or is over [`MAX_MULTIBULK_LEN`].
+    InvalidMultibulkLength,
+    /// A `$` length is not an integer, negative, or over [`MAX_BULK_LEN`].
+    InvalidBulkLength,
+    /// An array element did not start with `$` (nested arrays land here).
+    ExpectedDollar(u8),
+    /// No end of line within [`MAX_INLINE_LEN`] bytes of a `*` header.
+    TooBigMultibulkCount,
+    /// No end of line within [`MAX_INLINE_LEN`] bytes of a `$` header.
+    TooBigBulkCount,
+    /// An inline request longer than [`MAX_INLINE_LEN`].
+    TooBigInline,
+    /// An inline request with a quote that is not closed, or closed and
+    /// not followed by a space.
+    UnbalancedQuotes,
+    /// One request would hold more than [`MAX_REQUEST_BYTES`].
+    RequestTooLarge,
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Protocol error: ")?;
+        match self {
+            ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
+            ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+            ProtocolError::ExpectedDollar(b) => write!(f, "expected '$', got '{}'", *b as char),
+            ProtocolError::TooBigMultibulkCount => f.write_str("too big mbulk count string"),
+            ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
+            ProtocolError::TooBigInline => f.write_str("too big inline request"),
+            ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
+            ProtocolError::RequestTooLarge => f.write_str("request exceeds the query buffer limit"),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// One parsed request: the command name and its arguments, each a slice of
+/// the read buffers.
+pub type Request = Vec<CompositeBuf>;
+
+#[derive(Debug, Default)]
+enum State {
+    #[default]
+    Start,
+    /// Inside a multibulk request.
+    Multibulk {
+        remaining: usize,
+        args: Vec<CompositeBuf>,
+        /// Bytes already taken into `args`, for [`MAX_REQUEST_BYTES`].
+        held: usize,
+        /// The length of the bulk whose body is awaited, once its header is read.
+        bulk: Option<usize>,
+    },
+}
+
+/// Incremental RESP2 request parser.
+///
+/// Feed it the cumulation of reads; each call takes at most one request off
+/// the front. `Ok(None)` means "need more bytes"; `Err` means the stream is
+/// corrupt, and the caller answers `-ERR <error>` and closes.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_buf::CompositeBuf;
+/// use weft_examples::resp::parser::RequestParser;
+///
+/// let mut parser = RequestParser::new();
+/// let mut buf = CompositeBuf::from(Bytes::from_static(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n"));
+/// let req = parser.decode(&mut buf).unwrap().unwrap();
+/// assert_eq!(req, vec![CompositeBuf::from(&b"GET"[..]), CompositeBuf::from(&b"k"[..])]);
+/// let req = parser.decode(&mut buf).unwrap().unwrap();
+/// assert_eq!(req[0], &b"PING"[..]);
+/// assert!(parser.decode(&mut buf).unwrap().is_none());
+/// ```
+#[derive(Debug, Default)]
+pub struct RequestParser {
+    state: State,
+    /// Bytes at the front of the buffer already searched for a line end.
+    scanned: usize,
+}
+
+/// The outcome of looking for a line end.
+enum Line {
+    /// The line without its terminator (which has been consumed).
+    Found(CompositeBuf),
+    Incomplete,
+    TooLong,
+}
+
+impl RequestParser {
+    /// A parser waiting for the start of a request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let parser = weft_examples::resp::parser::RequestParser::new();
+    /// assert!(parser.is_idle());
+    /// ```
+    pub fn new() -> RequestParser {
+        RequestParser::default()
+    }
+
+    /// Whether the parser is between requests (holds no partial request).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_buf::CompositeBuf;
+    /// let mut parser = weft_examples::resp::parser::RequestParser::new();
+    /// let mut buf = CompositeBuf::from(&b"*1\r\n"[..]);
+    /// assert!(parser.decode(&mut buf).unwrap().is_none());
+    /// assert!(!parser.is_idle());
+    /// ```
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Start)
+    }
+
+    /// Takes the next complete request off the front of `buf`.
+    ///
+    /// Consumes what it has parsed; a partial request stays in the parser
+    /// (its arguments) and in `buf` (the unparsed rest). Empty requests
+    /// (`*0`, `*-1`, blank inline lines) are skipped as Redis does.
+    ///
+    /// # Errors
+    ///
+    /// A [`ProtocolError`] when the bytes cannot be a request. The parser is
+    /// then reset; the caller should reply and close the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_buf::CompositeBuf;
+    /// use weft_examples::resp::parser::RequestParser;
+    /// let mut buf = CompositeBuf::from(&b"*1\r\n$2147483648\r\n"[..]);
+    /// let err = RequestParser::new().decode(&mut buf).unwrap_err();
+    /// assert_eq!(err.to_string(), "Protocol error: invalid bulk length");
+    /// ```
+    pub fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Request>, ProtocolError> {
+        let result = self.decode_inner(buf);
+        if result.is_err() {
+            self.state = State::Start;
+            self.scanned = 0;
+        }
+        result
+    }
+
+    fn decode_inner(&mut self, buf: &mut CompositeBuf) -> Result<Option<Request>, ProtocolError> {
+        loop {
+            if let State::Start = self.state {
+                let Ok(first) = buf.try_get_u8_at(0) else {
+                    return Ok(None);
+                };
+                if first != b'*' {
+                    match self.inline(buf)? {
+                        Some(req) if req.is_empty() => continue,
+                        other => return Ok(other),
+                    }
+                }
+                let line = match self.line(buf, b'\r', 2) {
+                    Line::Found(line) => line,
+                    Line::Incomplete => return Ok(None),
+                    Line::TooLong => return Err(ProtocolError::TooBigMultibulkCount),
+                };
+                let count = match parse_i64(&line.slice(1..)) {
+                    Some(n) if n <= 0 => continue,
+                    Some(n) if n as u64 <= MAX_MULTIBULK_LEN as u64 => n as usize,
+                    _ => return Err(ProtocolError::InvalidMultibulkLength),
+                };
+                self.state = State::Multibulk {
+                    remaining: count,
+                    args: Vec::with_capacity(count.min(INITIAL_ARGS)),
+                    held: 0,
+                    bulk: None,
+                };
+            }
+            let State::Multibulk {
+                remaining,
+                args,
+                held,
+                bulk,
+            } = &mut self.state
+            else {
+                continue;
+            };
+            while *remaining > 0 {
+                let len = match *bulk {
+                    Some(len) => len,
+                    None => {
+                        let Ok(first) = buf.try_get_u8_at(0) else {
+                            return Ok(None);
+                        };
+                        if first != b'$' {
+                            return Err(ProtocolError::ExpectedDollar(first));
+                        }
+                        let line = match line_of(buf, &mut self.scanned, b'\r', 2) {
+                            Line::Found(line) => line,
+                            Line::Incomplete => return Ok(None),
+                            Line::TooLong => return Err(ProtocolError::TooBigBulkCount),
+                        };
+                        let len = match parse_i64(&line.slice(1..)) {
+                            Some(n) if n >= 0 && n as u64 <= MAX_BULK_LEN as u64 => n as usize,
+                            _ => return Err(ProtocolError::InvalidBulkLength),
+                        };
+                        *bulk = Some(len);
+                        len
+                    }
+                };
+                // Checked before waiting for the body, so a client cannot make
+                // the server hold more than the limit for one request.
+                let total = held
+                    .checked_add(len)
+                    .ok_or(ProtocolError::RequestTooLarge)?;
+                if total > MAX_REQUEST_BYTES {
+                    return Err(ProtocolError::RequestTooLarge);
+                }
+                // Body and its CRLF (not checked, as Redis does not).
+                if buf.len() < len.saturating_add(2) {
+                    return Ok(None);
+                }
+                args.push(buf.split_to(len));
+                buf.advance(2);
+                *held = total;
+                *bulk = None;
+                *remaining -= 1;
+            }
+            let args = std::mem::take(args);
+            self.state = State::Start;
+            return Ok(Some(args));
+        }
+    }
+
+    fn line(&mut self, buf: &mut CompositeBuf, end: u8, term_len: usize) -> Line {
+        line_of(buf, &mut self.scanned, end, term_len)
+    }
+
+    /// Parses one inline request; `Some(empty)` for a blank line.
+    fn inline(&mut self, buf: &mut CompositeBuf) -> Result<Option<Request>, ProtocolError> {
+        let mut line = match self.line(buf, b'\n', 1) {
+            Line::Found(line) => line,
+            Line::Incomplete => return Ok(None),
+            Line::TooLong => return Err(ProtocolError::TooBigInline),
+        };
+        if line.len() > MAX_INLINE_LEN {
+            return Err(ProtocolError::TooBigInline);
+        }
+        if !line.is_empty() && matches!(line.try_get_u8_at(line.len() - 1), Ok(b'\r')) {
+            line.truncate(line.len() - 1);
+        }
+        // Inline requests are for people typing at a terminal; an inline line
+        // split across reads is joined (a counted copy).
+        let line = line.to_bytes();
+        split_args(&line).map(Some)
+    }
+}
+
+/// Finds `end` from where the last search stopped. The line needs
+/// `term_len` bytes from `end` on to be complete (`\r\n` for headers, as
+/// Redis skips two bytes after the `\r` without looking at the second).
+fn line_of(buf: &mut CompositeBuf, scanned: &mut usize, end: u8, term_len: usize) -> Line {
+    match buf.find_byte_from(end, *scanned) {
+        Some(at) if at + term_len <= buf.len() => {
+            let line = buf.split_to(at);
+            buf.advance(term_len);
+            *scanned = 0;
+            Line::Found(line)
+        }
+        Some(at) => {
+            *scanned = at;
+            Line::Incomplete
+        }
+        None if buf.len() > MAX_INLINE_LEN => Line::TooLong,
+        None => {
+            *scanned = buf.len();
+            Line::Incomplete
+        }
+    }
+}
+
+/// Parses a decimal `i64` the way Redis' `string2ll` does: an optional `-`,
+/// no `+`, no leading zeros, no spaces, at most 20 characters.
+///
+/// # Examples
+///
+/// ```
+/// use weft_buf::CompositeBuf;
+/// use weft_examples::resp::parser::parse_i64;
+/// assert_eq!(parse_i64(&CompositeBuf::from(&b"-42"[..])), Some(-42));
+/// assert_eq!(parse_i64(&CompositeBuf::from(&b"042"[..])), None);
+/// ```
+pub fn parse_i64(text: &CompositeBuf) -> Option<i64> {
+    let mut digits = [0u8; 20];
+    let n = text.len();
+    if n == 0 || n > digits.len() {
+        return None;
+    }
+    text.try_copy_out(0, &mut digits[..n]).ok()?;
+    parse_i64_slice(&digits[..n])
+}
+
+/// [`parse_i64`] on a contiguous slice.
+///
+/// # Examples
+///
+/// ```
+/// use weft_examples::resp::parser::parse_i64_slice;
+/// assert_eq!(parse_i64_slice(b"0"), Some(0));
+/// assert_eq!(parse_i64_slice(b"-9223372036854775808"), Some(i64::MIN));
+/// assert_eq!(parse_i64_slice(b"9223372036854775808"), None);
+/// assert_eq!(parse_i64_slice(b"+1"), None);
+/// ```
+pub fn parse_i64_slice(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    match digits {
+        [b'0'] if !negative => return Some(0),
+        [b'1'..=b'9', ..] => {}
+        _ => return None,
+    }
+    let mut value: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(d - b'0');
+        value = value.checked_mul(10)?;
+        value = if negative {
+            value.checked_sub(d)?
+        } else {
+            value.checked_add(d)?
+        };
+    }
+    Some(value)
+}
+
+/// Splits an inline line into arguments with Redis' `sdssplitargs` rules:
+/// spaces separate, `"..."` takes `\n \r \t \b \a \\ \"` and `\xHH`
+/// escapes, `'...'` takes `\'`, and a closing quote must be followed by a
+/// space or the end. A plain token is a slice of the line; a quoted one is
+/// built anew (a counted copy).
+fn split_args(line: &Bytes) -> Result<Request, ProtocolError> {
+    let mut args = Vec::new();
+    let s = &line[..];
+    let mut p = 0;
+    loop {
+        while p < s.len() && is_space(s[p]) {
+            p += 1;
+        }
+        if p >= s.len() {
+            return Ok(args);
+        }
+        let start = p;
+        let mut quoted = false;
+        let mut current = Vec::new();
+        let (mut inq, mut insq) = (false, false);
+        loop {
+            let c = s.get(p).copied();
+            let next = s.get(p + 1).copied();
+            if inq {
+                match (c, next) {
+                    (Some(b'\\'), Some(b'x'))
+                        if s.get(p + 2).is_some_and(u8::is_ascii_hexdigit)
+                            && s.get(p + 3).is_some_and(u8::is_ascii_hexdigit) =>
+                    {
+                        current.push(hex(s[p + 2]) * 16 + hex(s[p + 3]));
+                        p += 3;
+                    }
+                    (Some(b'\\'), Some(e)) => {
+                        p += 1;
+                        current.push(match e {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 8,
+                            b'a' => 7,
+                            other => other,
+                        });
+                    }
+                    (Some(b'"'), n) => {
+                        if n.is_some_and(|n| !is_space(n)) {
+                            return Err(ProtocolError::UnbalancedQuotes);
+                        }
+                        p += 1;
+                        break;
+                    }
+                    (None, _) => return Err(ProtocolError::UnbalancedQuotes),
+                    (Some(other), _) => current.push(other),
+                }
+            } else if insq {
+                match (c, next) {
+                    (Some(b'\\'), Some(b'\'')) => {
+                        p += 1;
+                        current.push(b'\'');
+                    }
+                    (Some(b'\''), n) => {
+                        if n.is_some_and(|n| !is_space(n)) {
+                            return Err(ProtocolError::UnbalancedQuotes);
+                        }
+                        p += 1;
+                        break;
+                    }
+                    (None, _) => return Err(ProtocolError::UnbalancedQuotes),
+                    (Some(other), _) => current.push(other),
+                }
+            } else {
+                match c {
+                    // Every terminator is a space to the skip above, so each
+                    // token makes progress.
+                    None | Some(b' ' | b'\n' | b'\r' | b'\t') => break,
+                    Some(b'"') => {
+                        inq = true;
+                        quoted = true;
+                    }
+                    Some(b'\'') => {
+                        insq = true;
+                        quoted = true;
+                    }
+                    Some(other) => current.push(other),
+                }
+            }
+            p += 1;
+        }
+        if quoted {
+            weft_buf::record_copy(current.len());
+            args.push(CompositeBuf::from(current));
+        } else {
+            args.push(CompositeBuf::from(line.slice(start..start + current.len())));
+        }
+    }
+}
+
+/// C's `isspace`.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn hex(d: u8) -> u8 {
+    match d {
+        b'0'..=b'9' => d - b'0',
+        b'a'..=b'f' => d - b'a' + 10,
+        _ => d.wrapping_sub(b'A').wrapping_add(10),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(req: &Request) -> Vec<Vec<u8>> {
+        req.iter().map(|a| a.to_bytes().to_vec()).collect()
+    }
+
+    fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
+        let mut p = RequestParser::new();
+        let mut buf = CompositeBuf::from(Bytes::copy_from_slice(input));
+        let mut out = Vec::new();
+        while let Some(req) = p.decode(&mut buf)? {
+            out.push(args(&req));
+        }
+        Ok(out)
+    }
+
+    /// Feeds `input` in pieces cut at `cuts`, decoding after each piece.
+    fn parse_in_pieces(input: &[u8], cuts: &[usize]) -> Vec<Vec<Vec<u8>>> {
+        let mut p = RequestParser::new();
+        let mut buf = CompositeBuf::new();
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+            buf.push(Bytes::copy_from_slice(&input[from..cut]));
+            from = cut;
+            while let Some(req) = p.decode(&mut buf).unwrap() {
+                out.push(args(&req));
+            }
+        }
+        assert!(buf.is_empty());
+        assert!(p.is_idle());
+        out
+    }
+
+    const PIPELINE: &[u8] = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\nPING\r\n\
+        *2\r\n$4\r\nECHO\r\n$0\r\n\r\n*0\r\nset  'a b' \"c\\x41\\n\"\r\n\n*1\r\n$4\r\nPING\r\n";
+
+    fn expected() -> Vec<Vec<Vec<u8>>> {
+        vec![
+            vec![b"SET".to_vec(), b"key".to_vec(), b"va\r\nl".to_vec()],
+            vec![b"PING".to_vec()],
+            vec![b"ECHO".to_vec(), b"".to_vec()],
+            vec![b"set".to_vec(), b"a b".to_vec(), b"cA\n".to_vec()],
+            vec![b"PING".to_vec()],
+        ]
+    }
+
+    #[test]
+    fn pipelined_requests_come_out_in_order() {
+        assert_eq!(parse_all(PIPELINE).unwrap(), expected());
+    }
+
+    #[test]
+    fn a_pipeline_split_at_every_point_parses_the_same() {
+        for cut in 0..=PIPELINE.len() {
+            assert_eq!(
+                parse_in_pieces(PIPELINE, &[cut]),
+                expected(),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pipeline_split_at_every_pair_of_points_parses_the_same() {
+        for a in 0..=PIPELINE.len() {
+            for b in a..=PIPELINE.len() {
+                assert_eq!(
+                    parse_in_pieces(PIPELINE, &[a, b]),
+                    expected(),
+                    "cuts {a},{b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_pipeline_fed_one_byte_at_a_time_parses_the_same() {
+        let cuts: Vec<usize> = (1..PIPELINE.len()).collect();
+        assert_eq!(parse_in_pieces(PIPELINE, &cuts), expected());
+    }
+
+    #[test]
+    fn a_value_inside_one_read_is_a_slice_of_it_not_a_copy() {
+        let read = Bytes::from_static(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n");
+        let mut buf = CompositeBuf::from(read.clone());
+        let (req, copied) =
+            weft_buf::measure_copies(|| RequestParser::new().decode(&mut buf).unwrap().unwrap());
+        assert_eq!(copied, 0);
+        assert_eq!(req[2].segments().len(), 1);
+        assert_eq!(req[2].segments()[0].as_ptr(), read[24..].as_ptr());
+    }
+
+    #[test]
+    fn a_value_split_across_reads_keeps_both_pieces_without_copying() {
+        let mut p = RequestParser::new();
+        let mut buf = CompositeBuf::from(&b"*2\r\n$4\r\nECHO\r\n$6\r\nabc"[..]);
+        assert!(p.decode(&mut buf).unwrap().is_none());
+        buf.push(Bytes::from_static(b"def\r\n"));
+        let (req, copied) = weft_buf::measure_copies(|| p.decode(&mut buf).unwrap().unwrap());
+        assert_eq!(copied, 0);
+        assert_eq!(req[1], &b"abcdef"[..]);
+        assert_eq!(req[1].segments().len(), 2);
+    }
+
+    #[test]
+    fn bulk_length_of_two_to_the_31_is_rejected_before_waiting_for_it() {
+        let err = parse_all(b"*1\r\n$2147483648\r\n").unwrap_err();
+        assert_eq!(err, ProtocolError::InvalidBulkLength);
+        assert_eq!(err.to_string(), "Protocol error: invalid bulk length");
+    }
+
+    #[test]
+    fn bulk_length_limit_is_512_mb_inclusive() {
+        let ok = format!("*1\r\n${MAX_BULK_LEN}\r\n");
+        assert_eq!(
+            parse_all(ok.as_bytes()).unwrap(),
+            Vec::<Vec<Vec<u8>>>::new()
+        );
+        let over = format!("*1\r\n${}\r\n", MAX_BULK_LEN + 1);
+        assert_eq!(
+            parse_all(over.as_bytes()).unwrap_err(),
+            ProtocolError::InvalidBulkLength
+        );
+    }
+
+    #[test]
+    fn bad_lengths_are_protocol_errors() {
+        for bad in [
+            &b"*1\r\n$-1\r\n"[..],
+            b"*1\r\n$x\r\n",
+            b"*1\r\n$01\r\n",
+            b"*1\r\n$\r\n",
+        ] {
+            assert_eq!(
+                parse_all(bad).unwrap_err(),
+                ProtocolError::InvalidBulkLength
+            );
+        }
+        for bad in [
+            &b"*x\r\n"[..],
+            b"*2147483648\r\n",
+            b"*99999999999999999999\r\n",
+        ] {
+            assert_eq!(
+                parse_all(bad).unwrap_err(),
+                ProtocolError::InvalidMultibulkLength
+            );
+        }
+    }
+
+    #[test]
+    fn empty_and_negative_counts_are_skipped() {
+        assert_eq!(
+            parse_all(b"*0\r\n*-1\r\nPING\r\n").unwrap(),
+            vec![vec![b"PING".to_vec()]]
+        );
+    }
+
+    #[test]
+    fn nested_arrays_are_rejected_at_the_first_inner_star() {
+        let deep = "*1\r\n".repeat(10_000);
+        let err = parse_all(deep.as_bytes()).unwrap_err();
+        assert_eq!(err.to_string(), "Protocol error: expected '$', got '*'");
+    }
+
+    #[test]
+    fn header_lines_without_an_end_are_bounded() {
+        let mut long = b"*1\r\n$".to_vec();
+        long.extend(std::iter::repeat(b'1').take(MAX_INLINE_LEN + 1));
+        assert_eq!(
+            parse_all(&long).unwrap_err(),
+            ProtocolError::TooBigBulkCount
+        );
+        let mut long = b"*".to_vec();
+        long.extend(std::iter::repeat(b'1').take(MAX_INLINE_LEN + 1));
+        assert_eq!(
+            parse_all(&long).unwrap_err(),
+            ProtocolError::TooBigMultibulkCount
+        );
+        let long = vec![b'a'; MAX_INLINE_LEN + 1];
+        assert_eq!(parse_all(&long).unwrap_err(), ProtocolError::TooBigInline);
+    }
+
+    #[test]
+    fn inline_quotes_follow_redis() {
+        assert_eq!(
+            parse_all(b"SET k \"a\\\"b\" 'it\\'s'\r\n").unwrap(),
+            vec![vec![
+                b"SET".to_vec(),
+                b"k".to_vec(),
+                b"a\"b".to_vec(),
+                b"it's".to_vec()
+            ]]
+        );
+        for bad in [&b"SET \"abc\r\n"[..], b"SET \"a\"b\r\n", b"SET 'a\n"] {
+            assert_eq!(parse_all(bad).unwrap_err(), ProtocolError::UnbalancedQuotes);
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        // A small deterministic fuzz: every prefix of mutated pipelines.
+        let mut seed: u32 = 12345;
+        for _ in 0..2000 {
+            let mut input = PIPELINE.to_vec();
+            for _ in 0..4 {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let at = (seed >> 8) as usize % input.len();
+                input[at] = (seed >> 16) as u8;
+            }
+            let _ = parse_all(&input);
+            let _ = parse_in_pieces_lenient(&input);
+        }
+    }
+
+    fn parse_in_pieces_lenient(input: &[u8]) -> Result<(), ProtocolError> {
+        let mut p = RequestParser::new();
+        let mut buf = CompositeBuf::new();
+        for chunk in input.chunks(3) {
+            buf.push(Bytes::copy_from_slice(chunk));
+            while p.decode(&mut buf)?.is_some() {}
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn inline_nul_bytes_are_ordinary_characters() {
+        assert_eq!(
+            parse_all(b"a\0b \0\r\n").unwrap(),
+            vec![vec![b"a\0b".to_vec(), b"\0".to_vec()]]
+        );
+    }
+
+    #[test]
+    fn string2ll_rules() {
+        assert_eq!(parse_i64_slice(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64_slice(b"-0"), None);
+        assert_eq!(parse_i64_slice(b""), None);
+        assert_eq!(parse_i64_slice(b"-"), None);
+        assert_eq!(parse_i64_slice(b" 1"), None);
+        assert_eq!(parse_i64_slice(b"12a"), None);
+    }
+}

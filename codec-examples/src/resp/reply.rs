@@ -1,0 +1,220 @@
+//! RESP2 replies and their encoding as header segments plus value segments.
+//!
+//! ```text
+//!  Bulk("hello")  -->  [ "$5\r\n" ][ hello (the stored Bytes) ][ "\r\n" ...next header ]
+//! ```
+//!
+//! Small framing (`+OK\r\n`, `:1\r\n`, `$5\r\n`, the CRLF after a value) is
+//! written into one scratch `BytesMut` shared by every reply of a batch; a
+//! value is never copied, it becomes its own segment, so a batch of replies
+//! is one [`CompositeBuf`] that the transport sends with one `writev`.
+
+use std::fmt::Write as _;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use weft_buf::CompositeBuf;
+
+/// One RESP2 reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// `+text\r\n`
+    Simple(&'static str),
+    /// `-text\r\n`; the text starts with the error kind (`ERR ...`).
+    Error(String),
+    /// `:n\r\n`
+    Integer(i64),
+    /// `$len\r\n<value>\r\n`, the value's segments sent as they are.
+    Bulk(CompositeBuf),
+    /// `$-1\r\n`
+    Nil,
+    /// `*n\r\n` then each element.
+    Array(Vec<Reply>),
+}
+
+impl Reply {
+    /// A bulk reply of static text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::resp::reply::Reply;
+    /// assert_eq!(Reply::text("no"), Reply::Bulk(weft_buf::CompositeBuf::from(&b"no"[..])));
+    /// ```
+    pub fn text(s: &'static str) -> Reply {
+        Reply::Bulk(CompositeBuf::from(Bytes::from_static(s.as_bytes())))
+    }
+
+    /// An `-ERR <msg>` reply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::resp::reply::Reply;
+    /// assert_eq!(Reply::err("syntax error"), Reply::Error("ERR syntax error".into()));
+    /// ```
+    pub fn err(msg: impl std::fmt::Display) -> Reply {
+        Reply::Error(format!("ERR {msg}"))
+    }
+}
+
+/// Encodes replies into one [`CompositeBuf`]: framing in a shared scratch
+/// buffer, values as their own segments.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_buf::CompositeBuf;
+/// use weft_examples::resp::reply::{Reply, ReplyWriter};
+///
+/// let value = Bytes::from_static(b"hello");
+/// let mut w = ReplyWriter::new();
+/// w.push(&Reply::Simple("OK"));
+/// w.push(&Reply::Bulk(CompositeBuf::from(value.clone())));
+/// let out = w.finish();
+/// assert_eq!(out, &b"+OK\r\n$5\r\nhello\r\n"[..]);
+/// // the value went out as the caller's own bytes
+/// assert_eq!(out.segments()[1].as_ptr(), value.as_ptr());
+/// ```
+#[derive(Debug, Default)]
+pub struct ReplyWriter {
+    out: CompositeBuf,
+    scratch: BytesMut,
+}
+
+/// Scratch capacity reserved at a time for framing bytes.
+const SCRATCH_CHUNK: usize = 4096;
+
+impl ReplyWriter {
+    /// An empty writer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(weft_examples::resp::reply::ReplyWriter::new().is_empty());
+    /// ```
+    pub fn new() -> ReplyWriter {
+        ReplyWriter::default()
+    }
+
+    /// Whether nothing has been written since the last [`finish`](Self::finish).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut w = weft_examples::resp::reply::ReplyWriter::new();
+    /// w.push(&weft_examples::resp::reply::Reply::Integer(1));
+    /// assert!(!w.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty() && self.scratch.is_empty()
+    }
+
+    /// Appends the encoding of `reply`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::resp::reply::{Reply, ReplyWriter};
+    /// let mut w = ReplyWriter::new();
+    /// w.push(&Reply::Array(vec![Reply::Integer(-3), Reply::Nil, Reply::err("x")]));
+    /// assert_eq!(w.finish(), &b"*3\r\n:-3\r\n$-1\r\n-ERR x\r\n"[..]);
+    /// ```
+    pub fn push(&mut self, reply: &Reply) {
+        if self.scratch.capacity() - self.scratch.len() < 64 {
+            self.scratch.reserve(SCRATCH_CHUNK);
+        }
+        match reply {
+            Reply::Simple(s) => {
+                self.scratch.put_u8(b'+');
+                self.scratch.put_slice(s.as_bytes());
+                self.scratch.put_slice(b"\r\n");
+            }
+            Reply::Error(s) => {
+                self.scratch.put_u8(b'-');
+                // An error text never carries a line break onto the wire.
+                for &b in s.as_bytes() {
+                    self.scratch
+                        .put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+                }
+                self.scratch.put_slice(b"\r\n");
+            }
+            Reply::Integer(n) => {
+                let _ = write!(self.scratch, ":{n}\r\n");
+            }
+            Reply::Nil => self.scratch.put_slice(b"$-1\r\n"),
+            Reply::Bulk(value) => {
+                let _ = write!(self.scratch, "${}\r\n", value.len());
+                if !value.is_empty() {
+                    self.seal();
+                    for seg in value.segments() {
+                        self.out.push(seg.clone());
+                    }
+                }
+                self.scratch.put_slice(b"\r\n");
+            }
+            Reply::Array(items) => {
+                let _ = write!(self.scratch, "*{}\r\n", items.len());
+                for item in items {
+                    self.push(item);
+                }
+            }
+        }
+    }
+
+    /// Moves the framing written so far into the output as one segment.
+    fn seal(&mut self) {
+        if !self.scratch.is_empty() {
+            self.out.push(self.scratch.split().freeze());
+        }
+    }
+
+    /// Takes everything written so far, leaving the writer empty (its
+    /// scratch capacity is kept for the next batch).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::resp::reply::{Reply, ReplyWriter};
+    /// let mut w = ReplyWriter::new();
+    /// w.push(&Reply::Simple("PONG"));
+    /// assert_eq!(w.finish(), &b"+PONG\r\n"[..]);
+    /// assert!(w.finish().is_empty());
+    /// ```
+    pub fn finish(&mut self) -> CompositeBuf {
+        self.seal();
+        std::mem::take(&mut self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_small_replies_share_one_framing_segment() {
+        let mut w = ReplyWriter::new();
+        for i in 0..100 {
+            w.push(&Reply::Integer(i));
+        }
+        let out = w.finish();
+        assert_eq!(out.segments().len(), 1);
+    }
+
+    #[test]
+    fn a_bulk_reply_is_header_value_and_trailer_without_copies() {
+        let value: CompositeBuf = [Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]
+            .into_iter()
+            .collect();
+        let (out, copied) = weft_buf::measure_copies(|| {
+            let mut w = ReplyWriter::new();
+            w.push(&Reply::Bulk(value.clone()));
+            w.push(&Reply::Bulk(CompositeBuf::new()));
+            w.finish()
+        });
+        assert_eq!(copied, 0);
+        assert_eq!(out, &b"$4\r\nabcd\r\n$0\r\n\r\n"[..]);
+        assert_eq!(out.segments().len(), 4);
+    }
+}
