@@ -8,8 +8,6 @@
 )]
 
 pub mod common;
-pub mod echo;
 pub mod log;
 pub mod resp;
 pub mod http;
-pub mod proxy;
