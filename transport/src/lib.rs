@@ -28,16 +28,29 @@
     unreachable_pub
 )]
 
+mod channel;
+mod config;
+mod conn;
+mod error;
 pub mod outbound;
 pub mod recv;
 mod relay;
+mod server;
 pub mod stats;
+mod stream;
 pub mod sys;
 
+pub use channel::Channel;
+pub use config::{ChannelConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READS_PER_WAKEUP};
+pub use error::TransportError;
 pub use outbound::{
     AsyncSink, Completion, FilePath, OutboundBuffer, Payload, DEFAULT_COALESCE_THRESHOLD,
     DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
 };
 pub use recv::AdaptiveRecvBuf;
 pub use relay::{relay, RelayMode, RelayStats, RELAY_COPY_CHUNK, RELAY_PIPE_SIZE};
+pub use server::{
+    connect_tcp, connect_unix, BoundAddr, ChannelHook, Initializer, Server, ServerBuilder,
+    ServerStats, DEFAULT_BACKLOG, MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF,
+};
 pub use stats::{global_stats, Counter, Stats, StatsSnapshot};

@@ -294,3 +294,42 @@ pub fn tcp_segments_out(fd: BorrowedFd<'_>) -> io::Result<u32> {
     // SAFETY: zero-initialised, and the kernel filled at most `len` bytes.
     Ok(unsafe { info.assume_init() }.tcpi_segs_out)
 }
+
+/// Makes a listening TCP socket on `addr` with `SO_REUSEADDR` (and
+/// `SO_REUSEPORT` when asked), non-blocking and close-on-exec.
+///
+/// # Errors
+///
+/// The OS error from socket, setsockopt, bind or listen.
+///
+/// # Examples
+///
+/// ```
+/// let l = weft_transport::sys::tcp_listener("127.0.0.1:0".parse().unwrap(), true, 128).unwrap();
+/// assert_ne!(l.local_addr().unwrap().port(), 0);
+/// ```
+pub fn tcp_listener(
+    addr: std::net::SocketAddr,
+    reuse_port: bool,
+    backlog: u32,
+) -> io::Result<std::net::TcpListener> {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    if reuse_port {
+        sock.set_reuseport(true)?;
+    }
+    sock.bind(addr)?;
+    let fd = sock.into_raw_fd();
+    // SAFETY: `into_raw_fd` gave up ownership of this open socket; the
+    // listener now owns it and closes it on drop (also on error below).
+    let listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+    let backlog = libc::c_int::try_from(backlog).unwrap_or(libc::c_int::MAX);
+    // SAFETY: plain call on the live descriptor owned by `listener`.
+    unsafe { syscall!(listen(listener.as_raw_fd(), backlog)) }?;
+    Ok(listener)
+}

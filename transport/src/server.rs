@@ -1,0 +1,675 @@
+//! Server and client bootstraps.
+//!
+//! A [`ServerBuilder`] binds a TCP or Unix address and accepts; each
+//! accepted connection gets a fresh [`Pipeline`] filled by the initializer
+//! closure and runs in its own tokio task. Two runtime models:
+//!
+//! - the ordinary one: one acceptor task on the caller's tokio runtime
+//!   (usually the multi-thread runtime);
+//! - thread-per-core ([`ServerBuilder::threads`]): N threads, each with a
+//!   current-thread runtime and its own `SO_REUSEPORT` listener, so the
+//!   kernel spreads connections and each connection stays on one thread.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use weft_pipeline::{Pipeline, PipelineError};
+
+use crate::channel::Channel;
+use crate::config::ChannelConfig;
+use crate::conn::{self, Ended, ShutdownRx};
+use crate::error::TransportError;
+use crate::stream::Stream;
+use crate::sys;
+
+/// Fills the pipeline of each new connection.
+pub type Initializer = Arc<dyn Fn(&mut Pipeline) -> Result<(), PipelineError> + Send + Sync>;
+
+/// Called with the handle of each accepted connection.
+pub type ChannelHook = Arc<dyn Fn(Channel) + Send + Sync>;
+
+/// Default listen backlog.
+pub const DEFAULT_BACKLOG: u32 = 1024;
+
+/// First pause after an accept error such as `EMFILE`; it doubles after
+/// each further error up to [`MAX_ACCEPT_BACKOFF`].
+pub const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
+
+/// Longest pause between accept attempts after errors.
+pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Server-wide counters.
+#[derive(Debug, Default)]
+struct Counters {
+    accepted: AtomicU64,
+    active: AtomicU64,
+    panicked: AtomicU64,
+    accept_errors: AtomicU64,
+    init_errors: AtomicU64,
+}
+
+/// A server's counters at one moment.
+///
+/// # Examples
+///
+/// ```
+/// let s = weft_transport::ServerStats::default();
+/// assert_eq!(s.accepted, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections running now.
+    pub active: u64,
+    /// Connections closed because a handler panicked.
+    pub panicked: u64,
+    /// Failed accepts (`EMFILE`, ...), each followed by a pause.
+    pub accept_errors: u64,
+    /// Connections the initializer refused.
+    pub init_errors: u64,
+}
+
+/// The address a server is bound to.
+///
+/// # Examples
+///
+/// ```
+/// let a = weft_transport::BoundAddr::Unix("/tmp/s.sock".into());
+/// assert!(a.tcp().is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BoundAddr {
+    /// A TCP address (with the real port when bound to port 0).
+    Tcp(SocketAddr),
+    /// A Unix socket path.
+    Unix(PathBuf),
+}
+
+impl BoundAddr {
+    /// The TCP address, if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = weft_transport::BoundAddr::Tcp("127.0.0.1:80".parse().unwrap());
+    /// assert_eq!(a.tcp().unwrap().port(), 80);
+    /// ```
+    pub fn tcp(&self) -> Option<SocketAddr> {
+        match self {
+            BoundAddr::Tcp(a) => Some(*a),
+            BoundAddr::Unix(_) => None,
+        }
+    }
+}
+
+/// Configures and binds a [`Server`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), weft_transport::TransportError> {
+/// use weft_pipeline::codec::{ByteToMessageDecoder, LineBasedFrameDecoder};
+/// use weft_transport::ServerBuilder;
+///
+/// let server = ServerBuilder::new().bind_tcp("127.0.0.1:0".parse().unwrap(), |p| {
+///     p.add_last("lines", ByteToMessageDecoder::new(LineBasedFrameDecoder::new(1024)))?;
+///     Ok(())
+/// })?;
+/// println!("listening on {:?}", server.local_addr());
+/// server.shutdown(std::time::Duration::from_secs(1)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ServerBuilder {
+    config: ChannelConfig,
+    threads: usize,
+    backlog: u32,
+    reuse_port: bool,
+    on_channel: Option<ChannelHook>,
+}
+
+impl fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field("threads", &self.threads)
+            .field("backlog", &self.backlog)
+            .field("reuse_port", &self.reuse_port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder::new()
+    }
+}
+
+enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+enum StdListener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+impl StdListener {
+    fn into_tokio(self) -> io::Result<Listener> {
+        Ok(match self {
+            StdListener::Tcp(l) => Listener::Tcp(tokio::net::TcpListener::from_std(l)?),
+            StdListener::Unix(l) => Listener::Unix(tokio::net::UnixListener::from_std(l)?),
+        })
+    }
+}
+
+impl Listener {
+    async fn accept(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Listener::Tcp(l) => Stream::Tcp(l.accept().await?.0),
+            Listener::Unix(l) => Stream::Unix(l.accept().await?.0),
+        })
+    }
+}
+
+/// What every acceptor shares.
+struct AcceptCtx {
+    init: Initializer,
+    config: ChannelConfig,
+    counters: Arc<Counters>,
+    on_channel: Option<ChannelHook>,
+}
+
+impl ServerBuilder {
+    /// A builder with the default [`ChannelConfig`], one acceptor on the
+    /// caller's runtime and a backlog of [`DEFAULT_BACKLOG`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let _b = weft_transport::ServerBuilder::new();
+    /// ```
+    pub fn new() -> Self {
+        ServerBuilder {
+            config: ChannelConfig::default(),
+            threads: 0,
+            backlog: DEFAULT_BACKLOG,
+            reuse_port: false,
+            on_channel: None,
+        }
+    }
+
+    /// Socket options and buffer settings of accepted connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut c = weft_transport::ChannelConfig::default();
+    /// c.nodelay(true);
+    /// weft_transport::ServerBuilder::new().config(c);
+    /// ```
+    pub fn config(&mut self, config: ChannelConfig) -> &mut Self {
+        self.config = config;
+        self
+    }
+
+    /// Thread-per-core mode with `n` threads (each a current-thread runtime
+    /// with its own `SO_REUSEPORT` listener); 0 (the default) accepts on
+    /// the caller's runtime instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ServerBuilder::new().threads(2);
+    /// ```
+    pub fn threads(&mut self, n: usize) -> &mut Self {
+        self.threads = n;
+        self
+    }
+
+    /// The listen backlog.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ServerBuilder::new().backlog(128);
+    /// ```
+    pub fn backlog(&mut self, n: u32) -> &mut Self {
+        self.backlog = n;
+        self
+    }
+
+    /// Sets `SO_REUSEPORT` on the listener even with one acceptor (so other
+    /// processes can share the port). Thread-per-core mode always sets it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ServerBuilder::new().reuse_port(true);
+    /// ```
+    pub fn reuse_port(&mut self, on: bool) -> &mut Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// Calls `f` with the [`Channel`] of each accepted connection (to keep
+    /// handles for pushing to clients, for example).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ServerBuilder::new().on_channel(|ch| drop(ch));
+    /// ```
+    pub fn on_channel(&mut self, f: impl Fn(Channel) + Send + Sync + 'static) -> &mut Self {
+        self.on_channel = Some(Arc::new(f));
+        self
+    }
+
+    /// Binds a TCP address (`SO_REUSEADDR` on) and starts accepting.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Io`] if the address cannot be bound;
+    /// [`TransportError::NoRuntime`] outside a tokio runtime in the
+    /// ordinary mode.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), weft_transport::TransportError> {
+    /// let server = weft_transport::ServerBuilder::new()
+    ///     .bind_tcp("127.0.0.1:0".parse().unwrap(), |_p| Ok(()))?;
+    /// assert!(server.local_addr().is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_tcp(
+        &self,
+        addr: SocketAddr,
+        init: impl Fn(&mut Pipeline) -> Result<(), PipelineError> + Send + Sync + 'static,
+    ) -> Result<Server, TransportError> {
+        let n = self.threads.max(1);
+        let reuse_port = self.reuse_port || self.threads > 0;
+        let first = sys::tcp_listener(addr, reuse_port, self.backlog)?;
+        let bound = first.local_addr()?;
+        let mut listeners = vec![StdListener::Tcp(first)];
+        for _ in 1..n {
+            listeners.push(StdListener::Tcp(sys::tcp_listener(
+                bound,
+                true,
+                self.backlog,
+            )?));
+        }
+        self.start(listeners, BoundAddr::Tcp(bound), Arc::new(init))
+    }
+
+    /// Binds a Unix socket path and starts accepting. In thread-per-core
+    /// mode the threads share one listener.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind_tcp`](Self::bind_tcp).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), weft_transport::TransportError> {
+    /// let server = weft_transport::ServerBuilder::new().bind_unix("/tmp/weft.sock", |_p| Ok(()))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_unix(
+        &self,
+        path: impl AsRef<Path>,
+        init: impl Fn(&mut Pipeline) -> Result<(), PipelineError> + Send + Sync + 'static,
+    ) -> Result<Server, TransportError> {
+        let path = path.as_ref().to_path_buf();
+        let first = std::os::unix::net::UnixListener::bind(&path)?;
+        first.set_nonblocking(true)?;
+        let mut listeners = Vec::new();
+        for _ in 1..self.threads.max(1) {
+            listeners.push(StdListener::Unix(first.try_clone()?));
+        }
+        listeners.push(StdListener::Unix(first));
+        self.start(listeners, BoundAddr::Unix(path), Arc::new(init))
+    }
+
+    fn start(
+        &self,
+        listeners: Vec<StdListener>,
+        addr: BoundAddr,
+        init: Initializer,
+    ) -> Result<Server, TransportError> {
+        let counters = Arc::new(Counters::default());
+        let (shutdown_tx, shutdown_rx) = watch::channel(None);
+        let ctx = Arc::new(AcceptCtx {
+            init,
+            config: self.config.clone(),
+            counters: counters.clone(),
+            on_channel: self.on_channel.clone(),
+        });
+        let mut acceptors = Vec::new();
+        if self.threads == 0 {
+            let handle =
+                tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
+            for l in listeners {
+                let _guard = handle.enter();
+                let l = l.into_tokio()?;
+                let task = handle.spawn(accept_loop(l, ctx.clone(), shutdown_rx.clone()));
+                acceptors.push(Acceptor::Task(task));
+            }
+        } else {
+            for (i, l) in listeners.into_iter().enumerate() {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let ctx = ctx.clone();
+                let rx = shutdown_rx.clone();
+                let thread = std::thread::Builder::new()
+                    .name(format!("weft-acceptor-{i}"))
+                    .spawn(move || {
+                        rt.block_on(async move {
+                            match l.into_tokio() {
+                                Ok(l) => accept_loop(l, ctx, rx).await,
+                                Err(e) => tracing::error!(error = %e, "cannot register listener"),
+                            }
+                        });
+                    })?;
+                acceptors.push(Acceptor::Thread(thread));
+            }
+        }
+        Ok(Server {
+            addr,
+            shutdown: shutdown_tx,
+            counters,
+            acceptors,
+        })
+    }
+}
+
+/// Accept errors that say nothing about the listener (the peer gave up).
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED) | Some(libc::EINTR) | Some(libc::EPROTO) | Some(libc::EPERM)
+    )
+}
+
+async fn accept_loop(listener: Listener, ctx: Arc<AcceptCtx>, mut shutdown: ShutdownRx) {
+    let mut conns: JoinSet<Ended> = JoinSet::new();
+    let mut backoff = MIN_ACCEPT_BACKOFF;
+    loop {
+        tokio::select! {
+            biased;
+            changed = shutdown.changed() => {
+                if changed.is_err() || shutdown.borrow().is_some() {
+                    break;
+                }
+            }
+            Some(done) = conns.join_next(), if !conns.is_empty() => reap(&ctx.counters, done),
+            accepted = listener.accept() => match accepted {
+                Ok(stream) => {
+                    backoff = MIN_ACCEPT_BACKOFF;
+                    ctx.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                    spawn_conn(stream, &ctx, shutdown.clone(), &mut conns);
+                }
+                Err(e) if transient(&e) => {}
+                Err(e) => {
+                    ctx.counters.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, ?backoff, "accept failed; pausing");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                }
+            },
+        }
+    }
+    drop(listener);
+    // Each connection saw the shutdown and closes by its deadline.
+    while let Some(done) = conns.join_next().await {
+        reap(&ctx.counters, done);
+    }
+}
+
+fn reap(counters: &Counters, done: Result<Ended, tokio::task::JoinError>) {
+    counters.active.fetch_sub(1, Ordering::Relaxed);
+    match done {
+        Ok(Ended::Normally) => {}
+        Ok(Ended::Panicked) => {
+            counters.panicked.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => {
+            if e.is_panic() {
+                counters.panicked.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::error!(error = %e, "connection task failed");
+        }
+    }
+}
+
+fn spawn_conn(stream: Stream, ctx: &AcceptCtx, shutdown: ShutdownRx, conns: &mut JoinSet<Ended>) {
+    let mut pipeline = Pipeline::new();
+    let init = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.init)(&mut pipeline)));
+    match init {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            ctx.counters.init_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "pipeline initializer refused a connection");
+            return;
+        }
+        Err(_) => {
+            ctx.counters.panicked.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("pipeline initializer panicked; connection dropped");
+            return;
+        }
+    }
+    match conn::start(stream, pipeline, &ctx.config, Some(shutdown)) {
+        Ok((channel, fut)) => {
+            ctx.counters.active.fetch_add(1, Ordering::Relaxed);
+            conns.spawn(fut);
+            if let Some(hook) = &ctx.on_channel {
+                hook(channel);
+            }
+        }
+        Err(e) => {
+            ctx.counters.init_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "cannot set up an accepted connection");
+        }
+    }
+}
+
+enum Acceptor {
+    Task(tokio::task::JoinHandle<()>),
+    Thread(std::thread::JoinHandle<()>),
+}
+
+/// A bound, accepting server. Dropping it shuts it down as
+/// [`shutdown`](Self::shutdown) would, without waiting.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), weft_transport::TransportError> {
+/// let server = weft_transport::ServerBuilder::new()
+///     .bind_tcp("127.0.0.1:0".parse().unwrap(), |_p| Ok(()))?;
+/// let addr = server.local_addr().unwrap();
+/// let _ = tokio::net::TcpStream::connect(addr).await?;
+/// server.shutdown(std::time::Duration::from_secs(1)).await?;
+/// # Ok(()) }
+/// ```
+pub struct Server {
+    addr: BoundAddr,
+    shutdown: watch::Sender<Option<Instant>>,
+    counters: Arc<Counters>,
+    acceptors: Vec<Acceptor>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("acceptors", &self.acceptors.len())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Server {
+    /// The bound TCP address (with the real port when bound to port 0);
+    /// `None` for a Unix socket.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(s: weft_transport::Server) { let _port = s.local_addr().unwrap().port(); }
+    /// ```
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.addr.tcp()
+    }
+
+    /// The bound address, TCP or Unix.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(s: weft_transport::Server) { let _ = s.bound_addr(); }
+    /// ```
+    pub fn bound_addr(&self) -> &BoundAddr {
+        &self.addr
+    }
+
+    /// The server's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(s: weft_transport::Server) { assert_eq!(s.stats().panicked, 0); }
+    /// ```
+    pub fn stats(&self) -> ServerStats {
+        let c = &self.counters;
+        ServerStats {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            active: c.active.load(Ordering::Relaxed),
+            panicked: c.panicked.load(Ordering::Relaxed),
+            accept_errors: c.accept_errors.load(Ordering::Relaxed),
+            init_errors: c.init_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Graceful shutdown: stops accepting, lets every connection flush what
+    /// is pending and close, and closes the stragglers when `timeout` has
+    /// passed. Resolves when every acceptor and connection has ended.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Io`] if an acceptor thread could not be joined.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(s: weft_transport::Server) -> Result<(), weft_transport::TransportError> {
+    /// s.shutdown(std::time::Duration::from_secs(2)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown(mut self, timeout: Duration) -> Result<(), TransportError> {
+        self.shutdown.send_replace(Some(Instant::now() + timeout));
+        for a in std::mem::take(&mut self.acceptors) {
+            match a {
+                Acceptor::Task(t) => {
+                    if let Err(e) = t.await {
+                        tracing::error!(error = %e, "acceptor task failed");
+                    }
+                }
+                Acceptor::Thread(t) => {
+                    tokio::task::spawn_blocking(move || t.join())
+                        .await
+                        .map_err(|e| io::Error::other(e.to_string()))?
+                        .map_err(|_| io::Error::other("acceptor thread panicked"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.shutdown.borrow().is_none() {
+            let deadline = Instant::now() + crate::config::DEFAULT_CLOSE_TIMEOUT;
+            self.shutdown.send_replace(Some(deadline));
+        }
+    }
+}
+
+/// Connects to a TCP address and runs the connection on the current tokio
+/// runtime, with a pipeline filled by `init`.
+///
+/// # Errors
+///
+/// [`TransportError::Io`] if the connection fails;
+/// [`TransportError::Pipeline`] if `init` fails.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), weft_transport::TransportError> {
+/// let ch = weft_transport::connect_tcp("127.0.0.1:7000".parse().unwrap(), &Default::default(), |_p| Ok(())).await?;
+/// ch.write_and_flush(bytes::Bytes::from_static(b"hi")).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_tcp(
+    addr: SocketAddr,
+    config: &ChannelConfig,
+    init: impl FnOnce(&mut Pipeline) -> Result<(), PipelineError>,
+) -> Result<Channel, TransportError> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    connect(Stream::Tcp(stream), config, init)
+}
+
+/// Connects to a Unix socket path; otherwise as [`connect_tcp`].
+///
+/// # Errors
+///
+/// As [`connect_tcp`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), weft_transport::TransportError> {
+/// let ch = weft_transport::connect_unix("/tmp/weft.sock", &Default::default(), |_p| Ok(())).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_unix(
+    path: impl AsRef<Path>,
+    config: &ChannelConfig,
+    init: impl FnOnce(&mut Pipeline) -> Result<(), PipelineError>,
+) -> Result<Channel, TransportError> {
+    let stream = tokio::net::UnixStream::connect(path).await?;
+    connect(Stream::Unix(stream), config, init)
+}
+
+fn connect(
+    stream: Stream,
+    config: &ChannelConfig,
+    init: impl FnOnce(&mut Pipeline) -> Result<(), PipelineError>,
+) -> Result<Channel, TransportError> {
+    let _ = stream.as_fd();
+    let mut pipeline = Pipeline::new();
+    init(&mut pipeline)?;
+    let (channel, fut) = conn::start(stream, pipeline, config, None)?;
+    tokio::spawn(fut);
+    Ok(channel)
+}
