@@ -35,6 +35,7 @@ mod receiver;
 mod report;
 mod svg;
 mod sys;
+mod weft;
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -46,6 +47,7 @@ pub use paths::{send_raw, Counts, RawPath, BIG_CHUNK, SENDFILE_MAX};
 pub use receiver::{fnv1a, Received, Receiver, RECV_BUF, RECV_TIMEOUT};
 pub use report::{render_tables, write_json, FrameInfo, Row, Sample};
 pub use svg::write_svg;
+pub use weft::{measure_weft, WeftPath, WEFT_TIMEOUT};
 
 /// Default file size: 256 MiB.
 pub const DEFAULT_SIZE: u64 = 256 << 20;
@@ -283,7 +285,12 @@ impl Progress {
 }
 
 /// Fails with `InvalidData` when the receiver did not get what was sent.
-fn check_received(what: &str, got: Received, bytes: u64, checksum: Option<u64>) -> io::Result<()> {
+pub(crate) fn check_received(
+    what: &str,
+    got: Received,
+    bytes: u64,
+    checksum: Option<u64>,
+) -> io::Result<()> {
     if got.bytes != bytes {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -342,6 +349,29 @@ pub fn measure_raw(path: RawPath, input: &Input, verify: bool) -> io::Result<Sam
     })
 }
 
+/// A row of the copy table: a raw loop or one of Weft's paths.
+#[derive(Debug, Clone, Copy)]
+enum AnyPath {
+    Raw(RawPath),
+    Weft(WeftPath),
+}
+
+impl AnyPath {
+    fn name(self) -> &'static str {
+        match self {
+            AnyPath::Raw(p) => p.name(),
+            AnyPath::Weft(p) => p.name(),
+        }
+    }
+
+    fn article(self) -> (u32, u32) {
+        match self {
+            AnyPath::Raw(p) => p.article(),
+            AnyPath::Weft(p) => p.article(),
+        }
+    }
+}
+
 /// Runs the copy table: every path, `cfg.runs` times, interleaved so a
 /// drift of the machine hits every path alike.
 ///
@@ -355,12 +385,12 @@ pub fn measure_raw(path: RawPath, input: &Input, verify: bool) -> io::Result<Sam
 /// let mut cfg = weft_benches::Config::quick();
 /// cfg.size = 1 << 20;
 /// let rows = weft_benches::run_copy_table(&cfg).unwrap();
-/// assert_eq!(rows.len(), weft_benches::RawPath::ALL.len());
+/// assert_eq!(rows.len(), weft_benches::RawPath::ALL.len() + weft_benches::WeftPath::ALL.len());
 /// ```
 pub fn run_copy_table(cfg: &Config) -> io::Result<Vec<Row>> {
     let mut progress = Progress {
         enabled: cfg.progress,
-        total: 1 + cfg.runs * RawPath::ALL.len(),
+        total: 1 + cfg.runs * (RawPath::ALL.len() + WeftPath::ALL.len()),
         done: 0,
     };
     progress.step(&format!(
@@ -368,15 +398,24 @@ pub fn run_copy_table(cfg: &Config) -> io::Result<Vec<Row>> {
         cfg.size >> 20
     ));
     let input = Input::create(cfg.size)?;
-    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); RawPath::ALL.len()];
+    let paths: Vec<AnyPath> = RawPath::ALL
+        .into_iter()
+        .map(AnyPath::Raw)
+        .chain(WeftPath::ALL.into_iter().map(AnyPath::Weft))
+        .collect();
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); paths.len()];
     for run in 0..cfg.runs {
-        for (i, path) in RawPath::ALL.iter().enumerate() {
+        for (i, path) in paths.iter().enumerate() {
             progress.step(&format!("{}, run {}/{}", path.name(), run + 1, cfg.runs));
-            samples[i].push(measure_raw(*path, &input, cfg.verify)?);
+            let sample = match path {
+                AnyPath::Raw(p) => measure_raw(*p, &input, cfg.verify)?,
+                AnyPath::Weft(p) => measure_weft(*p, &input, cfg.verify)?,
+            };
+            samples[i].push(sample);
         }
     }
     progress.finish();
-    Ok(RawPath::ALL
+    Ok(paths
         .iter()
         .zip(&samples)
         .map(|(path, s)| {

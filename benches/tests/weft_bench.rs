@@ -152,6 +152,12 @@ fn check_json(text: &str) {
             }
         }
     }
+    let weft: Vec<_> = rows
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("weft")))
+        .collect();
+    assert_eq!(weft.len(), weft_benches::WeftPath::ALL.len());
+    assert!(weft.iter().any(|r| r["path"] == "weft FileRegion"));
     // 5 raw rows + 3 piece counts x 3 sizes x 3 methods.
     let frames = rows.iter().filter(|r| r["table"] == "frames").count();
     assert_eq!(frames, 27);
