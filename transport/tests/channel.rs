@@ -341,3 +341,90 @@ async fn a_write_to_a_closed_channel_fails() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn a_handler_can_switch_auto_read_off_and_a_channel_back_on() {
+    timeout(TEST_TIMEOUT, async {
+        /// Stops reading after the first read.
+        struct PauseAfterFirst(mpsc::UnboundedSender<Event>);
+        impl Handler for PauseAfterFirst {
+            fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+                ctx.set_auto_read(false);
+                let _ = self
+                    .0
+                    .send(Event::Frame(msg.to_bytes().unwrap_or_default()));
+            }
+        }
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (chan_tx, mut chans) = mpsc::unbounded_channel();
+        let server = ServerBuilder::new()
+            .on_channel(move |ch| {
+                let _ = chan_tx.send(ch);
+            })
+            .bind_tcp("127.0.0.1:0".parse().unwrap(), move |p| {
+                p.add_last("pause", PauseAfterFirst(events_tx.clone()))?;
+                Ok(())
+            })
+            .unwrap();
+        let mut raw = tokio::net::TcpStream::connect(server.local_addr().unwrap())
+            .await
+            .unwrap();
+        let ch = chans.recv().await.unwrap();
+        raw.write_all(b"first").await.unwrap();
+        assert_eq!(
+            events.recv().await.unwrap(),
+            Event::Frame(Bytes::from_static(b"first"))
+        );
+        raw.write_all(b"second").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            ch.stats().bytes_read,
+            5,
+            "nothing is read while auto-read is off"
+        );
+        assert!(events.try_recv().is_err());
+        ch.set_auto_read(true);
+        assert_eq!(
+            events.recv().await.unwrap(),
+            Event::Frame(Bytes::from_static(b"second"))
+        );
+        assert_eq!(ch.stats().bytes_read, 11);
+        server.shutdown(Duration::from_secs(1)).await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_prepended_file_region_leaves_with_its_header_and_no_copy() {
+    timeout(TEST_TIMEOUT, async {
+        let (chan_tx, mut chans) = mpsc::unbounded_channel();
+        let server = ServerBuilder::new()
+            .on_channel(move |ch| {
+                let _ = chan_tx.send(ch);
+            })
+            .bind_tcp("127.0.0.1:0".parse().unwrap(), framing)
+            .unwrap();
+        let mut raw = tokio::net::TcpStream::connect(server.local_addr().unwrap())
+            .await
+            .unwrap();
+        let ch = chans.recv().await.unwrap();
+        let (file, want) = pattern_file(12, 3000);
+        ch.write_and_flush(weft_buf::FileRegion::from_file(file).unwrap())
+            .await
+            .unwrap();
+        let mut got = vec![0u8; 3004];
+        raw.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got[..4], &3000u32.to_be_bytes());
+        assert_eq!(hash(&got[4..]), want);
+        let s = ch.stats();
+        assert_eq!(
+            (s.sendmsg_calls, s.sendfile_bytes, s.copied_bytes),
+            (1, 3000, 0),
+            "{s:?}"
+        );
+        server.shutdown(Duration::from_secs(1)).await.unwrap();
+    })
+    .await
+    .unwrap();
+}

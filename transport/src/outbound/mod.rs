@@ -627,13 +627,16 @@ impl<P: Completion> OutboundBuffer<P> {
         if g.copied > 0 {
             self.stats.record_copy(g.copied);
         }
+        // Hold the bytes back (MSG_MORE) only when a non-empty file region
+        // follows at once: it will push them out with its first packet.
         let before_file = g.exhausted
             && sink == FdKind::Socket
             && self
                 .queue
                 .iter()
                 .take(flushed)
-                .any(|e| matches!(e.payload, Payload::File(..)));
+                .find(|e| matches!(e.payload, Payload::File(..)))
+                .is_some_and(|e| !e.payload.is_empty());
         let iovs = &iovs[..g.iovs];
         let n = if before_file {
             self.stats.add(Counter::SendmsgCalls, 1);
@@ -722,5 +725,30 @@ impl<T: std::os::fd::AsRawFd> AsyncSink for tokio::io::unix::AsyncFd<T> {
         mut f: impl FnMut() -> io::Result<R>,
     ) -> impl Future<Output = io::Result<R>> {
         self.async_io(tokio::io::Interest::READABLE, move |_| f())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gather_cap_doubles_after_full_writes_and_halves_after_short_ones() {
+        let mut out: OutboundBuffer = OutboundBuffer::new(Arc::new(Stats::new()));
+        out.gather_cap = 65536;
+        out.adapt_gather_cap(65536, 65536);
+        assert_eq!(out.gather_cap, 131072);
+        // A complete write far below the cap says nothing about the cap.
+        out.adapt_gather_cap(100, 100);
+        assert_eq!(out.gather_cap, 131072);
+        out.adapt_gather_cap(131072, 1000);
+        assert_eq!(out.gather_cap, 65536);
+        // A short write of more than half keeps the cap.
+        out.adapt_gather_cap(65536, 40000);
+        assert_eq!(out.gather_cap, 65536);
+        for _ in 0..20 {
+            out.adapt_gather_cap(65536, 0);
+        }
+        assert_eq!(out.gather_cap, MIN_GATHER_CAP);
     }
 }
