@@ -1,11 +1,54 @@
 //! Sockets driving Weft pipelines: writev gathering, sendfile file regions,
 //! splice relays and backpressure.
 //!
-//! - [`sys`]: the only place with raw system calls;
-//! - [`OutboundBuffer`]: the ordered queue of pending writes and its flush;
-//! - [`Stats`]: bytes and system calls by path, per channel and process-wide.
+//! - [`ServerBuilder`] binds TCP or Unix addresses and gives each accepted
+//!   connection a pipeline from an initializer closure; [`connect_tcp`] /
+//!   [`connect_unix`] do the same for clients. Each connection runs in one
+//!   tokio task that owns its socket, its [`Pipeline`](weft_pipeline::Pipeline)
+//!   and its [`OutboundBuffer`]; a cloneable [`Channel`] lets other tasks
+//!   write, flush and close.
+//! - [`OutboundBuffer`] queues `Bytes`, `CompositeBuf` and `FileRegion`
+//!   writes and flushes them with one `writev` per gather, `sendfile` (or
+//!   the [`FilePath`] chosen) per file region, watermarks included.
+//! - [`relay`] moves bytes between two sockets with `splice`.
+//! - [`Stats`] counts bytes and system calls by path, per channel and for
+//!   the process ([`global_stats`]); [`sys`] holds every raw system call.
 //!
 //! # Examples
+//!
+//! A length-framed echo server and a client talking to it:
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use weft_pipeline::codec::{ByteToMessageDecoder, LengthFieldBasedFrameDecoder, LengthFieldPrepender};
+//! use weft_pipeline::{Context, Handler, Message, Pipeline, PipelineError};
+//! use weft_transport::{connect_tcp, ChannelConfig, ServerBuilder};
+//!
+//! struct Echo;
+//! impl Handler for Echo {
+//!     fn read(&mut self, ctx: &mut Context<'_>, frame: Message) { ctx.write(frame); }
+//!     fn read_complete(&mut self, ctx: &mut Context<'_>) { ctx.flush(); }
+//! }
+//!
+//! fn framing(p: &mut Pipeline) -> Result<(), PipelineError> {
+//!     p.add_last("frames", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1 << 20, 0, 4, 0, 4)?))?;
+//!     p.add_last("length", LengthFieldPrepender::new(4)?)?;
+//!     Ok(())
+//! }
+//!
+//! let server = ServerBuilder::new().bind_tcp("127.0.0.1:0".parse()?, |p| {
+//!     framing(p)?;
+//!     p.add_last("echo", Echo)?;
+//!     Ok(())
+//! })?;
+//! let client = connect_tcp(server.local_addr().unwrap(), &ChannelConfig::default(), framing).await?;
+//! client.write_and_flush(bytes::Bytes::from_static(b"hello")).await?;
+//! println!("{:?}", client.stats());
+//! server.shutdown(std::time::Duration::from_secs(1)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The outbound buffer alone, on a socket pair:
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -29,6 +72,7 @@
 )]
 
 mod channel;
+mod client;
 mod config;
 mod conn;
 mod error;
@@ -41,6 +85,7 @@ mod stream;
 pub mod sys;
 
 pub use channel::Channel;
+pub use client::{connect_tcp, connect_unix};
 pub use config::{ChannelConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READS_PER_WAKEUP};
 pub use error::TransportError;
 pub use outbound::{
@@ -50,7 +95,7 @@ pub use outbound::{
 pub use recv::AdaptiveRecvBuf;
 pub use relay::{relay, RelayMode, RelayStats, RELAY_COPY_CHUNK, RELAY_PIPE_SIZE};
 pub use server::{
-    connect_tcp, connect_unix, BoundAddr, ChannelHook, Initializer, Server, ServerBuilder,
-    ServerStats, DEFAULT_BACKLOG, MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF,
+    BoundAddr, ChannelHook, Initializer, Server, ServerBuilder, ServerStats, DEFAULT_BACKLOG,
+    MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF,
 };
 pub use stats::{global_stats, Counter, Stats, StatsSnapshot};

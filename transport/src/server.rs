@@ -13,7 +13,6 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -612,64 +611,4 @@ impl Drop for Server {
             self.shutdown.send_replace(Some(deadline));
         }
     }
-}
-
-/// Connects to a TCP address and runs the connection on the current tokio
-/// runtime, with a pipeline filled by `init`.
-///
-/// # Errors
-///
-/// [`TransportError::Io`] if the connection fails;
-/// [`TransportError::Pipeline`] if `init` fails.
-///
-/// # Examples
-///
-/// ```no_run
-/// # async fn run() -> Result<(), weft_transport::TransportError> {
-/// let ch = weft_transport::connect_tcp("127.0.0.1:7000".parse().unwrap(), &Default::default(), |_p| Ok(())).await?;
-/// ch.write_and_flush(bytes::Bytes::from_static(b"hi")).await?;
-/// # Ok(()) }
-/// ```
-pub async fn connect_tcp(
-    addr: SocketAddr,
-    config: &ChannelConfig,
-    init: impl FnOnce(&mut Pipeline) -> Result<(), PipelineError>,
-) -> Result<Channel, TransportError> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    connect(Stream::Tcp(stream), config, init)
-}
-
-/// Connects to a Unix socket path; otherwise as [`connect_tcp`].
-///
-/// # Errors
-///
-/// As [`connect_tcp`].
-///
-/// # Examples
-///
-/// ```no_run
-/// # async fn run() -> Result<(), weft_transport::TransportError> {
-/// let ch = weft_transport::connect_unix("/tmp/weft.sock", &Default::default(), |_p| Ok(())).await?;
-/// # Ok(()) }
-/// ```
-pub async fn connect_unix(
-    path: impl AsRef<Path>,
-    config: &ChannelConfig,
-    init: impl FnOnce(&mut Pipeline) -> Result<(), PipelineError>,
-) -> Result<Channel, TransportError> {
-    let stream = tokio::net::UnixStream::connect(path).await?;
-    connect(Stream::Unix(stream), config, init)
-}
-
-fn connect(
-    stream: Stream,
-    config: &ChannelConfig,
-    init: impl FnOnce(&mut Pipeline) -> Result<(), PipelineError>,
-) -> Result<Channel, TransportError> {
-    let _ = stream.as_fd();
-    let mut pipeline = Pipeline::new();
-    init(&mut pipeline)?;
-    let (channel, fut) = conn::start(stream, pipeline, config, None)?;
-    tokio::spawn(fut);
-    Ok(channel)
 }

@@ -23,22 +23,22 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
 use std::io::{self, IoSlice};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
-
-use bytes::{Buf, Bytes};
-use weft_buf::{CompositeBuf, FileRegion};
 
 use crate::stats::{Counter, Stats};
 use crate::sys::{self, FdKind, IOV_MAX};
 
 mod file;
 mod gather;
+mod payload;
+mod sink;
 
 pub use file::FilePath;
 pub use gather::STAGING_CAPACITY;
+pub use payload::Payload;
+pub use sink::AsyncSink;
 
 use file::FileState;
 
@@ -90,81 +90,6 @@ impl Completion for futures::channel::oneshot::Sender<io::Result<()>> {
     fn complete(self, result: io::Result<()>) {
         // The receiver may be gone: nobody waits for the outcome.
         let _ = self.send(result);
-    }
-}
-
-/// One queued write.
-///
-/// # Examples
-///
-/// ```
-/// use weft_transport::Payload;
-/// let p = Payload::from(bytes::Bytes::from_static(b"abc"));
-/// assert_eq!(p.len(), 3);
-/// ```
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Payload {
-    /// A contiguous buffer.
-    Bytes(Bytes),
-    /// Many segments, written with one `writev`.
-    Composite(CompositeBuf),
-    /// A file range, sent by the given path.
-    File(FileRegion, FilePath),
-}
-
-impl Payload {
-    /// Bytes this payload still puts on the wire.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let p = weft_transport::Payload::from(bytes::Bytes::new());
-    /// assert!(p.is_empty());
-    /// ```
-    pub fn len(&self) -> u64 {
-        match self {
-            Payload::Bytes(b) => b.len() as u64,
-            Payload::Composite(c) => c.len() as u64,
-            Payload::File(r, _) => r.len(),
-        }
-    }
-
-    /// Returns `true` if nothing is left to send.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!weft_transport::Payload::from(bytes::Bytes::from_static(b"x")).is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn advance(&mut self, n: usize) {
-        match self {
-            Payload::Bytes(b) => b.advance(n.min(b.len())),
-            Payload::Composite(c) => c.advance(n.min(c.len())),
-            Payload::File(r, _) => r.advance((n as u64).min(r.len())),
-        }
-    }
-}
-
-impl From<Bytes> for Payload {
-    fn from(b: Bytes) -> Self {
-        Payload::Bytes(b)
-    }
-}
-
-impl From<CompositeBuf> for Payload {
-    fn from(c: CompositeBuf) -> Self {
-        Payload::Composite(c)
-    }
-}
-
-impl From<FileRegion> for Payload {
-    fn from(r: FileRegion) -> Self {
-        Payload::File(r, FilePath::default())
     }
 }
 
@@ -670,61 +595,6 @@ impl<P: Completion> OutboundBuffer<P> {
         } else if written < attempted / 2 {
             self.gather_cap = (self.gather_cap / 2).max(MIN_GATHER_CAP);
         }
-    }
-}
-
-/// A non-blocking descriptor registered with tokio, so a write system call
-/// can wait for writability: implemented for tokio's `TcpStream`,
-/// `UnixStream` and `AsyncFd`.
-///
-/// # Examples
-///
-/// ```
-/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// use std::os::fd::AsFd;
-/// use weft_transport::AsyncSink;
-/// let (a, _b) = tokio::net::UnixStream::pair().unwrap();
-/// let n = a.write_io(|| weft_transport::sys::write(a.as_fd(), b"x")).await.unwrap();
-/// assert_eq!(n, 1);
-/// # });
-/// ```
-pub trait AsyncSink: AsFd {
-    /// Waits until writable and runs `f`, again after each `WouldBlock`.
-    fn write_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>>;
-    /// Waits until readable and runs `f`, again after each `WouldBlock`.
-    fn read_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>>;
-}
-
-impl AsyncSink for tokio::net::TcpStream {
-    fn write_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>> {
-        self.async_io(tokio::io::Interest::WRITABLE, f)
-    }
-    fn read_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>> {
-        self.async_io(tokio::io::Interest::READABLE, f)
-    }
-}
-
-impl AsyncSink for tokio::net::UnixStream {
-    fn write_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>> {
-        self.async_io(tokio::io::Interest::WRITABLE, f)
-    }
-    fn read_io<R>(&self, f: impl FnMut() -> io::Result<R>) -> impl Future<Output = io::Result<R>> {
-        self.async_io(tokio::io::Interest::READABLE, f)
-    }
-}
-
-impl<T: std::os::fd::AsRawFd> AsyncSink for tokio::io::unix::AsyncFd<T> {
-    fn write_io<R>(
-        &self,
-        mut f: impl FnMut() -> io::Result<R>,
-    ) -> impl Future<Output = io::Result<R>> {
-        self.async_io(tokio::io::Interest::WRITABLE, move |_| f())
-    }
-    fn read_io<R>(
-        &self,
-        mut f: impl FnMut() -> io::Result<R>,
-    ) -> impl Future<Output = io::Result<R>> {
-        self.async_io(tokio::io::Interest::READABLE, move |_| f())
     }
 }
 

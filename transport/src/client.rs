@@ -1,0 +1,71 @@
+//! Client bootstrap: connect and run a connection with its pipeline.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use weft_pipeline::{Pipeline, PipelineError};
+
+use crate::channel::Channel;
+use crate::config::ChannelConfig;
+use crate::conn;
+use crate::error::TransportError;
+use crate::stream::Stream;
+
+/// Connects to a TCP address and runs the connection on the current tokio
+/// runtime, with a pipeline filled by `init`.
+///
+/// # Errors
+///
+/// [`TransportError::Io`] if the connection fails;
+/// [`TransportError::Pipeline`] if `init` fails.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), weft_transport::TransportError> {
+/// let ch = weft_transport::connect_tcp("127.0.0.1:7000".parse().unwrap(), &Default::default(), |_p| Ok(())).await?;
+/// ch.write_and_flush(bytes::Bytes::from_static(b"hi")).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_tcp(
+    addr: SocketAddr,
+    config: &ChannelConfig,
+    init: impl FnOnce(&mut Pipeline) -> Result<(), PipelineError>,
+) -> Result<Channel, TransportError> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    connect(Stream::Tcp(stream), config, init)
+}
+
+/// Connects to a Unix socket path; otherwise as [`connect_tcp`].
+///
+/// # Errors
+///
+/// As [`connect_tcp`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), weft_transport::TransportError> {
+/// let ch = weft_transport::connect_unix("/tmp/weft.sock", &Default::default(), |_p| Ok(())).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_unix(
+    path: impl AsRef<Path>,
+    config: &ChannelConfig,
+    init: impl FnOnce(&mut Pipeline) -> Result<(), PipelineError>,
+) -> Result<Channel, TransportError> {
+    let stream = tokio::net::UnixStream::connect(path).await?;
+    connect(Stream::Unix(stream), config, init)
+}
+
+fn connect(
+    stream: Stream,
+    config: &ChannelConfig,
+    init: impl FnOnce(&mut Pipeline) -> Result<(), PipelineError>,
+) -> Result<Channel, TransportError> {
+    let mut pipeline = Pipeline::new();
+    init(&mut pipeline)?;
+    let (channel, fut) = conn::start(stream, pipeline, config, None)?;
+    tokio::spawn(fut);
+    Ok(channel)
+}
