@@ -21,9 +21,9 @@ pub const INITIAL_RECV: usize = 2048;
 /// Largest read size.
 pub const MAX_RECV: usize = 65536;
 
-/// Bytes allocated at once; successive reads share a chunk until it runs
-/// out of room.
-const CHUNK: usize = 128 * 1024;
+/// Bytes allocated at once; successive small reads share a chunk until it
+/// runs out of room (a read larger than this gets a chunk of its own size).
+const CHUNK: usize = 16 * 1024;
 
 /// Steps up after a full read (Netty's `INDEX_INCREMENT`).
 const INDEX_INCREMENT: usize = 4;

@@ -480,7 +480,12 @@ fn spawn_conn(stream: Stream, ctx: &AcceptCtx, shutdown: ShutdownRx, conns: &mut
             ctx.counters.active.fetch_add(1, Ordering::Relaxed);
             conns.spawn(fut);
             if let Some(hook) = &ctx.on_channel {
-                hook(channel);
+                let called =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(channel)));
+                if called.is_err() {
+                    ctx.counters.panicked.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("the on_channel hook panicked");
+                }
             }
         }
         Err(e) => {
@@ -609,6 +614,10 @@ impl Drop for Server {
         if self.shutdown.borrow().is_none() {
             let deadline = Instant::now() + crate::config::DEFAULT_CLOSE_TIMEOUT;
             self.shutdown.send_replace(Some(deadline));
+        }
+        if let BoundAddr::Unix(path) = &self.addr {
+            // The socket file is ours; a failure leaves a stale file only.
+            let _ = std::fs::remove_file(path);
         }
     }
 }
