@@ -8,6 +8,8 @@
 )]
 
 pub mod common;
-pub mod log;
-pub mod resp;
+pub mod echo;
 pub mod http;
+pub mod log;
+pub mod proxy;
+pub mod resp;

@@ -13,6 +13,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     // Each server adds its variant here: `Name(weft_examples::name::NameArgs)`.
+    /// HTTP/1.1 static file server (GET/HEAD, keep-alive, ranges, sendfile).
+    Http(weft_examples::http::HttpArgs),
+    /// Echo server for length-prefixed or line-framed messages.
+    Echo(weft_examples::echo::EchoArgs),
+    /// TCP proxy relaying with splice (or a copy loop, for comparison).
+    Proxy(weft_examples::proxy::ProxyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -24,7 +30,10 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("weft: cannot start the runtime: {e}");
@@ -32,7 +41,11 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result: std::io::Result<()> = runtime.block_on(async move {
-        match cli.command {}
+        match cli.command {
+            Command::Http(args) => weft_examples::http::run(args).await,
+            Command::Echo(args) => weft_examples::echo::run(args).await,
+            Command::Proxy(args) => weft_examples::proxy::run(args).await,
+        }
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

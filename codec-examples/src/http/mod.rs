@@ -16,18 +16,95 @@
 //! that would leave the root (`..`, `%2e%2e`, symlinks pointing outside) are
 //! refused with 403 and nothing outside the root is ever opened.
 
-// The protocol logic lands before the server that uses it (weft-transport
-// is being written); this goes once `run` is wired.
-#![allow(dead_code)]
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use weft_transport::ServerBuilder;
+
+use crate::common::{announce, raise_nofile_limit, shutdown_signal};
 
 mod date;
+mod decoder;
 mod head;
 mod mime;
 mod range;
 mod resolve;
 mod respond;
+mod service;
 
+pub use decoder::{HttpEvent, HttpRequestDecoder, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use head::{Method, Request, MAX_HEADERS, MAX_HEAD_BYTES};
+pub use service::{canonical_root, StaticFiles};
+
+/// Arguments of `weft http`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
+    /// Directory whose files are served.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Seconds a client may take to send a request head, from its first
+    /// byte (slowloris defence); 408 and close after that.
+    #[arg(long, default_value_t = DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+}
+
+/// How long connections may go on sending after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs `weft http` until SIGINT or SIGTERM: one pipeline per connection,
+/// [`HttpRequestDecoder`] then [`StaticFiles`].
+///
+/// # Errors
+///
+/// Fails if the root is not a directory, the address cannot be bound or
+/// the signal handlers cannot be installed.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use weft_examples::http::{run, HttpArgs};
+/// run(HttpArgs {
+///     root: "/var/www".into(),
+///     listen: "127.0.0.1:0".parse().unwrap(),
+///     header_timeout: 10,
+///     idle_timeout: 60,
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn run(args: HttpArgs) -> io::Result<()> {
+    if let Err(e) = raise_nofile_limit() {
+        tracing::warn!("cannot raise the descriptor limit: {e}");
+    }
+    let root = Arc::new(canonical_root(&args.root)?);
+    let header = Duration::from_secs(args.header_timeout);
+    let idle = Duration::from_secs(args.idle_timeout);
+    let server = ServerBuilder::new()
+        .bind_tcp(args.listen, move |p| {
+            p.add_last("decoder", HttpRequestDecoder::with_timeouts(header, idle))?;
+            p.add_last("files", StaticFiles::with_root(root.clone()))?;
+            Ok(())
+        })
+        .map_err(io::Error::other)?;
+    announce(server.local_addr().unwrap_or(args.listen));
+    shutdown_signal().await?;
+    server
+        .shutdown(SHUTDOWN_GRACE)
+        .await
+        .map_err(io::Error::other)
+}
 
 /// The response statuses this server sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,290 @@
+//! `weft echo`: echoes framed messages back without copying them.
+//!
+//! Two framings:
+//!
+//! - `length`: a 4-byte big-endian length, not counting itself, then that
+//!   many bytes. Frames longer than `--max-frame` (16 MiB by default) are
+//!   refused before any of their bytes are buffered, and the connection
+//!   closes.
+//! - `line`: `\n`-terminated lines (`\r\n` accepted and echoed as sent);
+//!   a line longer than `--max-frame` closes the connection.
+//!
+//! ```text
+//!  length: socket ─▶ LengthFieldBasedFrameDecoder ─▶ Echo ─▶ LengthFieldPrepender ─▶ socket
+//!                    (strips the 4-byte prefix; the      (a new 4-byte header segment
+//!                     body is a slice of the reads)        + the untouched body: writev)
+//!  line:   socket ─▶ LineBasedFrameDecoder (keeps the delimiter) ─▶ Echo ─▶ socket
+//! ```
+//!
+//! The frame the decoder hands on is a `Bytes` slice of one read, or a
+//! `CompositeBuf` of slices when it spans reads; `Echo` writes that same
+//! value back, so no payload byte is copied in user space.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use weft_pipeline::codec::{
+    ByteToMessageDecoder, LengthFieldBasedFrameDecoder, LengthFieldPrepender, LineBasedFrameDecoder,
+};
+use weft_pipeline::{Context, Handler, Message, MessageTypes, Pipeline, PipelineError, TypeFlow};
+use weft_transport::ServerBuilder;
+
+use crate::common::{announce, raise_nofile_limit, shutdown_signal};
+
+/// The default largest frame: 16 MiB.
+pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
+
+/// How `weft echo` cuts the byte stream into messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Framing {
+    /// A 4-byte big-endian length prefix that does not count itself.
+    Length,
+    /// `\n`-terminated lines; `\r\n` is accepted.
+    Line,
+}
+
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Framing::Length => "length",
+            Framing::Line => "line",
+        })
+    }
+}
+
+/// Writes every frame it reads back to the peer, unchanged, and flushes when
+/// the read batch is over (so many small frames go out in one `writev`).
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_examples::echo::Echo;
+/// use weft_pipeline::{EmbeddedChannel, Pipeline};
+///
+/// let mut p = Pipeline::new();
+/// p.add_last("echo", Echo).unwrap();
+/// let mut ch = EmbeddedChannel::new(p);
+/// ch.write_inbound(Bytes::from_static(b"ping"));
+/// assert_eq!(ch.read_outbound_bytes().unwrap(), &b"ping"[..]);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Echo;
+
+impl Handler for Echo {
+    fn inbound_types(&self) -> TypeFlow {
+        TypeFlow::sink(MessageTypes::BUFFERS)
+    }
+
+    fn outbound_types(&self) -> TypeFlow {
+        TypeFlow::transform(MessageTypes::NONE, MessageTypes::BUFFERS)
+    }
+
+    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+        ctx.write(msg);
+    }
+
+    fn read_complete(&mut self, ctx: &mut Context<'_>) {
+        ctx.flush();
+        ctx.fire_read_complete();
+    }
+
+    /// A too-long frame or an I/O error ends the connection: the peer
+    /// broke the protocol or went away, which is not a server error.
+    fn exception(&mut self, ctx: &mut Context<'_>, err: PipelineError) {
+        tracing::info!(error = %err, "closing the connection");
+        ctx.close();
+    }
+}
+
+/// Fills the pipeline of one echo connection: the framer (and, for length
+/// framing, the prepender), then [`Echo`].
+///
+/// # Errors
+///
+/// [`PipelineError::InvalidConfig`] if `max_frame` does not fit the 4-byte
+/// length field.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_examples::echo::{init_pipeline, Framing};
+/// use weft_pipeline::{EmbeddedChannel, Pipeline};
+///
+/// let mut p = Pipeline::new();
+/// init_pipeline(&mut p, Framing::Length, 1024).unwrap();
+/// let mut ch = EmbeddedChannel::new(p);
+/// ch.write_inbound(Bytes::from_static(b"\0\0\0\x02hi\0\0"));
+/// ch.write_inbound(Bytes::from_static(b"\0\x01!"));
+/// let mut out = Vec::new();
+/// while let Some(b) = ch.read_outbound_bytes() {
+///     out.extend_from_slice(&b);
+/// }
+/// assert_eq!(out, b"\0\0\0\x02hi\0\0\0\x01!");
+/// ```
+pub fn init_pipeline(
+    p: &mut Pipeline,
+    framing: Framing,
+    max_frame: usize,
+) -> Result<(), PipelineError> {
+    match framing {
+        Framing::Length => {
+            if max_frame as u64 > u64::from(u32::MAX) {
+                return Err(PipelineError::InvalidConfig(format!(
+                    "--max-frame {max_frame} does not fit a 4-byte length"
+                )));
+            }
+            // Netty's max frame length counts the 4-byte header too.
+            let max_total = (max_frame as u64).saturating_add(4);
+            let decoder = LengthFieldBasedFrameDecoder::new(max_total, 0, 4, 0, 4)?;
+            p.add_last("framer", ByteToMessageDecoder::new(decoder))?;
+            p.add_last("prepender", LengthFieldPrepender::new(4)?)?;
+        }
+        Framing::Line => {
+            let decoder = LineBasedFrameDecoder::new(max_frame).strip_delimiter(false);
+            p.add_last("framer", ByteToMessageDecoder::new(decoder))?;
+        }
+    }
+    p.add_last("echo", Echo)?;
+    Ok(())
+}
+
+/// Arguments of `weft echo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EchoArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:7007")]
+    pub listen: SocketAddr,
+    /// `length` (4-byte big-endian prefix) or `line` (`\n`-terminated).
+    #[arg(long, value_enum)]
+    pub framing: Framing,
+    /// Largest message in bytes (prefix or line delimiter not counted).
+    #[arg(long, default_value_t = DEFAULT_MAX_FRAME)]
+    pub max_frame: usize,
+}
+
+/// Runs `weft echo` until SIGINT or SIGTERM.
+///
+/// # Errors
+///
+/// Fails if `--max-frame` is out of range, the address cannot be bound or
+/// the signal handlers cannot be installed.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use weft_examples::echo::{run, EchoArgs, Framing, DEFAULT_MAX_FRAME};
+/// run(EchoArgs {
+///     listen: "127.0.0.1:0".parse().unwrap(),
+///     framing: Framing::Line,
+///     max_frame: DEFAULT_MAX_FRAME,
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn run(args: EchoArgs) -> io::Result<()> {
+    if let Err(e) = raise_nofile_limit() {
+        tracing::warn!("cannot raise the descriptor limit: {e}");
+    }
+    // Check the configuration once, before binding.
+    init_pipeline(&mut Pipeline::new(), args.framing, args.max_frame).map_err(io::Error::other)?;
+    let (framing, max) = (args.framing, args.max_frame);
+    let server = ServerBuilder::new()
+        .bind_tcp(args.listen, move |p| init_pipeline(p, framing, max))
+        .map_err(io::Error::other)?;
+    announce(server.local_addr().unwrap_or(args.listen));
+    shutdown_signal().await?;
+    server
+        .shutdown(SHUTDOWN_GRACE)
+        .await
+        .map_err(io::Error::other)
+}
+
+/// How long connections may go on flushing after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use weft_buf::measure_copies;
+    use weft_pipeline::EmbeddedChannel;
+
+    fn channel(framing: Framing, max: usize) -> EmbeddedChannel {
+        let mut p = Pipeline::new();
+        init_pipeline(&mut p, framing, max).unwrap();
+        EmbeddedChannel::new(p)
+    }
+
+    fn drain(ch: &mut EmbeddedChannel) -> Vec<Message> {
+        std::iter::from_fn(|| ch.read_outbound_message()).collect()
+    }
+
+    fn flat(msgs: &[Message]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for m in msgs {
+            match m {
+                Message::Bytes(b) => v.extend_from_slice(b),
+                Message::Composite(c) => {
+                    for s in c.segments() {
+                        v.extend_from_slice(s)
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_length_frame_split_across_three_reads_is_echoed_without_a_copy() {
+        let mut ch = channel(Framing::Length, 64);
+        let ((), copied) = measure_copies(|| {
+            ch.write_inbound(Bytes::from_static(b"\0\0"));
+            ch.write_inbound(Bytes::from_static(b"\0\x0bhello "));
+            ch.write_inbound(Bytes::from_static(b"world\0\0\0\0"));
+        });
+        let out = drain(&mut ch);
+        assert_eq!(flat(&out), b"\0\0\0\x0bhello world\0\0\0\0");
+        assert_eq!(copied, 0);
+    }
+
+    #[test]
+    fn the_echoed_body_is_the_very_memory_that_was_read() {
+        let mut ch = channel(Framing::Length, 64);
+        let read = Bytes::from_static(b"\0\0\0\x05hello");
+        ch.write_inbound(read.clone());
+        let out = drain(&mut ch);
+        let Some(Message::Composite(frame)) = out.first() else {
+            panic!("{out:?}");
+        };
+        let body = frame.segments().last().unwrap();
+        assert_eq!(body.as_ptr(), read[4..].as_ptr());
+    }
+
+    #[test]
+    fn lines_keep_their_delimiters_and_are_not_copied() {
+        let mut ch = channel(Framing::Line, 64);
+        let ((), copied) = measure_copies(|| {
+            ch.write_inbound(Bytes::from_static(b"a\r\nb"));
+            ch.write_inbound(Bytes::from_static(b"c\n"));
+        });
+        assert_eq!(flat(&drain(&mut ch)), b"a\r\nbc\n");
+        assert_eq!(copied, 0);
+    }
+
+    #[test]
+    fn too_long_frames_close_the_connection() {
+        let mut ch = channel(Framing::Length, 8);
+        ch.write_inbound(Bytes::from_static(b"\0\0\0\x09"));
+        assert!(ch.is_closed());
+        assert!(drain(&mut ch).is_empty());
+        let mut ch = channel(Framing::Line, 4);
+        ch.write_inbound(Bytes::from_static(b"toolong"));
+        assert!(ch.is_closed());
+    }
+}

@@ -1,0 +1,184 @@
+//! `weft proxy`: a TCP proxy whose bytes never enter user space.
+//!
+//! Each accepted client gets a connection to the upstream, and
+//! [`weft_transport::relay`] moves bytes both ways: with `--mode splice`
+//! (the default) through a pipe per direction (`socket → pipe → socket`,
+//! two `splice` calls, no copy), with `--mode copy` through a buffer (one
+//! counted copy per byte), for comparison. When one side half-closes, the
+//! relay shuts down the write half of the other side and keeps relaying the
+//! other direction.
+//!
+//! On exit (SIGINT/SIGTERM) it stops accepting, lets open relays finish for
+//! up to [`SHUTDOWN_GRACE`], and prints how many bytes went each way:
+//!
+//! ```text
+//! client->upstream 8388608 bytes
+//! upstream->client 8388608 bytes
+//! ```
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use weft_transport::{relay, RelayMode};
+
+use crate::common::{announce, raise_nofile_limit, shutdown_signal};
+
+/// How long open relays may go on after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How the proxy moves bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// `splice` through a pipe per direction: zero-copy.
+    #[default]
+    Splice,
+    /// `read` + `write` through a buffer: one counted copy per byte.
+    Copy,
+}
+
+impl From<Mode> for RelayMode {
+    fn from(m: Mode) -> RelayMode {
+        match m {
+            Mode::Splice => RelayMode::Splice,
+            Mode::Copy => RelayMode::Copy,
+        }
+    }
+}
+
+/// Arguments of `weft proxy`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProxyArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// Address of the upstream server (`host:port`).
+    #[arg(long)]
+    pub upstream: String,
+    /// `splice` (zero-copy, the default) or `copy`.
+    #[arg(long, value_enum, default_value_t = Mode::Splice)]
+    pub mode: Mode,
+}
+
+/// Bytes relayed by the connections that have finished.
+#[derive(Debug, Default)]
+struct Totals {
+    to_upstream: AtomicU64,
+    to_client: AtomicU64,
+    copied: AtomicU64,
+}
+
+async fn serve_one(
+    client: TcpStream,
+    upstream: &str,
+    mode: Mode,
+    totals: &Totals,
+) -> io::Result<()> {
+    let up = TcpStream::connect(upstream).await?;
+    client.set_nodelay(true)?;
+    up.set_nodelay(true)?;
+    let stats = relay(&client, &up, mode.into()).await?;
+    totals
+        .to_upstream
+        .fetch_add(stats.a_to_b, Ordering::Relaxed);
+    totals.to_client.fetch_add(stats.b_to_a, Ordering::Relaxed);
+    totals
+        .copied
+        .fetch_add(stats.stats.copied_bytes, Ordering::Relaxed);
+    tracing::debug!(
+        to_upstream = stats.a_to_b,
+        to_client = stats.b_to_a,
+        fallbacks = stats.fallbacks,
+        "relay done"
+    );
+    Ok(())
+}
+
+/// Runs `weft proxy` until SIGINT or SIGTERM.
+///
+/// # Errors
+///
+/// Fails if the listening socket cannot be bound or the signal handlers
+/// cannot be installed. Errors of single connections are logged.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use weft_examples::proxy::{run, Mode, ProxyArgs};
+/// run(ProxyArgs {
+///     listen: "127.0.0.1:0".parse().unwrap(),
+///     upstream: "127.0.0.1:6379".into(),
+///     mode: Mode::Splice,
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn run(args: ProxyArgs) -> io::Result<()> {
+    if let Err(e) = raise_nofile_limit() {
+        tracing::warn!("cannot raise the descriptor limit: {e}");
+    }
+    let listener = TcpListener::bind(args.listen).await?;
+    announce(listener.local_addr()?);
+    let totals = Arc::new(Totals::default());
+    let upstream: Arc<str> = args.upstream.into();
+    let mut conns = JoinSet::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            res = &mut signal => {
+                res?;
+                break;
+            }
+            accepted = listener.accept() => {
+                let (client, peer) = match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!("accept: {e}");
+                        continue;
+                    }
+                };
+                let totals = totals.clone();
+                let upstream = upstream.clone();
+                let mode = args.mode;
+                conns.spawn(async move {
+                    if let Err(e) = serve_one(client, &upstream, mode, &totals).await {
+                        tracing::info!(%peer, "relay ended: {e}");
+                    }
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let open = conns.len();
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "{} of {open} relays still open after the grace period: cut",
+            conns.len()
+        );
+        conns.shutdown().await;
+    }
+    println!(
+        "client->upstream {} bytes",
+        totals.to_upstream.load(Ordering::Relaxed)
+    );
+    println!(
+        "upstream->client {} bytes",
+        totals.to_client.load(Ordering::Relaxed)
+    );
+    println!(
+        "copied in user space {} bytes",
+        totals.copied.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
