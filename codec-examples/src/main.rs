@@ -19,6 +19,8 @@ enum Command {
     Echo(weft_examples::echo::EchoArgs),
     /// TCP proxy relaying with splice (or a copy loop, for comparison).
     Proxy(weft_examples::proxy::ProxyArgs),
+    /// RESP2 (Redis protocol) in-memory key-value server.
+    Resp(weft_examples::resp::RespArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +47,7 @@ fn main() -> std::process::ExitCode {
             Command::Http(args) => weft_examples::http::run(args).await,
             Command::Echo(args) => weft_examples::echo::run(args).await,
             Command::Proxy(args) => weft_examples::proxy::run(args).await,
+            Command::Resp(args) => weft_examples::resp::run(args).await,
         }
     });
     match result {

@@ -433,14 +433,26 @@ fn unknown_command(name: &[u8], rest: &[CompositeBuf]) -> Reply {
             break;
         }
         let a = a.to_bytes();
-        let shown =
-            String::from_utf8_lossy(&a[..a.len().min(128 - args.len().min(128))]).into_owned();
-        args.push_str(&format!("'{shown}' "));
+        args.push_str(&format!("'{}' ", show(&a[..a.len().min(128 - args.len())])));
     }
-    let name = String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned();
     Reply::err(format!(
-        "unknown command '{name}', with args beginning with: {args}"
+        "unknown command '{}', with args beginning with: {args}",
+        show(&name[..name.len().min(128)])
     ))
+}
+
+/// Client bytes as text for an error reply: printable ASCII as is, anything
+/// else as `\xHH`.
+fn show(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii_graphic() || b == b' ' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 fn deadline(now: Instant, amount: i64, unit_ms: i64) -> Option<Instant> {
@@ -847,6 +859,10 @@ mod tests {
         );
         assert_eq!(run(&mut db, t, "PING"), Reply::Simple("PONG"));
         assert_eq!(run(&mut db, t, "ping hi"), bulk("hi"));
+        assert_eq!(
+            run(&mut db, t, "\u{1}x\u{7f}"),
+            Reply::err("unknown command '\\x01x\\x7f', with args beginning with: ")
+        );
         assert_eq!(
             run(&mut db, t, "SELECT 1"),
             Reply::err("DB index is out of range")

@@ -20,3 +20,33 @@ pub mod command;
 pub mod db;
 pub mod parser;
 pub mod reply;
+pub mod server;
+
+use std::net::SocketAddr;
+
+/// Arguments of `weft resp`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RespArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port, printed on the
+    /// first line as `listening on ADDR`).
+    #[arg(long, default_value = "127.0.0.1:6379")]
+    pub listen: SocketAddr,
+}
+
+/// Runs `weft resp` until SIGINT/SIGTERM.
+///
+/// # Errors
+///
+/// I/O errors binding the address or installing signal handlers.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// use weft_examples::resp::{run, RespArgs};
+/// run(RespArgs { listen: "127.0.0.1:0".parse().unwrap() }).await
+/// # }
+/// ```
+pub async fn run(args: RespArgs) -> std::io::Result<()> {
+    server::run(args.listen).await
+}

@@ -111,6 +111,19 @@ impl ReplyWriter {
         self.out.is_empty() && self.scratch.is_empty()
     }
 
+    /// Bytes written since the last [`finish`](Self::finish).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut w = weft_examples::resp::reply::ReplyWriter::new();
+    /// w.push(&weft_examples::resp::reply::Reply::Simple("OK"));
+    /// assert_eq!(w.pending_bytes(), 5);
+    /// ```
+    pub fn pending_bytes(&self) -> usize {
+        self.out.len() + self.scratch.len()
+    }
+
     /// Appends the encoding of `reply`.
     ///
     /// # Examples
