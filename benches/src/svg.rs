@@ -58,9 +58,11 @@ fn draw(path: &Path, rows: &[&Row]) -> Result<(), Box<dyn std::error::Error>> {
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(if throughput { 150 } else { 20 })
-            .build_cartesian_2d(0f64..max, (0..n).into_segmented())?;
+            .build_cartesian_2d(0f64..max, (0..n - 1).into_segmented())?;
         let label = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if throughput => names.get(*i).cloned().unwrap_or_default(),
+            SegmentValue::CenterOf(i) if throughput => {
+                names.get(n - 1 - *i).cloned().unwrap_or_default()
+            }
             _ => String::new(),
         };
         chart
@@ -69,7 +71,9 @@ fn draw(path: &Path, rows: &[&Row]) -> Result<(), Box<dyn std::error::Error>> {
             .y_labels(n)
             .y_label_formatter(&label)
             .draw()?;
+        // Row 0 at the top: segment n - 1.
         chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
+            let i = n - 1 - i;
             let v = value(r);
             let mut bar = Rectangle::new(
                 [
@@ -83,6 +87,7 @@ fn draw(path: &Path, rows: &[&Row]) -> Result<(), Box<dyn std::error::Error>> {
         }))?;
         if throughput {
             chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
+                let i = n - 1 - i;
                 PathElement::new(
                     vec![
                         (r.gbps_min, SegmentValue::CenterOf(i)),

@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# Weft's example servers against the peer a user would pick, on loopback.
+#
+#   benches/peers.sh            # full run (about 3 minutes)
+#   benches/peers.sh --quick    # shorter loads and a 256 MiB file (about 1 minute)
+#
+# Pairs: weft http vs nginx (1 GiB file: GB/s and server CPU s/GB; 4 KiB
+# file: wrk req/s), weft resp vs redis-server (redis-benchmark ping/set/get at
+# -P 1 and -P 16), weft echo --framing length vs a tokio-util Framed +
+# LengthDelimitedCodec echo server (bin `framed-echo` of this crate; load from
+# bin `echo-load`, frames of 8 and 32 segments of 1 KiB), weft proxy --mode
+# splice vs --mode copy (GB/s and proxy CPU s/GiB).
+#
+# Every server gets one thread (nginx: 1 worker; tokio servers:
+# TOKIO_WORKER_THREADS=1) so the load generator has the other core. Missing
+# peers are installed with apt. Every process this script starts is stopped
+# by its PID on exit; every load is bounded in time. Prints one line per
+# comparison: both figures and their ratio (weft / peer).
+set -euo pipefail
+
+QUICK=0
+if [[ "${1:-}" == "--quick" ]]; then QUICK=1; fi
+if ((QUICK)); then
+  BIG_MIB=256; DUR=3; REQS=20000; DOWNLOADS=2
+else
+  BIG_MIB=1024; DUR=8; REQS=100000; DOWNLOADS=3
+fi
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$CARGO_TARGET_DIR/release
+TICK=$(getconf CLK_TCK)
+
+log() { echo "peers: $*" >&2; }
+
+# --- processes we start, stopped by PID on exit -----------------------------
+PIDS=()
+WORK=""
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      # Give it a moment, then insist.
+      for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ -n "$WORK" && -d "$WORK" ]]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop() { # stop PID: kill one process we started, wait for it, forget it
+  local pid=$1 keep=() p
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  # So cleanup never signals a PID the system may since have reused.
+  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# --- tools -------------------------------------------------------------------
+need() { # need COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [[ -z "${APT_UPDATED:-}" ]]; then
+    log "installing missing peers with apt"
+    timeout 300 apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  timeout 300 env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+need nginx nginx-light
+need redis-server redis-server
+need redis-benchmark redis-tools
+need wrk wrk
+need curl curl
+need strace strace
+need python3 python3
+
+log "building weft, framed-echo and echo-load (release)"
+(cd "$ROOT" && timeout 1200 cargo build -q --release -p weft-examples --bin weft \
+  && timeout 1200 cargo build -q --release -p weft-benches --bin framed-echo --bin echo-load)
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # wait_port PORT PID
+  for _ in $(seq 100); do
+    kill -0 "$2" 2>/dev/null || { log "server $2 exited early"; return 1; }
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  log "port $1 never opened"
+  return 1
+}
+
+cpu_ticks() { # cpu_ticks PID...: user+sys clock ticks of these processes
+  local total=0 pid t
+  for pid in "$@"; do
+    # Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
+    t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+    total=$((total + t))
+  done
+  echo "$total"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+report() { # report WHAT WEFT_NAME WEFT PEER_NAME PEER TARGET
+  printf '%-34s %-6s %12s   %-8s %12s   ratio %5s   (target %s)\n' \
+    "$1" "$2" "$3" "$4" "$5" "$(ratio "$3" "$5")" "$6"
+}
+
+WORK=$(mktemp -d /tmp/weft-peers.XXXXXX)
+chmod 755 "$WORK"
+mkdir -p "$WORK/www" "$WORK/nginx"
+log "writing a ${BIG_MIB} MiB file and a 4 KiB file in $WORK/www"
+head -c $((BIG_MIB << 20)) /dev/urandom > "$WORK/www/big.bin"
+head -c 4096 /dev/urandom > "$WORK/www/small.bin"
+chmod 644 "$WORK/www/"*
+cat "$WORK/www/big.bin" > /dev/null # into the page cache
+
+# --- http: weft http vs nginx ---------------------------------------------------
+download() { # download URL: prints "bytes seconds" summed over $DOWNLOADS downloads
+  local i out bytes=0 secs=0
+  for i in $(seq "$DOWNLOADS"); do
+    out=$(curl -s -o /dev/null --max-time 120 -w '%{size_download} %{time_total}' "$1")
+    bytes=$(awk -v a="$bytes" -v b="${out% *}" 'BEGIN { print a + b }')
+    secs=$(awk -v a="$secs" -v b="${out#* }" 'BEGIN { print a + b }')
+  done
+  echo "$bytes $secs"
+}
+
+measure_http() { # measure_http PORT PID...: sets GBPS CPU_PER_GB RPS
+  local port=$1; shift
+  local t0 t1 r
+  t0=$(cpu_ticks "$@")
+  r=$(download "http://127.0.0.1:$port/big.bin")
+  t1=$(cpu_ticks "$@")
+  local bytes=${r% *} secs=${r#* }
+  if [[ "$bytes" != $((DOWNLOADS * (BIG_MIB << 20))) ]]; then
+    log "download from port $port got $bytes bytes"; return 1
+  fi
+  GBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.3f", b / s / 1e9 }')
+  CPU_PER_GB=$(awk -v t=$((t1 - t0)) -v k="$TICK" -v b="$bytes" 'BEGIN { printf "%.3f", t / k / (b / 1e9) }')
+  RPS=$(timeout $((DUR + 30)) wrk -t2 -c64 -d"${DUR}s" "http://127.0.0.1:$port/small.bin" \
+    | awk '/^Requests\/sec:/ { print $2 }')
+}
+
+NGINX_PORT=$(free_port)
+cat > "$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $WORK/www;
+  }
+}
+EOF
+nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+NGINX=$!
+PIDS+=("$NGINX")
+wait_port "$NGINX_PORT" "$NGINX"
+NGINX_WORKER=""
+for _ in $(seq 50); do
+  NGINX_WORKER=$(pgrep -P "$NGINX" | head -n1 || true)
+  [[ -n "$NGINX_WORKER" ]] && break
+  sleep 0.1
+done
+[[ -n "$NGINX_WORKER" ]] || { log "nginx started no worker"; exit 1; }
+
+# nginx must really use sendfile on this file system before we quote it.
+strace -f -c -e trace=sendfile,write,writev -o "$WORK/strace.txt" -p "$NGINX_WORKER" 2>/dev/null &
+STRACE=$!
+PIDS+=("$STRACE")
+sleep 0.5
+curl -s -o /dev/null --max-time 60 "http://127.0.0.1:$NGINX_PORT/small.bin"
+curl -s -o /dev/null --max-time 60 -r 0-16777215 "http://127.0.0.1:$NGINX_PORT/big.bin"
+stop_strace() { kill -INT "$STRACE" 2>/dev/null || true; wait "$STRACE" 2>/dev/null || true; }
+stop_strace
+if grep -qw sendfile "$WORK/strace.txt"; then
+  log "strace -c: nginx used sendfile ($(awk '$NF == "sendfile" { print $4 " calls" }' "$WORK/strace.txt"))"
+else
+  log "WARNING: strace saw no sendfile from nginx; its figures are not a sendfile baseline"
+fi
+
+log "http: nginx (1 worker)"
+measure_http "$NGINX_PORT" "$NGINX" "$NGINX_WORKER"
+N_GBPS=$GBPS N_CPU=$CPU_PER_GB N_RPS=$RPS
+
+WEFT_HTTP_PORT=$(free_port)
+TOKIO_WORKER_THREADS=1 "$BIN/weft" http --root "$WORK/www" --listen "127.0.0.1:$WEFT_HTTP_PORT" > "$WORK/weft-http.log" 2>&1 &
+WEFT_HTTP=$!
+PIDS+=("$WEFT_HTTP")
+wait_port "$WEFT_HTTP_PORT" "$WEFT_HTTP"
+log "http: weft http (1 worker thread)"
+measure_http "$WEFT_HTTP_PORT" "$WEFT_HTTP"
+W_GBPS=$GBPS W_CPU=$CPU_PER_GB W_RPS=$RPS
+stop "$WEFT_HTTP"
+
+RESULTS=()
+RESULTS+=("$(report "http ${BIG_MIB}MiB file GB/s" weft "$W_GBPS" nginx "$N_GBPS" '>= 1.0')")
+RESULTS+=("$(report "http ${BIG_MIB}MiB server CPU s/GB" weft "$W_CPU" nginx "$N_CPU" '<= 1.0')")
+RESULTS+=("$(report "http 4KiB file req/s (wrk -c64)" weft "$W_RPS" nginx "$N_RPS" '>= 1.0')")
+
+# --- proxy: weft proxy splice vs copy, relaying nginx's big file -------------------
+measure_proxy() { # measure_proxy MODE: sets P_GBPS P_CPU
+  local port pid t0 t1 r
+  port=$(free_port)
+  TOKIO_WORKER_THREADS=1 "$BIN/weft" proxy --listen "127.0.0.1:$port" \
+    --upstream "127.0.0.1:$NGINX_PORT" --mode "$1" > "$WORK/proxy-$1.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_port "$port" "$pid"
+  t0=$(cpu_ticks "$pid")
+  r=$(download "http://127.0.0.1:$port/big.bin")
+  t1=$(cpu_ticks "$pid")
+  stop "$pid"
+  local bytes=${r% *} secs=${r#* }
+  if [[ "$bytes" != $((DOWNLOADS * (BIG_MIB << 20))) ]]; then
+    log "proxy $1 relayed $bytes bytes"; return 1
+  fi
+  P_GBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.3f", b / s / 1e9 }')
+  P_CPU=$(awk -v t=$((t1 - t0)) -v k="$TICK" -v b="$bytes" 'BEGIN { printf "%.3f", t / k / (b / 1073741824) }')
+}
+log "proxy: splice, then copy"
+measure_proxy splice
+S_GBPS=$P_GBPS S_CPU=$P_CPU
+measure_proxy copy
+RESULTS+=("$(report "proxy ${BIG_MIB}MiB GB/s" splice "$S_GBPS" copy "$P_GBPS" 'reported')")
+RESULTS+=("$(report "proxy ${BIG_MIB}MiB CPU s/GiB" splice "$S_CPU" copy "$P_CPU" '<= 0.7')")
+stop "$NGINX"
+
+# --- resp: weft resp vs redis-server ---------------------------------------------
+bench_redis() { # bench_redis PORT PIPELINE: prints "ping set get" req/s
+  timeout 120 redis-benchmark -h 127.0.0.1 -p "$1" -n "$REQS" -c 50 -P "$2" -t ping,set,get -q 2>/dev/null \
+    | tr '\r' '\n' | awk '
+      /^PING_MBULK:/ { p = $2 } /^SET:/ { s = $2 } /^GET:/ { g = $2 }
+      END { print p + 0, s + 0, g + 0 }'
+}
+
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --daemonize no --logfile "$WORK/redis.log" &
+REDIS=$!
+PIDS+=("$REDIS")
+wait_port "$REDIS_PORT" "$REDIS"
+WEFT_RESP_PORT=$(free_port)
+TOKIO_WORKER_THREADS=1 "$BIN/weft" resp --listen "127.0.0.1:$WEFT_RESP_PORT" > "$WORK/weft-resp.log" 2>&1 &
+WEFT_RESP=$!
+PIDS+=("$WEFT_RESP")
+wait_port "$WEFT_RESP_PORT" "$WEFT_RESP"
+for P in 1 16; do
+  log "resp: redis-benchmark -P $P"
+  read -r RP RS RG < <(bench_redis "$REDIS_PORT" "$P")
+  read -r WP WS WG < <(bench_redis "$WEFT_RESP_PORT" "$P")
+  RESULTS+=("$(report "resp PING req/s -P $P" weft "$WP" redis "$RP" '>= 1.0')")
+  RESULTS+=("$(report "resp SET req/s -P $P" weft "$WS" redis "$RS" '>= 1.0')")
+  RESULTS+=("$(report "resp GET req/s -P $P" weft "$WG" redis "$RG" '>= 1.0')")
+done
+stop "$WEFT_RESP"
+stop "$REDIS"
+
+# --- echo: weft echo --framing length vs Framed + LengthDelimitedCodec -------------
+FRAMED_PORT=$(free_port)
+TOKIO_WORKER_THREADS=1 "$BIN/framed-echo" --listen "127.0.0.1:$FRAMED_PORT" > "$WORK/framed.log" 2>&1 &
+FRAMED=$!
+PIDS+=("$FRAMED")
+WEFT_ECHO_PORT=$(free_port)
+TOKIO_WORKER_THREADS=1 "$BIN/weft" echo --framing length --listen "127.0.0.1:$WEFT_ECHO_PORT" > "$WORK/weft-echo.log" 2>&1 &
+WEFT_ECHO=$!
+PIDS+=("$WEFT_ECHO")
+wait_port "$FRAMED_PORT" "$FRAMED"
+wait_port "$WEFT_ECHO_PORT" "$WEFT_ECHO"
+echo_fps() { # echo_fps PORT SEGMENTS
+  timeout $((DUR + 30)) "$BIN/echo-load" --addr "127.0.0.1:$1" --segments "$2" --segment-size 1024 \
+    --conns 4 --window 16 --seconds "$DUR" | sed -n 's/^frames_per_s=\([0-9.]*\).*/\1/p'
+}
+for SEGS in 8 32; do
+  log "echo: frames of $SEGS x 1 KiB"
+  F=$(echo_fps "$FRAMED_PORT" "$SEGS")
+  W=$(echo_fps "$WEFT_ECHO_PORT" "$SEGS")
+  RESULTS+=("$(report "echo ${SEGS}x1KiB frames/s" weft "$W" framed "$F" '>= 1.3')")
+done
+stop "$WEFT_ECHO"
+stop "$FRAMED"
+
+echo "# weft-peers: $(nproc) cores, $(uname -r), loopback, every server on one thread; ratio = first / second"
+printf '%s\n' "${RESULTS[@]}"
