@@ -21,6 +21,10 @@ enum Command {
     Proxy(weft_examples::proxy::ProxyArgs),
     /// RESP2 (Redis protocol) in-memory key-value server.
     Resp(weft_examples::resp::RespArgs),
+    /// Append-only log broker (segments, mmap index, sendfile fetch).
+    Log(weft_examples::log::LogArgs),
+    /// Produce to or fetch from a `weft log` broker.
+    LogClient(weft_examples::log::LogClientArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +52,8 @@ fn main() -> std::process::ExitCode {
             Command::Echo(args) => weft_examples::echo::run(args).await,
             Command::Proxy(args) => weft_examples::proxy::run(args).await,
             Command::Resp(args) => weft_examples::resp::run(args).await,
+            Command::Log(args) => weft_examples::log::run(args).await,
+            Command::LogClient(args) => weft_examples::log::run_client(args).await,
         }
     });
     match result {

@@ -24,9 +24,165 @@
 //! the index on the way), and a torn record at the tail (short, or a bad
 //! CRC) is cut off together with whatever follows it.
 
+pub mod client;
 pub mod crc;
 pub mod index;
 pub mod protocol;
 pub mod record;
 pub mod segment;
+pub mod server;
 pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The `--fsync` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FsyncArg {
+    /// `fdatasync` before each produce is acknowledged.
+    Always,
+    /// `fdatasync` every `--fsync-interval-ms` in the background.
+    Interval,
+    /// Leave write-back to the kernel.
+    Never,
+}
+
+/// Arguments of `weft log`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Directory of the segment and index files (created if missing).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Address to listen on (`127.0.0.1:0` picks a free port, printed on the
+    /// first line as `listening on ADDR`).
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    pub listen: SocketAddr,
+    /// Size at which a segment rolls, in bytes.
+    #[arg(long, default_value_t = store::DEFAULT_SEGMENT_BYTES)]
+    pub segment_bytes: u64,
+    /// When produced records are forced to disk before the acknowledgement.
+    #[arg(long, value_enum, default_value_t = FsyncArg::Interval)]
+    pub fsync: FsyncArg,
+    /// Period of `--fsync interval`, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub fsync_interval_ms: u64,
+}
+
+/// Arguments of `weft log-client`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogClientArgs {
+    /// The broker's address.
+    #[arg(long)]
+    pub addr: SocketAddr,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ClientAction,
+}
+
+/// `weft log-client` actions.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ClientAction {
+    /// Read records from stdin, one per line; print the first offset of each
+    /// acknowledged batch.
+    Produce {
+        /// Most records per batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Print records from an offset, one per line, until the end of the log.
+    Fetch {
+        /// First offset to print.
+        #[arg(long)]
+        offset: u64,
+        /// Byte budget of each fetch (at least one record always comes).
+        #[arg(long, default_value_t = 1 << 20)]
+        max_bytes: u32,
+        /// Keep waiting for new records at the end of the log (stop with Ctrl-C).
+        #[arg(long)]
+        follow: bool,
+    },
+}
+
+/// Runs `weft log` until SIGINT/SIGTERM.
+///
+/// # Errors
+///
+/// A bad setting, a log that cannot be opened or recovered, or I/O errors
+/// binding the address.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// use weft_examples::log::{run, FsyncArg, LogArgs};
+/// run(LogArgs {
+///     dir: "/tmp/weft-log".into(),
+///     listen: "127.0.0.1:0".parse().unwrap(),
+///     segment_bytes: 1 << 20,
+///     fsync: FsyncArg::Always,
+///     fsync_interval_ms: 1000,
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn run(args: LogArgs) -> std::io::Result<()> {
+    let fsync = match args.fsync {
+        FsyncArg::Always => store::FsyncPolicy::Always,
+        FsyncArg::Never => store::FsyncPolicy::Never,
+        FsyncArg::Interval => {
+            store::FsyncPolicy::Interval(Duration::from_millis(args.fsync_interval_ms.max(1)))
+        }
+    };
+    let config = store::LogConfig {
+        segment_bytes: args.segment_bytes,
+        fsync,
+    };
+    let dir = args.dir.clone();
+    let (log, found) = tokio::task::spawn_blocking(move || store::Log::open(&dir, config))
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
+    tracing::info!(
+        segments = found.segments,
+        next_offset = log.next_offset(),
+        truncated = found.total.bytes_truncated,
+        index_entries_dropped = found.total.index_entries_dropped,
+        segments_removed = found.segments_removed,
+        "log recovered"
+    );
+    if found.total.bytes_truncated > 0 || found.segments_removed > 0 {
+        tracing::warn!(
+            bytes = found.total.bytes_truncated,
+            segments = found.segments_removed,
+            "recovery cut a torn tail off the log"
+        );
+    }
+    server::run(server::Broker::new(log), args.listen).await
+}
+
+/// Runs `weft log-client`.
+///
+/// # Errors
+///
+/// I/O errors and the broker's error answers.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// use weft_examples::log::{run_client, ClientAction, LogClientArgs};
+/// let action = ClientAction::Fetch { offset: 0, max_bytes: 1 << 20, follow: false };
+/// run_client(LogClientArgs { addr: "127.0.0.1:9092".parse().unwrap(), action }).await
+/// # }
+/// ```
+pub async fn run_client(args: LogClientArgs) -> std::io::Result<()> {
+    match args.action {
+        ClientAction::Produce { batch } => client::produce(args.addr, batch).await,
+        ClientAction::Fetch {
+            offset,
+            max_bytes,
+            follow,
+        } => client::fetch(args.addr, offset, max_bytes, follow).await,
+    }
+}

@@ -357,6 +357,29 @@ impl Log {
         Ok(())
     }
 
+    /// Syncs the active segment's data and index (`fdatasync` + `msync`),
+    /// as at a clean shutdown.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of either call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (mut log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+    /// log.sync_all().unwrap();
+    /// ```
+    pub fn sync_all(&mut self) -> Result<(), LogError> {
+        if let Some(active) = self.segments.last() {
+            active.sync()?;
+        }
+        self.dirty = false;
+        Ok(())
+    }
+
     /// Whole records from `offset` on, at most `max_bytes` (but at least
     /// one record), from one segment. A fetch at the end of the log finds
     /// nothing; past the end is an error.

@@ -1,0 +1,336 @@
+//! `weft log` driven by its real client, `weft log-client`, and by raw
+//! sockets for requests that client never sends.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Bound on every wait in these tests.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A child process killed by PID when dropped, also when a test fails.
+struct Proc {
+    child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads lines of a child's stdout on a thread, so reads can time out.
+fn line_reader(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            match line {
+                Ok(l) => {
+                    if tx.send(l).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    rx
+}
+
+struct Broker {
+    proc: Proc,
+    addr: SocketAddr,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Broker {
+    fn start(dir: &Path, extra: &[&str]) -> Broker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .arg("log")
+            .arg("--dir")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start weft log");
+        let lines = line_reader(child.stdout.take().expect("stdout"));
+        let proc = Proc { child };
+        let line = lines.recv_timeout(TIMEOUT).expect("first line in time");
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line is `listening on ADDR`, got {line:?}"))
+            .parse()
+            .expect("an address");
+        Broker { proc, addr, lines }
+    }
+
+    /// SIGTERM, then the exit status and the line the broker prints last.
+    fn stop(mut self) -> String {
+        let pid = self.proc.child.id() as libc::pid_t;
+        // SAFETY: `pid` is our own live child; kill has no memory effects.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let start = Instant::now();
+        let status = loop {
+            if let Some(st) = self.proc.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(start.elapsed() < TIMEOUT, "no exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(status.success(), "{status:?}");
+        self.lines.recv_timeout(TIMEOUT).expect("a summary line")
+    }
+
+    fn client(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["log-client", "--addr", &self.addr.to_string()])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start weft log-client");
+        let mut input = child.stdin.take().expect("stdin");
+        let data = stdin.to_vec();
+        std::thread::spawn(move || {
+            let _ = input.write_all(&data);
+        });
+        // Output is collected on a thread while we wait, so a client that
+        // prints more than a pipe holds cannot block.
+        let pid = child.id() as libc::pid_t;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(TIMEOUT) {
+            Ok(out) => out.expect("output"),
+            Err(_) => {
+                // SAFETY: `pid` is our child, not yet reaped (the waiting
+                // thread has not returned); kill has no memory effects.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("log-client {args:?} did not finish in {TIMEOUT:?}");
+            }
+        }
+    }
+
+    fn produce(&self, lines: &str, batch: usize) -> Vec<u64> {
+        let out = self.client(
+            &["produce", "--batch", &batch.to_string()],
+            lines.as_bytes(),
+        );
+        assert!(out.status.success(), "produce: {out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().expect("an offset per line"))
+            .collect()
+    }
+
+    fn fetch(&self, offset: u64, max_bytes: u32) -> String {
+        let out = self.client(
+            &[
+                "fetch",
+                "--offset",
+                &offset.to_string(),
+                "--max-bytes",
+                &max_bytes.to_string(),
+            ],
+            b"",
+        );
+        assert!(out.status.success(), "fetch: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+fn records(from: usize, to: usize) -> String {
+    (from..to)
+        .map(|i| format!("record {i} {}\n", "x".repeat(i % 61)))
+        .collect()
+}
+
+#[test]
+fn records_produced_from_stdin_fetch_back_identical_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(dir.path(), &["--segment-bytes", "8192"]);
+    let input = records(0, 2000);
+    let offsets = b.produce(&input, 250);
+    // Each acknowledged batch prints its first offset; batches cover the input.
+    assert_eq!(offsets.first(), Some(&0));
+    assert!(
+        offsets
+            .windows(2)
+            .all(|w| w[0] < w[1] && w[1] - w[0] <= 250),
+        "{offsets:?}"
+    );
+    assert!(
+        offsets.len() >= 8 && *offsets.last().unwrap() < 2000,
+        "{offsets:?}"
+    );
+    assert_eq!(b.fetch(0, 1 << 20), input);
+    // Small fetches (one record over the budget still comes) give the same.
+    assert_eq!(b.fetch(0, 100), input);
+    assert_eq!(b.fetch(1234, 4096), records(1234, 2000));
+    // Segment files rolled at 8 KiB.
+    let logs = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
+        .count();
+    assert!(logs > 5, "only {logs} segments");
+    // Fetches went out by sendfile, with no copy.
+    let summary = b.stop();
+    let sendfile: u64 = summary
+        .strip_prefix("sent ")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("summary line: {summary:?}"));
+    let fetched = 3 * input.len() as u64; // at least the payloads of three fetches
+    assert!(sendfile > fetched, "{summary}");
+    assert!(summary.ends_with("; 0 bytes copied"), "{summary}");
+}
+
+#[test]
+fn restart_cuts_a_record_torn_mid_write_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = records(0, 500);
+    {
+        let b = Broker::start(
+            dir.path(),
+            &["--segment-bytes", "8192", "--fsync", "always"],
+        );
+        let offsets = b.produce(&input, 100);
+        assert_eq!(offsets.first(), Some(&0));
+        assert!(offsets.len() >= 5, "{offsets:?}");
+        b.stop();
+    }
+    // Tear the last record: cut the newest segment 3 bytes short.
+    let mut logs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    let last = logs.last().unwrap();
+    let len = std::fs::metadata(last).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(last)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+
+    let b = Broker::start(dir.path(), &["--segment-bytes", "8192"]);
+    assert_eq!(b.fetch(0, 1 << 20), records(0, 499));
+    // The torn record's offset is free again; the log goes on from there.
+    assert_eq!(b.produce("again\n", 10), vec![499]);
+    assert_eq!(b.fetch(498, 1 << 20), records(498, 499) + "again\n");
+    b.stop();
+}
+
+#[test]
+fn fetch_beyond_the_end_is_a_clear_error_and_at_the_end_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(dir.path(), &[]);
+    assert_eq!(b.produce("a\nb\n", 10), vec![0]);
+    assert_eq!(b.fetch(2, 1 << 20), "");
+    let out = b.client(&["fetch", "--offset", "3"], b"");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("offset 3 is beyond the end of the log (next offset is 2)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn follow_prints_records_produced_after_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(dir.path(), &[]);
+    assert_eq!(b.produce("first\n", 10), vec![0]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "log-client",
+            "--addr",
+            &b.addr.to_string(),
+            "fetch",
+            "--offset",
+            "0",
+            "--follow",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let lines = line_reader(child.stdout.take().unwrap());
+    let _follower = Proc { child };
+    assert_eq!(lines.recv_timeout(TIMEOUT).unwrap(), "first");
+    assert_eq!(b.produce("second\nthird\n", 10), vec![1]);
+    assert_eq!(lines.recv_timeout(TIMEOUT).unwrap(), "second");
+    assert_eq!(lines.recv_timeout(TIMEOUT).unwrap(), "third");
+}
+
+fn answer(s: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).unwrap();
+    (body[0], body[1..].to_vec())
+}
+
+#[test]
+fn bad_requests_are_answered_and_only_a_broken_frame_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(dir.path(), &[]);
+    let mut s = TcpStream::connect(b.addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+
+    // Unknown kind: answered, connection kept.
+    s.write_all(&[0, 0, 0, 1, 9]).unwrap();
+    let (status, msg) = answer(&mut s);
+    assert_eq!(
+        (status, String::from_utf8_lossy(&msg).as_ref()),
+        (2, "unknown request kind 9")
+    );
+    // A produce claiming four billion records in nine bytes.
+    s.write_all(&[0, 0, 0, 5, 1, 0xff, 0xff, 0xff, 0xff])
+        .unwrap();
+    let (status, msg) = answer(&mut s);
+    assert_eq!(status, 2);
+    assert!(String::from_utf8_lossy(&msg).contains("claims 4294967295 records"));
+    // A record over the 16 MiB record limit (the length alone is checked).
+    s.write_all(&[0, 0, 0, 9, 1, 0, 0, 0, 1, 0x02, 0, 0, 0])
+        .unwrap();
+    let (status, _) = answer(&mut s);
+    assert_eq!(status, 4);
+    // A good fetch still works on this connection.
+    s.write_all(&[
+        0, 0, 0, 17, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0,
+    ])
+    .unwrap();
+    let (status, body) = answer(&mut s);
+    assert_eq!((status, body.len()), (0, 16));
+
+    // A frame length of 4 GiB: answered, then closed.
+    s.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap();
+    let (status, msg) = answer(&mut s);
+    assert_eq!(status, 2);
+    assert!(String::from_utf8_lossy(&msg).contains("over the 33554432-byte limit"));
+    let mut rest = [0u8; 1];
+    assert!(matches!(s.read(&mut rest), Ok(0) | Err(_)));
+
+    // The broker is fine.
+    assert_eq!(b.produce("still here\n", 10), vec![0]);
+}
