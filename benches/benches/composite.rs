@@ -1,1 +1,375 @@
-fn main() {}
+//! Composite vs concatenated: what a `CompositeBuf` saves (and costs)
+//! compared with copying the segments into one contiguous buffer.
+//!
+//! Segment counts N ∈ {2, 8, 32, 128} × segment sizes {64 B, 1 KiB, 16 KiB}:
+//!
+//! - `composite_build`: a frame from N segments, `CompositeBuf::push` (no
+//!   copy) vs `Vec::extend_from_slice` into a `Vec` sized in advance;
+//! - `composite_u32_every`: `Buf::get_u32` over the whole frame, starting
+//!   at byte 2 so every segment boundary is straddled, composite vs `&[u8]`;
+//! - `composite_u32_straddle`: only the u32s that straddle a boundary
+//!   (`advance` to 2 bytes before it, `get_u32`), composite vs `&[u8]`;
+//! - `composite_find`: a 4-byte needle near the end, `CompositeBuf::find`
+//!   over N segments vs over one segment (both `memchr::memmem` inside);
+//! - `composite_sink`: build the frame and hand it to a Unix socketpair
+//!   drained by another thread: `writev` of the segments vs concatenate +
+//!   `write`.
+//!
+//! `cargo bench -p weft-benches --bench composite` runs it and then prints a
+//! markdown table of ratios read from criterion's `estimates.json` files (also
+//! written to `<criterion dir>/composite-summary.md`).
+
+use std::hint::black_box;
+use std::io::{IoSlice, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
+use weft_buf::CompositeBuf;
+
+const COUNTS: [usize; 4] = [2, 8, 32, 128];
+const SIZES: [usize; 3] = [64, 1024, 16 * 1024];
+const NEEDLE: [u8; 4] = [0xfe, 0xfd, 0xfc, 0xfb];
+
+/// N segments of `size` bytes, each its own allocation, with bytes that
+/// never contain `NEEDLE`; the needle is written 7 bytes before the end.
+fn segments(n: usize, size: usize) -> Vec<Bytes> {
+    let total = n * size;
+    let mut flat: Vec<u8> = (0..total).map(|i| (i * 7 % 200) as u8).collect();
+    flat[total - 7..total - 3].copy_from_slice(&NEEDLE);
+    flat.chunks(size).map(|c| Bytes::from(c.to_vec())).collect()
+}
+
+fn concat(segs: &[Bytes]) -> Vec<u8> {
+    let total = segs.iter().map(Bytes::len).sum();
+    let mut v = Vec::with_capacity(total);
+    for s in segs {
+        v.extend_from_slice(s);
+    }
+    v
+}
+
+fn composite(segs: &[Bytes]) -> CompositeBuf {
+    let mut c = CompositeBuf::with_capacity(segs.len());
+    for s in segs {
+        c.push(s.clone());
+    }
+    c
+}
+
+fn label(n: usize, size: usize) -> String {
+    format!("{n}x{size}")
+}
+
+fn bench_build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("composite_build");
+    for n in COUNTS {
+        for size in SIZES {
+            let segs = segments(n, size);
+            g.throughput(Throughput::Bytes((n * size) as u64));
+            g.bench_with_input(
+                BenchmarkId::new("composite", label(n, size)),
+                &segs,
+                |b, s| b.iter(|| composite(black_box(s))),
+            );
+            g.bench_with_input(
+                BenchmarkId::new("contiguous", label(n, size)),
+                &segs,
+                |b, s| b.iter(|| concat(black_box(s))),
+            );
+        }
+    }
+    g.finish();
+}
+
+fn read_every_u32<B: Buf>(mut buf: B) -> u32 {
+    buf.advance(2);
+    let mut acc = 0u32;
+    while buf.remaining() >= 4 {
+        acc = acc.wrapping_add(buf.get_u32());
+    }
+    acc
+}
+
+/// Reads only the u32 that straddles each boundary (every `size` bytes).
+fn read_straddling_u32<B: Buf>(mut buf: B, size: usize) -> u32 {
+    let mut acc = 0u32;
+    buf.advance(size - 2);
+    loop {
+        acc = acc.wrapping_add(buf.get_u32());
+        if buf.remaining() < size {
+            return acc;
+        }
+        buf.advance(size - 4);
+    }
+}
+
+fn bench_u32(c: &mut Criterion) {
+    let mut every = c.benchmark_group("composite_u32_every");
+    for n in COUNTS {
+        for size in SIZES {
+            let segs = segments(n, size);
+            let frame = composite(&segs);
+            let flat = concat(&segs);
+            assert_eq!(
+                read_every_u32(frame.clone()),
+                read_every_u32(&flat[..]),
+                "both readers see the same values"
+            );
+            every.throughput(Throughput::Elements(((n * size - 2) / 4) as u64));
+            every.bench_function(BenchmarkId::new("composite", label(n, size)), |b| {
+                b.iter_batched(
+                    || frame.clone(),
+                    |f| read_every_u32(black_box(f)),
+                    BatchSize::SmallInput,
+                )
+            });
+            every.bench_function(BenchmarkId::new("contiguous", label(n, size)), |b| {
+                b.iter(|| read_every_u32(black_box(&flat[..])))
+            });
+        }
+    }
+    every.finish();
+
+    let mut straddle = c.benchmark_group("composite_u32_straddle");
+    for n in COUNTS {
+        for size in SIZES {
+            let segs = segments(n, size);
+            let frame = composite(&segs);
+            let flat = concat(&segs);
+            assert_eq!(
+                read_straddling_u32(frame.clone(), size),
+                read_straddling_u32(&flat[..], size)
+            );
+            straddle.throughput(Throughput::Elements((n - 1) as u64));
+            straddle.bench_function(BenchmarkId::new("composite", label(n, size)), |b| {
+                b.iter_batched(
+                    || frame.clone(),
+                    |f| read_straddling_u32(black_box(f), size),
+                    BatchSize::SmallInput,
+                )
+            });
+            straddle.bench_function(BenchmarkId::new("contiguous", label(n, size)), |b| {
+                b.iter(|| read_straddling_u32(black_box(&flat[..]), size))
+            });
+        }
+    }
+    straddle.finish();
+}
+
+fn bench_find(c: &mut Criterion) {
+    let mut g = c.benchmark_group("composite_find");
+    for n in COUNTS {
+        for size in SIZES {
+            let segs = segments(n, size);
+            let frame = composite(&segs);
+            let flat = CompositeBuf::from(Bytes::from(concat(&segs)));
+            let at = n * size - 7;
+            assert_eq!(frame.find(&NEEDLE), Some(at));
+            assert_eq!(flat.find(&NEEDLE), Some(at));
+            g.throughput(Throughput::Bytes((n * size) as u64));
+            g.bench_function(BenchmarkId::new("composite", label(n, size)), |b| {
+                b.iter(|| black_box(&frame).find(black_box(&NEEDLE)))
+            });
+            g.bench_function(BenchmarkId::new("contiguous", label(n, size)), |b| {
+                b.iter(|| black_box(&flat).find(black_box(&NEEDLE)))
+            });
+        }
+    }
+    g.finish();
+}
+
+/// A socketpair whose far end is read (and discarded) by a thread.
+struct Sink {
+    tx: Option<UnixStream>,
+    drain: Option<JoinHandle<u64>>,
+}
+
+impl Sink {
+    fn new() -> Sink {
+        let (tx, mut rx) = UnixStream::pair().expect("socketpair");
+        let drain = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut total = 0u64;
+            loop {
+                match rx.read(&mut buf) {
+                    Ok(0) | Err(_) => return total,
+                    Ok(n) => total += n as u64,
+                }
+            }
+        });
+        Sink {
+            tx: Some(tx),
+            drain: Some(drain),
+        }
+    }
+
+    fn stream(&self) -> &UnixStream {
+        self.tx.as_ref().expect("open until drop")
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(d) = self.drain.take() {
+            let _ = d.join();
+        }
+    }
+}
+
+/// Writes the whole composite with `writev`, one `IoSlice` per segment,
+/// looping on short writes.
+fn writev_all(mut out: &UnixStream, mut frame: CompositeBuf) {
+    while frame.has_remaining() {
+        let mut iov = [IoSlice::new(&[]); 128];
+        let cnt = frame.chunks_vectored(&mut iov);
+        let n = out.write_vectored(&iov[..cnt]).expect("writev");
+        frame.advance(n);
+    }
+}
+
+fn bench_sink(c: &mut Criterion) {
+    let mut g = c.benchmark_group("composite_sink");
+    let sink = Sink::new();
+    for n in COUNTS {
+        for size in SIZES {
+            let segs = segments(n, size);
+            g.throughput(Throughput::Bytes((n * size) as u64));
+            g.bench_function(BenchmarkId::new("composite", label(n, size)), |b| {
+                b.iter(|| writev_all(sink.stream(), composite(black_box(&segs))))
+            });
+            g.bench_function(BenchmarkId::new("contiguous", label(n, size)), |b| {
+                b.iter(|| {
+                    let flat = concat(black_box(&segs));
+                    let mut out = sink.stream();
+                    out.write_all(&flat).expect("write");
+                })
+            });
+        }
+    }
+    g.finish();
+    drop(sink);
+}
+
+/// Where criterion writes its results (the same rule criterion follows,
+/// without running `cargo metadata`).
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(target).join("criterion");
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/criterion"))
+}
+
+/// Mean time in nanoseconds from `<group>/<function>/<param>/new/estimates.json`.
+fn mean_ns(group: &str, function: &str, param: &str) -> Option<f64> {
+    let path = criterion_dir()
+        .join(group)
+        .join(function)
+        .join(param)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let mean = &text[text.find("\"mean\"")?..];
+    let pe = &mean[mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = pe.find([',', '}'])?;
+    pe[..end].trim().parse().ok()
+}
+
+/// composite time / contiguous time for one group and configuration.
+fn ratio(group: &str, param: &str) -> Option<f64> {
+    Some(mean_ns(group, "composite", param)? / mean_ns(group, "contiguous", param)?)
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map_or_else(|| "n/a".to_string(), |r| format!("{r:.2}×"))
+}
+
+fn fmt_size(size: usize) -> String {
+    if size >= 1024 {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+fn summary() -> String {
+    let mut out = String::new();
+    out.push_str(
+        "Time of the composite path divided by the time of the contiguous path \
+         (below 1× = composite faster).\n\n",
+    );
+    out.push_str(
+        "| segments | build (push vs extend) | u32, every | u32, straddling only | find needle | build + writev vs concat + write |\n",
+    );
+    out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+    let mut worst_u32: Option<(f64, String)> = None;
+    for n in COUNTS {
+        for size in SIZES {
+            let p = label(n, size);
+            let every = ratio("composite_u32_every", &p);
+            let straddle = ratio("composite_u32_straddle", &p);
+            for r in [every, straddle].into_iter().flatten() {
+                if worst_u32.as_ref().map_or(true, |(w, _)| r > *w) {
+                    worst_u32 = Some((r, format!("{n} × {}", fmt_size(size))));
+                }
+            }
+            out.push_str(&format!(
+                "| {n} × {} | {} | {} | {} | {} | {} |\n",
+                fmt_size(size),
+                fmt_ratio(ratio("composite_build", &p)),
+                fmt_ratio(every),
+                fmt_ratio(straddle),
+                fmt_ratio(ratio("composite_find", &p)),
+                fmt_ratio(ratio("composite_sink", &p)),
+            ));
+        }
+    }
+    let target = label(32, 16 * 1024);
+    let speedup = ratio("composite_sink", &target).map(|r| 1.0 / r);
+    out.push_str("\nTargets:\n\n");
+    out.push_str(&format!(
+        "- 32 × 16 KiB, composite build + writev vs concatenate + write: **{}** faster (target ≥ 3×)\n",
+        fmt_ratio(speedup)
+    ));
+    let straddle_32 = ratio("composite_u32_straddle", &target);
+    out.push_str(&format!(
+        "- u32 read across boundaries vs contiguous: **{}** at 32 × 16 KiB (straddling reads only); worst over all sizes **{}** (target ≤ 2×)\n",
+        fmt_ratio(straddle_32),
+        worst_u32.map_or_else(|| "n/a".to_string(), |(r, at)| format!("{r:.2}× at {at}")),
+    ));
+    out
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(1))
+        .warm_up_time(Duration::from_millis(300))
+        .nresamples(5_000)
+        .without_plots()
+        .configure_from_args();
+    bench_build(&mut c);
+    bench_u32(&mut c);
+    bench_find(&mut c);
+    bench_sink(&mut c);
+    c.final_summary();
+
+    let args: Vec<String> = std::env::args().collect();
+    let measuring = !args
+        .iter()
+        .any(|a| a == "--test" || a == "--list" || a == "--profile-time");
+    if measuring {
+        let table = summary();
+        println!("\n## Composite vs concatenated\n\n{table}");
+        let path = criterion_dir().join("composite-summary.md");
+        if std::fs::write(&path, &table).is_ok() {
+            println!("(written to {})", path.display());
+        }
+    }
+}

@@ -17,11 +17,12 @@
 
 use std::ops::{Bound, RangeBounds};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use crate::copy::record_copy;
 
+mod buf_impl;
 mod cmp;
 mod read;
 mod search;
@@ -64,7 +65,11 @@ pub const INLINE_SEGMENTS: usize = 4;
 /// ```
 #[derive(Clone, Default)]
 pub struct CompositeBuf {
+    /// `segs[..head]` are empty placeholders left by consumed segments (so
+    /// that reading through the buffer never shifts the list); the live
+    /// segments `segs[head..]` are never empty.
     segs: SmallVec<[Bytes; INLINE_SEGMENTS]>,
+    head: usize,
     len: usize,
 }
 
@@ -96,6 +101,7 @@ impl CompositeBuf {
     pub fn new() -> Self {
         CompositeBuf {
             segs: SmallVec::new(),
+            head: 0,
             len: 0,
         }
     }
@@ -111,6 +117,7 @@ impl CompositeBuf {
     pub fn with_capacity(segments: usize) -> Self {
         CompositeBuf {
             segs: SmallVec::with_capacity(segments),
+            head: 0,
             len: 0,
         }
     }
@@ -156,7 +163,7 @@ impl CompositeBuf {
     /// ```
     #[inline]
     pub fn segments(&self) -> &[Bytes] {
-        &self.segs
+        &self.segs[self.head..]
     }
 
     /// Consumes the buffer and returns its segments, in order.
@@ -171,7 +178,7 @@ impl CompositeBuf {
     /// assert_eq!(segs.len(), 2);
     /// ```
     pub fn into_segments(self) -> impl ExactSizeIterator<Item = Bytes> {
-        self.segs.into_iter()
+        self.segs.into_iter().skip(self.head)
     }
 
     /// Appends a segment. O(1) amortized; the bytes are not copied.
@@ -189,6 +196,7 @@ impl CompositeBuf {
             return;
         }
         self.len += seg.len();
+        self.compact_if_sparse();
         self.segs.push(seg);
     }
 
@@ -209,7 +217,12 @@ impl CompositeBuf {
             return;
         }
         self.len += seg.len();
-        self.segs.insert(0, seg);
+        if self.head > 0 {
+            self.head -= 1;
+            self.segs[self.head] = seg;
+        } else {
+            self.segs.insert(0, seg);
+        }
     }
 
     /// Appends every segment of `other`. No payload byte is copied.
@@ -224,7 +237,8 @@ impl CompositeBuf {
     /// ```
     pub fn append(&mut self, other: CompositeBuf) {
         self.len += other.len;
-        self.segs.extend(other.segs);
+        self.compact_if_sparse();
+        self.segs.extend(other.segs.into_iter().skip(other.head));
     }
 
     /// Returns a buffer holding `range`, sharing memory with `self`.
@@ -278,7 +292,7 @@ impl CompositeBuf {
             return out;
         }
         let mut pos = 0;
-        for seg in &self.segs {
+        for seg in self.segments() {
             let seg_end = pos + seg.len();
             if seg_end > start && pos < end {
                 let from = start.saturating_sub(pos);
@@ -324,7 +338,7 @@ impl CompositeBuf {
         let mut head = CompositeBuf::new();
         let mut need = at;
         let mut whole = 0;
-        for seg in &self.segs {
+        for seg in self.segments() {
             if seg.len() > need {
                 break;
             }
@@ -334,13 +348,17 @@ impl CompositeBuf {
                 break;
             }
         }
-        head.segs.extend(self.segs.drain(..whole));
+        let live = self.head;
+        head.segs
+            .extend(self.segs[live..live + whole].iter_mut().map(std::mem::take));
+        self.head += whole;
         if need > 0 {
             // `need` < len of the next segment: `at` < self.len guarantees it exists.
-            head.segs.push(self.segs[0].split_to(need));
+            head.segs.push(self.segs[self.head].split_to(need));
         }
         head.len = at;
         self.len -= at;
+        self.reset_if_drained();
         head
     }
 
@@ -403,7 +421,28 @@ impl CompositeBuf {
     /// ```
     pub fn clear(&mut self) {
         self.segs.clear();
+        self.head = 0;
         self.len = 0;
+    }
+
+    /// Once every segment is consumed, drops the placeholders.
+    #[inline]
+    fn reset_if_drained(&mut self) {
+        if self.head == self.segs.len() {
+            self.segs.clear();
+            self.head = 0;
+        }
+    }
+
+    /// Before growing the list, drops the placeholders if they are at least
+    /// half of it, so the list never grows without bound while it is read
+    /// from the front and appended at the back. Amortized O(1).
+    #[inline]
+    fn compact_if_sparse(&mut self) {
+        if self.head > 0 && self.head * 2 >= self.segs.len() {
+            self.segs.drain(..self.head);
+            self.head = 0;
+        }
     }
 
     /// Returns the contents as one contiguous [`Bytes`].
@@ -429,12 +468,12 @@ impl CompositeBuf {
     /// assert_eq!(copied, 3);
     /// ```
     pub fn to_bytes(&self) -> Bytes {
-        match self.segs.len() {
-            0 => Bytes::new(),
-            1 => self.segs[0].clone(),
-            _ => {
+        match self.segments() {
+            [] => Bytes::new(),
+            [one] => one.clone(),
+            segs => {
                 let mut out = BytesMut::with_capacity(self.len);
-                for seg in &self.segs {
+                for seg in segs {
                     out.extend_from_slice(seg);
                 }
                 record_copy(self.len);
@@ -459,11 +498,8 @@ impl CompositeBuf {
     /// ```
     pub fn consolidate(&mut self) -> Bytes {
         let flat = self.to_bytes();
-        self.segs.clear();
-        self.segs.push(flat.clone());
-        if flat.is_empty() {
-            self.segs.clear();
-        }
+        self.clear();
+        self.push(flat.clone());
         flat
     }
 
@@ -499,8 +535,13 @@ impl CompositeBuf {
             Ok(r) => r,
             Err(e) => panic!("CompositeBuf::modify: {e}"),
         };
+        if start == end {
+            // No byte to write: touching (and copying) a segment would be waste.
+            return;
+        }
         let mut pos = 0;
-        for seg in self.segs.iter_mut() {
+        let live = self.head;
+        for seg in self.segs[live..].iter_mut() {
             let seg_end = pos + seg.len();
             if seg_end > start && pos < end {
                 let from = start.saturating_sub(pos);
@@ -526,23 +567,23 @@ impl CompositeBuf {
     /// `pos` must be `< self.len`.
     fn locate(&self, pos: usize) -> (usize, usize) {
         let mut base = 0;
-        for (i, seg) in self.segs.iter().enumerate() {
+        for (i, seg) in self.segments().iter().enumerate() {
             if pos < base + seg.len() {
                 return (i, pos - base);
             }
             base += seg.len();
         }
-        (self.segs.len(), 0)
+        (self.segments().len(), 0)
     }
 
     /// Iterates over the bytes from `start` on, as contiguous pieces.
-    fn pieces_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + '_ {
+    fn pieces_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + Clone + '_ {
         let (first, off) = if start >= self.len {
-            (self.segs.len(), 0)
+            (self.segments().len(), 0)
         } else {
             self.locate(start)
         };
-        self.segs[first..]
+        self.segments()[first..]
             .iter()
             .enumerate()
             .map(move |(i, s)| if i == 0 { &s[off..] } else { &s[..] })
@@ -572,67 +613,6 @@ fn checked_range(
             len: len as u64,
         }
     })
-}
-
-impl Buf for CompositeBuf {
-    #[inline]
-    fn remaining(&self) -> usize {
-        self.len
-    }
-
-    #[inline]
-    fn chunk(&self) -> &[u8] {
-        self.segs.first().map_or(&[], |s| &s[..])
-    }
-
-    fn advance(&mut self, cnt: usize) {
-        assert!(
-            cnt <= self.len,
-            "cannot advance past `remaining`: {cnt} > {}",
-            self.len
-        );
-        let mut left = cnt;
-        let mut whole = 0;
-        for seg in &self.segs {
-            if seg.len() > left {
-                break;
-            }
-            left -= seg.len();
-            whole += 1;
-        }
-        self.segs.drain(..whole);
-        if left > 0 {
-            self.segs[0].advance(left);
-        }
-        self.len -= cnt;
-    }
-
-    fn chunks_vectored<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
-        let n = dst.len().min(self.segs.len());
-        for (slot, seg) in dst.iter_mut().zip(&self.segs) {
-            *slot = std::io::IoSlice::new(seg);
-        }
-        n
-    }
-
-    fn copy_to_bytes(&mut self, len: usize) -> Bytes {
-        assert!(
-            len <= self.len,
-            "copy_to_bytes out of bounds: {len} > {}",
-            self.len
-        );
-        match self.segs.first_mut() {
-            Some(first) if first.len() >= len => {
-                let out = first.split_to(len);
-                if first.is_empty() {
-                    self.segs.remove(0);
-                }
-                self.len -= len;
-                out
-            }
-            _ => self.split_to(len).to_bytes(),
-        }
-    }
 }
 
 impl From<Bytes> for CompositeBuf {
@@ -679,6 +659,8 @@ impl FromIterator<Bytes> for CompositeBuf {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Buf;
+
     use super::*;
 
     fn segs(parts: &[&'static [u8]]) -> CompositeBuf {

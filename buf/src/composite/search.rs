@@ -1,6 +1,7 @@
 //! Searching across segment boundaries.
 
 use memchr::memmem;
+use smallvec::SmallVec;
 
 use super::CompositeBuf;
 
@@ -47,12 +48,17 @@ impl CompositeBuf {
         if needle.len() == 1 {
             return self.find_byte_from(needle[0], start);
         }
+        if needle.len() > self.len() - start {
+            return None;
+        }
         let finder = memmem::Finder::new(needle);
         let overlap = needle.len() - 1;
-        let mut scratch = Vec::new();
-        let pieces: smallvec::SmallVec<[&[u8]; 8]> = self.pieces_from(start).collect();
+        // Holds the last `overlap` bytes of a piece and the first `overlap`
+        // bytes after it; inline (no allocation) for needles up to 33 bytes.
+        let mut scratch: SmallVec<[u8; 64]> = SmallVec::new();
+        let mut pieces = self.pieces_from(start);
         let mut base = start;
-        for (i, piece) in pieces.iter().enumerate() {
+        while let Some(piece) = pieces.next() {
             if let Some(p) = finder.find(piece) {
                 return Some(base + p);
             }
@@ -62,7 +68,7 @@ impl CompositeBuf {
             scratch.clear();
             scratch.extend_from_slice(&piece[tail_start..]);
             let tail_len = scratch.len();
-            for next in &pieces[i + 1..] {
+            for next in pieces.clone() {
                 let want = overlap - (scratch.len() - tail_len);
                 if want == 0 {
                     break;
