@@ -334,3 +334,22 @@ fn bad_requests_are_answered_and_only_a_broken_frame_closes() {
     // The broker is fine.
     assert_eq!(b.produce("still here\n", 10), vec![0]);
 }
+
+#[test]
+fn a_full_disk_is_answered_as_a_storage_error_and_the_broker_goes_on() {
+    // The active segment is /dev/full: every write fails with ENOSPC.
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("00000000000000000000.log")).unwrap();
+    let b = Broker::start(dir.path(), &["--fsync", "always"]);
+    let out = b.client(&["produce"], b"lost\n");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broker: storage error: No space left on device"),
+        "{err}"
+    );
+    // Nothing was acknowledged, so nothing is in the log, and it still answers.
+    assert_eq!(b.fetch(0, 1 << 20), "");
+    let out = b.client(&["fetch", "--offset", "1"], b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("next offset is 0"));
+}

@@ -43,19 +43,14 @@ async fn read_answer(stream: &mut TcpStream) -> io::Result<Answer> {
     Ok(Answer { status, body })
 }
 
-/// Turns an error answer into an `io::Error` carrying the broker's message.
+/// Turns an error answer into an `io::Error` carrying the broker's message
+/// (which names the problem: `offset 9 is beyond the end of the log ...`).
 fn broker_error(a: &Answer) -> io::Error {
-    let what = match Status::from_u8(a.status) {
-        Some(Status::OffsetOutOfRange) => "offset out of range",
-        Some(Status::BadRequest) => "bad request",
-        Some(Status::StorageError) => "storage error",
-        Some(Status::RecordTooLarge) => "record too large",
-        _ => "error",
-    };
-    io::Error::other(format!(
-        "broker answered {what}: {}",
-        String::from_utf8_lossy(&a.body)
-    ))
+    let msg = String::from_utf8_lossy(&a.body);
+    match Status::from_u8(a.status) {
+        Some(_) if !msg.is_empty() => io::Error::other(format!("broker: {msg}")),
+        _ => io::Error::other(format!("broker answered status {}", a.status)),
+    }
 }
 
 fn be_u64(b: &[u8]) -> u64 {
