@@ -7,19 +7,21 @@
 //! start with the canonical root: a symlink that points outside is refused.
 
 use std::ffi::OsStr;
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::Status;
 
-/// Where a request target leads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Resolved {
-    /// A regular file inside the root, by its canonical path.
-    File(PathBuf),
-    /// The answer is this error status.
-    Refused(Status),
+/// A file opened for an answer: the handle, its metadata (from `fstat` on
+/// the handle) and its canonical path.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) file: File,
+    pub(crate) meta: Metadata,
+    pub(crate) path: PathBuf,
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -74,6 +76,9 @@ fn path_of(target: &str) -> Option<&str> {
 fn io_status(e: &io::Error) -> Status {
     match e.kind() {
         io::ErrorKind::PermissionDenied => Status::Forbidden,
+        // ELOOP under O_NOFOLLOW: the checked path became a symlink since
+        // it was canonicalized. Refuse it rather than follow it.
+        _ if e.raw_os_error() == Some(libc::ELOOP) => Status::Forbidden,
         _ => Status::NotFound,
     }
 }
@@ -88,15 +93,23 @@ fn inside(root: &Path, p: &Path) -> Result<PathBuf, Status> {
     }
 }
 
-/// Resolves `target` against `root`, which must already be canonical.
-pub(crate) fn resolve(root: &Path, target: &str) -> Resolved {
-    match resolve_inner(root, target) {
-        Ok(p) => Resolved::File(p),
-        Err(s) => Resolved::Refused(s),
-    }
+/// Opens a canonical path: `O_NOFOLLOW` (it has no symlinks; one that
+/// appeared since is refused) and `O_NONBLOCK` (a FIFO must not block the
+/// event loop; for regular files it changes nothing).
+fn open_checked(path: PathBuf) -> Result<Opened, Status> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| io_status(&e))?;
+    let meta = file.metadata().map_err(|e| io_status(&e))?;
+    Ok(Opened { file, meta, path })
 }
 
-fn resolve_inner(root: &Path, target: &str) -> Result<PathBuf, Status> {
+/// Resolves `target` against `root` (canonical) and opens the regular file
+/// it names (a directory's `index.html`). The metadata comes from the open
+/// handle, so what is checked is what is served.
+pub(crate) fn resolve(root: &Path, target: &str) -> Result<Opened, Status> {
     let path = path_of(target).ok_or(Status::BadRequest)?;
     let decoded = percent_decode(path).ok_or(Status::BadRequest)?;
     if decoded.contains(&0) {
@@ -110,16 +123,12 @@ fn resolve_inner(root: &Path, target: &str) -> Result<PathBuf, Status> {
             seg => joined.push(OsStr::from_bytes(seg)),
         }
     }
-    let canon = inside(root, &joined)?;
-    let meta = canon.metadata().map_err(|e| io_status(&e))?;
-    let file = if meta.is_dir() {
-        inside(root, &canon.join("index.html"))?
-    } else {
-        canon
-    };
-    let meta = file.metadata().map_err(|e| io_status(&e))?;
-    if meta.is_file() {
-        Ok(file)
+    let mut opened = open_checked(inside(root, &joined)?)?;
+    if opened.meta.is_dir() {
+        opened = open_checked(inside(root, &opened.path.join("index.html"))?)?;
+    }
+    if opened.meta.is_file() {
+        Ok(opened)
     } else {
         Err(Status::NotFound)
     }
@@ -129,6 +138,7 @@ fn resolve_inner(root: &Path, target: &str) -> Result<PathBuf, Status> {
 mod tests {
     use super::*;
     use std::fs;
+    use std::os::unix::ffi::OsStringExt;
 
     struct Tree {
         _outer: tempfile::TempDir,
@@ -152,8 +162,12 @@ mod tests {
         }
     }
 
-    fn file(t: &Tree, rel: &str) -> Resolved {
-        Resolved::File(t.root.join(rel))
+    fn file(t: &Tree, rel: &str) -> Result<PathBuf, Status> {
+        Ok(t.root.join(rel))
+    }
+
+    fn resolve(root: &Path, target: &str) -> Result<PathBuf, Status> {
+        super::resolve(root, target).map(|o| o.path)
     }
 
     #[test]
@@ -180,11 +194,7 @@ mod tests {
     fn missing_files_and_index_less_directories_are_404() {
         let t = tree();
         for target in ["/nope", "/sub/empty/", "/a.txt/x", "/"] {
-            assert_eq!(
-                resolve(&t.root, target),
-                Resolved::Refused(Status::NotFound),
-                "{target}"
-            );
+            assert_eq!(resolve(&t.root, target), Err(Status::NotFound), "{target}");
         }
     }
 
@@ -199,15 +209,20 @@ mod tests {
             "/sub%2f..%2f..%2fsecret.txt",
             "/leak",
         ] {
-            assert_eq!(
-                resolve(&t.root, target),
-                Resolved::Refused(Status::Forbidden),
-                "{target}"
-            );
+            assert_eq!(resolve(&t.root, target), Err(Status::Forbidden), "{target}");
         }
         // An absolute path inside the target stays under the root.
         let abs = format!("/{}", t.root.parent().unwrap().join("secret.txt").display());
-        assert_eq!(resolve(&t.root, &abs), Resolved::Refused(Status::NotFound));
+        assert_eq!(resolve(&t.root, &abs), Err(Status::NotFound));
+    }
+
+    #[test]
+    fn a_fifo_is_404_and_opening_it_does_not_block() {
+        let t = tree();
+        let fifo = std::ffi::CString::new(t.root.join("pipe").into_os_string().into_vec()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        assert_eq!(resolve(&t.root, "/pipe"), Err(Status::NotFound));
     }
 
     #[test]
@@ -216,7 +231,7 @@ mod tests {
         for target in ["a.txt", "*", "/%zz", "/%2", "/a%00.txt", "ftp://h/a.txt"] {
             assert_eq!(
                 resolve(&t.root, target),
-                Resolved::Refused(Status::BadRequest),
+                Err(Status::BadRequest),
                 "{target}"
             );
         }

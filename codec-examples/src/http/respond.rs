@@ -2,9 +2,7 @@
 //! body, a `FileRegion` that the transport sends with `sendfile`.
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
-use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,7 +14,7 @@ use super::date::{format_http_date, parse_http_date, unix_secs};
 use super::head::{Method, Request};
 use super::mime::content_type;
 use super::range::{parse_range, RangeAnswer};
-use super::resolve::{resolve, Resolved};
+use super::resolve::{resolve, Opened};
 use super::Status;
 
 /// A response ready to write: the head (with any small error body in the
@@ -129,16 +127,6 @@ fn if_range_holds(header: &str, v: &Validators) -> bool {
     }
 }
 
-fn open_status(e: &io::Error) -> Status {
-    match e.kind() {
-        io::ErrorKind::NotFound => Status::NotFound,
-        io::ErrorKind::PermissionDenied => Status::Forbidden,
-        // ELOOP: the checked path became a symlink since it was resolved.
-        _ if e.raw_os_error() == Some(libc::ELOOP) => Status::Forbidden,
-        _ => Status::NotFound,
-    }
-}
-
 /// Answers one request for a file under `root` (canonical). `date` is the
 /// current IMF-fixdate for the `Date` header.
 pub(crate) fn respond(root: &Path, req: &Request, date: &str) -> Response {
@@ -149,24 +137,9 @@ pub(crate) fn respond(root: &Path, req: &Request, date: &str) -> Response {
     if let Method::Other(_) = req.method {
         return err(Status::MethodNotAllowed);
     }
-    let path = match resolve(root, &req.target) {
-        Resolved::File(p) => p,
-        Resolved::Refused(s) => return err(s),
-    };
-    // O_NOFOLLOW: the canonical path has no symlinks; if one appeared since,
-    // refuse it rather than follow it out of the root.
-    let file: File = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-    {
-        Ok(f) => f,
-        Err(e) => return err(open_status(&e)),
-    };
-    let meta = match file.metadata() {
-        Ok(m) if m.is_file() => m,
-        Ok(_) => return err(Status::NotFound),
-        Err(_) => return err(Status::InternalServerError),
+    let Opened { file, meta, path } = match resolve(root, &req.target) {
+        Ok(o) => o,
+        Err(s) => return err(s),
     };
     let len = meta.len();
     let v = validators(&meta);
