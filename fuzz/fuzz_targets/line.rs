@@ -1,0 +1,5 @@
+//! Fuzzes the `line` framing decoder: one-shot vs split delivery (see
+//! `weft_fuzz::framing`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| weft_fuzz::framing::line(data));

@@ -1,0 +1,138 @@
+//! Replays the fuzz targets' checks (`fuzz/src/framing.rs`, shared through
+//! `#[path]`) under `cargo test`: every committed seed in
+//! `fuzz/corpus/<target>/`, then random inputs from proptest. Each input is
+//! decoded once whole and once cut into reads; both runs must agree, copy
+//! nothing, and respect the limits. Where cargo-fuzz is installed,
+//! `fuzz/run.sh` runs the same checks under libFuzzer.
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../fuzz/src/input.rs"]
+mod input;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../fuzz/src/framing.rs"]
+mod framing;
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let data = std::fs::read(&p).unwrap();
+            (p, data)
+        })
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no seeds in {}", dir.display());
+    out
+}
+
+fn replay(target: &str, check: fn(&[u8])) {
+    for (path, data) in corpus(target) {
+        let r = std::panic::catch_unwind(|| check(&data));
+        assert!(r.is_ok(), "seed {} failed", path.display());
+    }
+}
+
+#[test]
+fn length_field_seeds_decode_the_same_whole_and_split() {
+    replay("length_field", framing::length_field);
+}
+
+#[test]
+fn line_seeds_decode_the_same_whole_and_split() {
+    replay("line", framing::line);
+}
+
+#[test]
+fn delimiter_seeds_decode_the_same_whole_and_split() {
+    replay("delimiter", framing::delimiter);
+}
+
+#[test]
+fn fixed_seeds_decode_like_chunks_exact() {
+    replay("fixed", framing::fixed);
+}
+
+/// Config bytes that steer the decoders towards interesting corners
+/// (small limits, huge declared lengths), then arbitrary bytes.
+fn steered() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop::collection::vec(any::<u8>(), 0..24),
+        prop::collection::vec(
+            prop_oneof![Just(b'\n'), Just(b'\r'), Just(0u8), Just(0xff), any::<u8>()],
+            0..160,
+        ),
+    )
+        .prop_map(|(mut head, body)| {
+            head.extend(body);
+            head
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_length_field_inputs_decode_the_same_whole_and_split(data in steered()) {
+        framing::length_field(&data);
+    }
+
+    #[test]
+    fn random_line_inputs_decode_the_same_whole_and_split(data in steered()) {
+        framing::line(&data);
+    }
+
+    #[test]
+    fn random_delimiter_inputs_decode_the_same_whole_and_split(data in steered()) {
+        framing::delimiter(&data);
+    }
+
+    #[test]
+    fn random_fixed_inputs_decode_like_chunks_exact(data in steered()) {
+        framing::fixed(&data);
+    }
+}
+
+/// Found by the `delimiter` fuzz target. The docs say "the delimiter giving
+/// the shortest frame wins (first in the list on a tie)", but when a
+/// delimiter occurs inside another before its last byte, a read that ends
+/// inside the long delimiter makes the decoder take the short one.
+/// Delimiters `["abcd", "c"]`, stream `"abcd"`: whole, the frame is `""`
+/// (cut at "abcd"); read as `"abc"` + `"d"`, the frame is `"ab"` (cut at
+/// "c") and a stray `"d"` is left. Fix (in `DelimiterBasedFrameDecoder`):
+/// before cutting at the best match, wait for more bytes while a
+/// delimiter that would win is still incomplete at the end of the
+/// cumulation (and cut at the short one in `decode_eof`).
+#[test]
+#[ignore = "known issue in DelimiterBasedFrameDecoder, reported in the issue 6 notes"]
+fn frames_do_not_depend_on_reads_when_one_delimiter_holds_another() {
+    use bytes::Bytes;
+    use weft_pipeline::codec::{ByteToMessageDecoder, DelimiterBasedFrameDecoder};
+    use weft_pipeline::{EmbeddedChannel, Pipeline};
+
+    let frames = |reads: &[&'static [u8]]| {
+        let mut p = Pipeline::new();
+        let d = DelimiterBasedFrameDecoder::new(64, [&b"abcd"[..], b"c"]).unwrap();
+        p.add_last("d", ByteToMessageDecoder::new(d)).unwrap();
+        let mut ch = EmbeddedChannel::new(p);
+        for r in reads {
+            ch.write_inbound(Bytes::from_static(r));
+        }
+        let mut out = Vec::new();
+        while let Some(f) = ch.read_inbound_bytes() {
+            out.push(f);
+        }
+        out
+    };
+    assert_eq!(frames(&[b"abcd"]), vec![Bytes::new()]);
+    assert_eq!(frames(&[b"abc", b"d"]), vec![Bytes::new()]);
+}
