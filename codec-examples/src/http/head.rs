@@ -92,6 +92,7 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request, Status> {
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
+    let mut expects_continue = false;
     for h in req.headers.iter() {
         let name = h.name;
         let value = std::str::from_utf8(h.value).ok().map(str::trim);
@@ -116,6 +117,8 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request, Status> {
                 return Err(Status::BadRequest);
             }
             content_length = Some(n);
+        } else if name.eq_ignore_ascii_case("expect") {
+            expects_continue = value.is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = true;
         } else if name.eq_ignore_ascii_case("if-none-match") {
@@ -139,7 +142,9 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request, Status> {
         (false, Some(0)) | (false, None) => BodyKind::None,
         (false, Some(n)) => BodyKind::Length(n),
     };
-    if out.body == BodyKind::Chunked {
+    // A chunked body cannot be skipped cheaply, and a client waiting for
+    // `100 Continue` may never send the body it announced: answer, then close.
+    if out.body == BodyKind::Chunked || (expects_continue && out.body != BodyKind::None) {
         out.keep_alive = false;
     }
     Ok(out)
@@ -260,6 +265,11 @@ mod tests {
         assert_eq!(r.method, Method::Other("POST".into()));
         assert_eq!(r.body, BodyKind::Length(12));
         assert!(r.keep_alive);
+        let r = parse(
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .unwrap();
+        assert!(!r.keep_alive, "the body may never come");
         let r = parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
         assert_eq!(r.body, BodyKind::Chunked);
         assert!(!r.keep_alive);
