@@ -37,7 +37,8 @@ mod service;
 
 pub use decoder::{HttpEvent, HttpRequestDecoder, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use head::{Method, Request, MAX_HEADERS, MAX_HEAD_BYTES};
-pub use service::{canonical_root, StaticFiles};
+pub use resolve::FileRoot;
+pub use service::StaticFiles;
 
 /// Arguments of `weft http`.
 #[derive(Debug, Clone, clap::Args)]
@@ -88,7 +89,7 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
     if let Err(e) = raise_nofile_limit() {
         tracing::warn!("cannot raise the descriptor limit: {e}");
     }
-    let root = Arc::new(canonical_root(&args.root)?);
+    let root = Arc::new(FileRoot::open(&args.root)?);
     let header = Duration::from_secs(args.header_timeout);
     let idle = Duration::from_secs(args.idle_timeout);
     let server = ServerBuilder::new()

@@ -5,15 +5,156 @@
 //! refused outright (so `%2e%2e` and `%2F..` fare no better than `..`). The
 //! joined path is then canonicalized, which resolves symlinks, and must still
 //! start with the canonical root: a symlink that points outside is refused.
+//!
+//! The canonical path is then opened without following any symlink. Where
+//! the kernel has `openat2` (Linux 5.6+), the open is relative to a
+//! descriptor of the root with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so a
+//! directory swapped for a symlink between the check and the open cannot
+//! lead outside either; elsewhere `O_NOFOLLOW` guards the last component.
 
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::Status;
+
+/// The directory `weft http` serves: its canonical path and, where the
+/// kernel has `openat2`, a descriptor of it to open files beneath it without
+/// a race between checking a path and opening it.
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let root = weft_examples::http::FileRoot::open(dir.path()).unwrap();
+/// assert!(root.path().is_absolute());
+/// assert!(weft_examples::http::FileRoot::open("/no/such/dir").is_err());
+/// ```
+#[derive(Debug)]
+pub struct FileRoot {
+    path: PathBuf,
+    dir: Option<OwnedFd>,
+}
+
+/// `struct open_how` of `openat2(2)` (libc's is `#[non_exhaustive]`).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// `openat2(dir, rel, O_RDONLY | O_NONBLOCK | O_CLOEXEC)`, refusing every
+/// symlink and anything not beneath `dir`.
+fn openat2_beneath(dir: &OwnedFd, rel: &Path) -> io::Result<File> {
+    let rel = if rel.as_os_str().is_empty() {
+        CString::new(".")
+    } else {
+        CString::new(rel.as_os_str().as_bytes())
+    }
+    .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let how = OpenHow {
+        flags: (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: `dir` is an open descriptor, `rel` a NUL-terminated string and
+    // `how` a valid `open_how` of the size passed; all outlive the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            rel.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openat2 returned a new descriptor that nothing else owns.
+    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
+}
+
+impl FileRoot {
+    /// Canonicalizes `path`, checks it is a directory, and opens it for
+    /// `openat2` if the kernel has it.
+    ///
+    /// # Errors
+    ///
+    /// Fails if `path` does not exist, cannot be read, or is not a directory.
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn open(path: impl AsRef<Path>) -> io::Result<FileRoot> {
+        let mut root = FileRoot::without_openat2(path)?;
+        let dir = OwnedFd::from(
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY)
+                .open(&root.path)?,
+        );
+        // Probe once: ENOSYS (old kernel) or a seccomp refusal means the
+        // O_NOFOLLOW fallback.
+        match openat2_beneath(&dir, Path::new("")) {
+            Ok(_) => root.dir = Some(dir),
+            Err(e) => tracing::info!("openat2 unavailable ({e}); using O_NOFOLLOW opens"),
+        }
+        Ok(root)
+    }
+
+    /// Like [`open`](Self::open), but always opens with `O_NOFOLLOW` on
+    /// the canonical path instead of `openat2`.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let root = weft_examples::http::FileRoot::without_openat2(dir.path()).unwrap();
+    /// assert!(!root.uses_openat2());
+    /// ```
+    pub fn without_openat2(path: impl AsRef<Path>) -> io::Result<FileRoot> {
+        let path = path.as_ref().canonicalize()?;
+        if !path.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a directory", path.display()),
+            ));
+        }
+        Ok(FileRoot { path, dir: None })
+    }
+
+    /// The canonical path of the root.
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether files are opened with `openat2` beneath the root.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let root = weft_examples::http::FileRoot::open(dir.path()).unwrap();
+    /// println!("openat2: {}", root.uses_openat2());
+    /// ```
+    pub fn uses_openat2(&self) -> bool {
+        self.dir.is_some()
+    }
+}
 
 /// A file opened for an answer: the handle, its metadata (from `fstat` on
 /// the handle) and its canonical path.
@@ -78,7 +219,8 @@ fn io_status(e: &io::Error) -> Status {
         io::ErrorKind::PermissionDenied => Status::Forbidden,
         // ELOOP under O_NOFOLLOW: the checked path became a symlink since
         // it was canonicalized. Refuse it rather than follow it.
-        _ if e.raw_os_error() == Some(libc::ELOOP) => Status::Forbidden,
+        // ELOOP / EXDEV under openat2: a symlink, or a way out of the root.
+        _ if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV)) => Status::Forbidden,
         _ => Status::NotFound,
     }
 }
@@ -93,29 +235,34 @@ fn inside(root: &Path, p: &Path) -> Result<PathBuf, Status> {
     }
 }
 
-/// Opens a canonical path: `O_NOFOLLOW` (it has no symlinks; one that
-/// appeared since is refused) and `O_NONBLOCK` (a FIFO must not block the
-/// event loop; for regular files it changes nothing).
-fn open_checked(path: PathBuf) -> Result<Opened, Status> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(|e| io_status(&e))?;
+/// Opens a canonical path under the root. It has no symlinks, so one that
+/// appeared since is refused: by `openat2` for every component, by
+/// `O_NOFOLLOW` for the last one otherwise. `O_NONBLOCK`: a FIFO must not
+/// block the event loop (for regular files it changes nothing).
+fn open_checked(root: &FileRoot, path: PathBuf) -> Result<Opened, Status> {
+    let file = match (&root.dir, path.strip_prefix(&root.path)) {
+        (Some(dir), Ok(rel)) => openat2_beneath(dir, rel),
+        (Some(_), Err(_)) => return Err(Status::Forbidden),
+        (None, _) => OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path),
+    }
+    .map_err(|e| io_status(&e))?;
     let meta = file.metadata().map_err(|e| io_status(&e))?;
     Ok(Opened { file, meta, path })
 }
 
-/// Resolves `target` against `root` (canonical) and opens the regular file
-/// it names (a directory's `index.html`). The metadata comes from the open
-/// handle, so what is checked is what is served.
-pub(crate) fn resolve(root: &Path, target: &str) -> Result<Opened, Status> {
+/// Resolves `target` against `root` and opens the regular file it names (a
+/// directory's `index.html`). The metadata comes from the open handle, so
+/// what is checked is what is served.
+pub(crate) fn resolve(root: &FileRoot, target: &str) -> Result<Opened, Status> {
     let path = path_of(target).ok_or(Status::BadRequest)?;
     let decoded = percent_decode(path).ok_or(Status::BadRequest)?;
     if decoded.contains(&0) {
         return Err(Status::BadRequest);
     }
-    let mut joined = root.to_path_buf();
+    let mut joined = root.path.clone();
     for seg in decoded.split(|&b| b == b'/') {
         match seg {
             b"" | b"." => {}
@@ -123,9 +270,10 @@ pub(crate) fn resolve(root: &Path, target: &str) -> Result<Opened, Status> {
             seg => joined.push(OsStr::from_bytes(seg)),
         }
     }
-    let mut opened = open_checked(inside(root, &joined)?)?;
+    let mut opened = open_checked(root, inside(&root.path, &joined)?)?;
     if opened.meta.is_dir() {
-        opened = open_checked(inside(root, &opened.path.join("index.html"))?)?;
+        let index = inside(&root.path, &opened.path.join("index.html"))?;
+        opened = open_checked(root, index)?;
     }
     if opened.meta.is_file() {
         Ok(opened)
@@ -143,6 +291,7 @@ mod tests {
     struct Tree {
         _outer: tempfile::TempDir,
         root: PathBuf,
+        roots: [FileRoot; 2],
     }
 
     fn tree() -> Tree {
@@ -155,10 +304,15 @@ mod tests {
         fs::write(outer.path().join("secret.txt"), "secret").unwrap();
         std::os::unix::fs::symlink(outer.path().join("secret.txt"), root.join("leak")).unwrap();
         std::os::unix::fs::symlink(root.join("a.txt"), root.join("alias")).unwrap();
+        let roots = [
+            FileRoot::open(&root).unwrap(),
+            FileRoot::without_openat2(&root).unwrap(),
+        ];
         let root = root.canonicalize().unwrap();
         Tree {
             _outer: outer,
             root,
+            roots,
         }
     }
 
@@ -166,35 +320,32 @@ mod tests {
         Ok(t.root.join(rel))
     }
 
-    fn resolve(root: &Path, target: &str) -> Result<PathBuf, Status> {
-        super::resolve(root, target).map(|o| o.path)
+    /// Resolves with both strategies and checks they agree.
+    fn resolve(t: &Tree, target: &str) -> Result<PathBuf, Status> {
+        let a = super::resolve(&t.roots[0], target).map(|o| o.path);
+        let b = super::resolve(&t.roots[1], target).map(|o| o.path);
+        assert_eq!(a, b, "openat2 and O_NOFOLLOW disagree on {target}");
+        a
     }
 
     #[test]
     fn files_and_directory_indexes_resolve() {
         let t = tree();
-        assert_eq!(resolve(&t.root, "/a.txt"), file(&t, "a.txt"));
-        assert_eq!(resolve(&t.root, "/a.txt?v=1#x"), file(&t, "a.txt"));
-        assert_eq!(resolve(&t.root, "/./sub/"), file(&t, "sub/index.html"));
-        assert_eq!(resolve(&t.root, "/sub"), file(&t, "sub/index.html"));
-        assert_eq!(
-            resolve(&t.root, "/with%20space.txt"),
-            file(&t, "with space.txt")
-        );
-        assert_eq!(resolve(&t.root, "//a.txt"), file(&t, "a.txt"));
-        assert_eq!(resolve(&t.root, "http://h/a.txt"), file(&t, "a.txt"));
-        assert_eq!(
-            resolve(&t.root, "/alias"),
-            file(&t, "a.txt"),
-            "symlink inside"
-        );
+        assert_eq!(resolve(&t, "/a.txt"), file(&t, "a.txt"));
+        assert_eq!(resolve(&t, "/a.txt?v=1#x"), file(&t, "a.txt"));
+        assert_eq!(resolve(&t, "/./sub/"), file(&t, "sub/index.html"));
+        assert_eq!(resolve(&t, "/sub"), file(&t, "sub/index.html"));
+        assert_eq!(resolve(&t, "/with%20space.txt"), file(&t, "with space.txt"));
+        assert_eq!(resolve(&t, "//a.txt"), file(&t, "a.txt"));
+        assert_eq!(resolve(&t, "http://h/a.txt"), file(&t, "a.txt"));
+        assert_eq!(resolve(&t, "/alias"), file(&t, "a.txt"), "symlink inside");
     }
 
     #[test]
     fn missing_files_and_index_less_directories_are_404() {
         let t = tree();
         for target in ["/nope", "/sub/empty/", "/a.txt/x", "/"] {
-            assert_eq!(resolve(&t.root, target), Err(Status::NotFound), "{target}");
+            assert_eq!(resolve(&t, target), Err(Status::NotFound), "{target}");
         }
     }
 
@@ -209,11 +360,39 @@ mod tests {
             "/sub%2f..%2f..%2fsecret.txt",
             "/leak",
         ] {
-            assert_eq!(resolve(&t.root, target), Err(Status::Forbidden), "{target}");
+            assert_eq!(resolve(&t, target), Err(Status::Forbidden), "{target}");
         }
         // An absolute path inside the target stays under the root.
         let abs = format!("/{}", t.root.parent().unwrap().join("secret.txt").display());
-        assert_eq!(resolve(&t.root, &abs), Err(Status::NotFound));
+        assert_eq!(resolve(&t, &abs), Err(Status::NotFound));
+    }
+
+    #[test]
+    fn openat2_is_used_where_the_kernel_has_it() {
+        let t = tree();
+        // Linux 5.6+ has it; say so in the test output either way.
+        println!("openat2 in use: {}", t.roots[0].uses_openat2());
+        assert!(!t.roots[1].uses_openat2());
+    }
+
+    #[test]
+    fn a_symlink_swapped_in_after_the_check_is_not_followed() {
+        let t = tree();
+        // As if `sub` had been replaced by a symlink to the outside after
+        // canonicalization: open the unchecked path directly.
+        std::os::unix::fs::symlink(t.root.parent().unwrap(), t.root.join("swapped")).unwrap();
+        let raced = t.root.join("swapped/secret.txt");
+        if t.roots[0].uses_openat2() {
+            assert_eq!(
+                open_checked(&t.roots[0], raced).map(|o| o.path),
+                Err(Status::Forbidden)
+            );
+        }
+        // The fallback guards only the last component:
+        assert_eq!(
+            open_checked(&t.roots[1], t.root.join("leak")).map(|o| o.path),
+            Err(Status::Forbidden)
+        );
     }
 
     #[test]
@@ -222,18 +401,14 @@ mod tests {
         let fifo = std::ffi::CString::new(t.root.join("pipe").into_os_string().into_vec()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
-        assert_eq!(resolve(&t.root, "/pipe"), Err(Status::NotFound));
+        assert_eq!(resolve(&t, "/pipe"), Err(Status::NotFound));
     }
 
     #[test]
     fn malformed_targets_are_400() {
         let t = tree();
         for target in ["a.txt", "*", "/%zz", "/%2", "/a%00.txt", "ftp://h/a.txt"] {
-            assert_eq!(
-                resolve(&t.root, target),
-                Err(Status::BadRequest),
-                "{target}"
-            );
+            assert_eq!(resolve(&t, target), Err(Status::BadRequest), "{target}");
         }
     }
 }

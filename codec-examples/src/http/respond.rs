@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +13,7 @@ use super::date::{format_http_date, parse_http_date, unix_secs};
 use super::head::{Method, Request};
 use super::mime::content_type;
 use super::range::{parse_range, RangeAnswer};
-use super::resolve::{resolve, Opened};
+use super::resolve::{resolve, FileRoot, Opened};
 use super::Status;
 
 /// A response ready to write: the head (with any small error body in the
@@ -127,9 +126,9 @@ fn if_range_holds(header: &str, v: &Validators) -> bool {
     }
 }
 
-/// Answers one request for a file under `root` (canonical). `date` is the
-/// current IMF-fixdate for the `Date` header.
-pub(crate) fn respond(root: &Path, req: &Request, date: &str) -> Response {
+/// Answers one request for a file under `root`. `date` is the current
+/// IMF-fixdate for the `Date` header.
+pub(crate) fn respond(root: &FileRoot, req: &Request, date: &str) -> Response {
     let head_only = req.method == Method::Head;
     let close = !req.keep_alive;
     let ka10 = req.keep_alive && req.minor_version == 0;
@@ -229,14 +228,14 @@ mod tests {
 
     const DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
 
-    fn root() -> (tempfile::TempDir, std::path::PathBuf) {
+    fn root() -> (tempfile::TempDir, FileRoot) {
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join("f.txt"), b"0123456789").unwrap();
-        let r = d.path().canonicalize().unwrap();
+        let r = FileRoot::open(d.path()).unwrap();
         (d, r)
     }
 
-    fn ask(root: &Path, head: &str) -> Response {
+    fn ask(root: &FileRoot, head: &str) -> Response {
         let req = parse_head(head.as_bytes()).unwrap();
         respond(root, &req, DATE)
     }

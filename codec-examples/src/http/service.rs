@@ -1,7 +1,7 @@
 //! [`StaticFiles`]: answers [`HttpEvent`]s with files from a root.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -9,6 +9,7 @@ use weft_pipeline::{Context, Handler, Message, MessageTypes, PipelineError, Type
 
 use super::date::{format_http_date, unix_secs};
 use super::decoder::HttpEvent;
+use super::resolve::FileRoot;
 use super::respond::{error_response, respond, Response};
 use super::Status;
 
@@ -44,7 +45,7 @@ use super::Status;
 /// ```
 #[derive(Debug)]
 pub struct StaticFiles {
-    root: Arc<PathBuf>,
+    root: Arc<FileRoot>,
     waiting: VecDeque<HttpEvent>,
     date: (u64, String),
     closed: bool,
@@ -55,8 +56,7 @@ impl StaticFiles {
     ///
     /// # Errors
     ///
-    /// Fails if `root` cannot be canonicalized (it does not exist, ...) or
-    /// is not a directory.
+    /// As [`FileRoot::open`].
     ///
     /// # Examples
     ///
@@ -66,22 +66,21 @@ impl StaticFiles {
     /// assert!(weft_examples::http::StaticFiles::new("/no/such/dir").is_err());
     /// ```
     pub fn new(root: impl AsRef<Path>) -> std::io::Result<StaticFiles> {
-        let root = canonical_root(root.as_ref())?;
-        Ok(StaticFiles::with_root(Arc::new(root)))
+        Ok(StaticFiles::with_root(Arc::new(FileRoot::open(root)?)))
     }
 
-    /// Serves files under a root that is already canonical (see
-    /// [`canonical_root`]); cheap, for one handler per connection.
+    /// Serves files under a root opened once and shared; cheap, for one
+    /// handler per connection.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::Arc;
     /// let dir = tempfile::tempdir().unwrap();
-    /// let root = Arc::new(weft_examples::http::canonical_root(dir.path()).unwrap());
+    /// let root = Arc::new(weft_examples::http::FileRoot::open(dir.path()).unwrap());
     /// let _h = weft_examples::http::StaticFiles::with_root(root.clone());
     /// ```
-    pub fn with_root(root: Arc<PathBuf>) -> StaticFiles {
+    pub fn with_root(root: Arc<FileRoot>) -> StaticFiles {
         StaticFiles {
             root,
             waiting: VecDeque::new(),
@@ -136,31 +135,6 @@ impl StaticFiles {
             ctx.close();
         }
     }
-}
-
-/// Canonicalizes a root directory once, so every request can be checked
-/// against it by prefix.
-///
-/// # Errors
-///
-/// Fails if `root` does not exist or is not a directory.
-///
-/// # Examples
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// let root = weft_examples::http::canonical_root(dir.path()).unwrap();
-/// assert!(root.is_absolute());
-/// ```
-pub fn canonical_root(root: &Path) -> std::io::Result<PathBuf> {
-    let root = root.canonicalize()?;
-    if !root.is_dir() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{} is not a directory", root.display()),
-        ));
-    }
-    Ok(root)
 }
 
 impl Handler for StaticFiles {
