@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Weft's example servers against the peer a user would pick, on loopback.
 #
-#   benches/peers.sh            # full run (about 3 minutes)
-#   benches/peers.sh --quick    # shorter loads and a 256 MiB file (about 1 minute)
+#   benches/peers.sh            # full run (about 4 minutes here)
+#   benches/peers.sh --quick    # shorter loads and a 256 MiB file (about 1.5 minutes)
 #
 # Pairs: weft http vs nginx (1 GiB file: GB/s and server CPU s/GB; 4 KiB
 # file: wrk req/s), weft resp vs redis-server (redis-benchmark ping/set/get at
@@ -130,8 +130,8 @@ download() { # download URL: prints "bytes seconds" summed over $DOWNLOADS downl
   local i out bytes=0 secs=0
   for i in $(seq "$DOWNLOADS"); do
     out=$(curl -s -o /dev/null --max-time 120 -w '%{size_download} %{time_total}' "$1")
-    bytes=$(awk -v a="$bytes" -v b="${out% *}" 'BEGIN { print a + b }')
-    secs=$(awk -v a="$secs" -v b="${out#* }" 'BEGIN { print a + b }')
+    bytes=$(awk -v a="$bytes" -v b="${out% *}" 'BEGIN { printf "%.0f", a + b }')
+    secs=$(awk -v a="$secs" -v b="${out#* }" 'BEGIN { printf "%.6f", a + b }')
   done
   echo "$bytes $secs"
 }
