@@ -49,6 +49,53 @@ pub(crate) enum Event {
     Timer(u64),
 }
 
+/// The events waiting to run: one arena of slots, read as a stack of
+/// batches. Each handler call's events form one batch, run in order; a
+/// batch pushed later (by a handler reacting to an event) runs completely
+/// before its parent batch goes on: depth first, with each event moved
+/// only into its slot and out of it.
+#[derive(Default)]
+pub(crate) struct EventQueue {
+    slots: Vec<Option<Event>>,
+    /// (first slot, next slot to run, end) of each open batch.
+    batches: Vec<(usize, usize, usize)>,
+}
+
+impl EventQueue {
+    pub(crate) fn push(&mut self, ev: Event) {
+        self.slots.push(Some(ev));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Makes the events pushed since `start` a batch that runs next.
+    pub(crate) fn close_batch(&mut self, start: usize) {
+        if self.slots.len() > start {
+            self.batches.push((start, start, self.slots.len()));
+        }
+    }
+
+    /// The next event to run, depth first.
+    pub(crate) fn next(&mut self) -> Option<Event> {
+        loop {
+            let top = self.batches.last_mut()?;
+            if top.1 >= top.2 {
+                let start = top.0;
+                self.batches.pop();
+                self.slots.truncate(start);
+                continue;
+            }
+            let i = top.1;
+            top.1 += 1;
+            if let Some(ev) = self.slots.get_mut(i).and_then(Option::take) {
+                return Some(ev);
+            }
+        }
+    }
+}
+
 /// Where to insert a new handler.
 enum At<'n> {
     First,
@@ -100,6 +147,10 @@ impl Chain {
             Origin::Handler(id) => self.index_of_id(id)?,
         };
         (0..end).rev().find(|&i| !self.entries[i].removed)
+    }
+
+    pub(crate) fn has_tombstones(&self) -> bool {
+        self.entries.iter().any(|e| e.removed)
     }
 
     /// Drops the tombstones; called when no event is in flight.

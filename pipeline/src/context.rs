@@ -4,7 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::time::Instant;
 
-use crate::chain::{Chain, Event, Inbound, Origin, Outbound};
+use crate::chain::{Chain, Event, EventQueue, Inbound, Origin, Outbound};
 use crate::{Handler, Message, PipelineError, WritePromise};
 
 /// A handler's view of its pipeline, given to every [`Handler`] method.
@@ -50,7 +50,7 @@ use crate::{Handler, Message, PipelineError, WritePromise};
 /// ```
 pub struct Context<'a> {
     pub(crate) chain: &'a mut Chain,
-    pub(crate) queue: &'a mut Vec<Event>,
+    pub(crate) queue: &'a mut EventQueue,
     pub(crate) id: u64,
     pub(crate) now: Instant,
     pub(crate) writable: bool,

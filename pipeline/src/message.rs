@@ -4,7 +4,7 @@
 use std::any::{Any, TypeId};
 use std::fmt;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use weft_buf::{CompositeBuf, FileRegion};
 
 /// A message travelling through a pipeline.
@@ -213,10 +213,45 @@ impl Message {
     /// ```
     pub fn frame(buf: CompositeBuf) -> Message {
         if buf.segments().len() <= 1 {
-            Message::Bytes(buf.segments().first().cloned().unwrap_or_default())
+            Message::Bytes(buf.into_segments().next().unwrap_or_default())
         } else {
             Message::Composite(buf)
         }
+    }
+
+    /// Cuts the first `n` bytes off `buf` as the cheapest message, without
+    /// copying: a [`Message::Bytes`] when they lie inside the first segment
+    /// (O(1): that segment is split), a [`Message::Composite`] of the
+    /// segments they span otherwise. `None` if `buf` holds fewer than `n`
+    /// bytes. What decoders use to hand out frames.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_buf::{measure_copies, CompositeBuf};
+    /// use weft_pipeline::Message;
+    ///
+    /// let mut buf: CompositeBuf =
+    ///     [Bytes::from_static(b"abc"), Bytes::from_static(b"def")].into_iter().collect();
+    /// let (frames, copied) = measure_copies(|| {
+    ///     (Message::split_frame(&mut buf, 2), Message::split_frame(&mut buf, 3))
+    /// });
+    /// assert!(matches!(frames.0, Some(Message::Bytes(b)) if b == "ab"));
+    /// assert!(matches!(frames.1, Some(Message::Composite(c)) if c == &b"cde"[..]));
+    /// assert_eq!(copied, 0);
+    /// assert!(Message::split_frame(&mut buf, 2).is_none());
+    /// ```
+    pub fn split_frame(buf: &mut CompositeBuf, n: usize) -> Option<Message> {
+        if n > buf.len() {
+            return None;
+        }
+        if buf.chunk().len() >= n {
+            // Inside the first segment: `CompositeBuf::copy_to_bytes` splits
+            // that segment in O(1) and copies nothing on this path.
+            return Some(Message::Bytes(buf.copy_to_bytes(n)));
+        }
+        Some(Message::Composite(buf.split_to(n)))
     }
 
     /// The bytes of an in-memory message, as one buffer: free for `Bytes`

@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::time::Instant;
 
-use crate::chain::{Chain, Event, Inbound, Origin, Outbound};
+use crate::chain::{Chain, Event, EventQueue, Inbound, Origin, Outbound};
 use crate::{Context, Handler, HeadOp, Message, PipelineError, WritePromise};
 
 /// How many unhandled exceptions a pipeline keeps for
@@ -76,8 +76,7 @@ pub struct PipelineStats {
 /// ```
 pub struct Pipeline {
     chain: Chain,
-    stack: Vec<Event>,
-    scratch: Vec<Event>,
+    queue: EventQueue,
     head_ops: VecDeque<HeadOp>,
     now: Instant,
     writable: bool,
@@ -117,8 +116,7 @@ impl Pipeline {
     pub fn new() -> Pipeline {
         Pipeline {
             chain: Chain::default(),
-            stack: Vec::new(),
-            scratch: Vec::new(),
+            queue: EventQueue::default(),
             head_ops: VecDeque::new(),
             now: Instant::now(),
             writable: true,
@@ -155,8 +153,7 @@ impl Pipeline {
     }
 
     fn after_add(&mut self, id: u64) -> &mut Self {
-        self.stack.push(Event::Added(id));
-        self.run();
+        self.run_batch([Event::Added(id)]);
         self
     }
 
@@ -279,8 +276,7 @@ impl Pipeline {
     /// ```
     pub fn remove(&mut self, name: &str) -> Result<&mut Self, PipelineError> {
         let id = self.chain.remove(name)?;
-        self.stack.push(Event::Removed(id));
-        self.run();
+        self.run_batch([Event::Removed(id)]);
         Ok(self)
     }
 
@@ -310,20 +306,16 @@ impl Pipeline {
     ) -> Result<&mut Self, PipelineError> {
         let (old_id, new_id) = self.chain.replace(old, name, Box::new(h))?;
         // handler_removed of the old one runs before handler_added of the new.
-        self.stack.push(Event::Added(new_id));
-        self.stack.push(Event::Removed(old_id));
-        self.run();
+        self.run_batch([Event::Removed(old_id), Event::Added(new_id)]);
         Ok(self)
     }
 
     fn fire_in(&mut self, ev: Inbound) {
-        self.stack.push(Event::In(Origin::Head, ev));
-        self.run();
+        self.run_batch([Event::In(Origin::Head, ev)]);
     }
 
     fn fire_out(&mut self, ev: Outbound) {
-        self.stack.push(Event::Out(Origin::Tail, ev));
-        self.run();
+        self.run_batch([Event::Out(Origin::Tail, ev)]);
     }
 
     /// The channel is connected: "channel active" travels head to tail.
@@ -457,8 +449,7 @@ impl Pipeline {
             })
             .map(|e| e.id)
             .collect();
-        self.stack.extend(due.into_iter().rev().map(Event::Timer));
-        self.run();
+        self.run_batch(due.into_iter().map(Event::Timer));
     }
 
     /// The earliest deadline of any handler: when
@@ -576,12 +567,19 @@ impl Pipeline {
         &mut self.captured_events
     }
 
-    /// Runs queued events until none is left, depth first.
-    fn run(&mut self) {
-        while let Some(ev) = self.stack.pop() {
+    /// Runs `events`, in order, and everything they cause, depth first.
+    fn run_batch(&mut self, events: impl IntoIterator<Item = Event>) {
+        let start = self.queue.len();
+        for ev in events {
+            self.queue.push(ev);
+        }
+        self.queue.close_batch(start);
+        while let Some(ev) = self.queue.next() {
             self.dispatch(ev);
         }
-        self.chain.compact();
+        if self.chain.has_tombstones() {
+            self.chain.compact();
+        }
     }
 
     fn dispatch(&mut self, ev: Event) {
@@ -642,11 +640,11 @@ impl Pipeline {
         let Some(mut h) = entry.handler.take() else {
             return;
         };
-        let mut queue = std::mem::take(&mut self.scratch);
+        let start = self.queue.len();
         {
             let mut ctx = Context {
                 chain: &mut self.chain,
-                queue: &mut queue,
+                queue: &mut self.queue,
                 id,
                 now: self.now,
                 writable: self.writable,
@@ -658,8 +656,7 @@ impl Pipeline {
                 self.chain.entries[j].handler = Some(h);
             }
         }
-        self.stack.extend(queue.drain(..).rev());
-        self.scratch = queue;
+        self.queue.close_batch(start);
     }
 
     fn tail(&mut self, ev: Inbound) {

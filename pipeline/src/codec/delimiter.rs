@@ -189,14 +189,13 @@ impl FrameDecoder for DelimiterBasedFrameDecoder {
                         buf.advance(i + dl);
                         return Err(self.too_long(i as u64));
                     }
-                    let frame = if self.strip {
-                        let f = buf.split_to(i);
+                    if self.strip {
+                        let frame = Message::split_frame(buf, i);
                         buf.advance(dl);
-                        f
+                        Ok(frame)
                     } else {
-                        buf.split_to(i + dl)
-                    };
-                    Ok(Some(Message::frame(frame)))
+                        Ok(Message::split_frame(buf, i + dl))
+                    }
                 }
                 None => {
                     let n = buf.len();

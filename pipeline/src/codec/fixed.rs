@@ -74,9 +74,6 @@ impl FixedLengthFrameDecoder {
 
 impl FrameDecoder for FixedLengthFrameDecoder {
     fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
-        if buf.len() < self.n {
-            return Ok(None);
-        }
-        Ok(Some(Message::frame(buf.split_to(self.n))))
+        Ok(Message::split_frame(buf, self.n))
     }
 }

@@ -336,8 +336,8 @@ impl FrameDecoder for LengthFieldBasedFrameDecoder {
             return Ok(None);
         }
         self.state = State::Header;
-        let mut frame = buf.split_to(total);
-        bytes::Buf::advance(&mut frame, self.strip);
-        Ok(Some(Message::frame(frame)))
+        // `strip <= total <= buf.len()` was checked above.
+        bytes::Buf::advance(buf, self.strip);
+        Ok(Message::split_frame(buf, total - self.strip))
     }
 }

@@ -160,14 +160,13 @@ impl FrameDecoder for LineBasedFrameDecoder {
                         bytes::Buf::advance(buf, i + 1);
                         return Err(self.too_long(line as u64));
                     }
-                    let frame = if self.strip {
-                        let frame = buf.split_to(line);
+                    if self.strip {
+                        let frame = Message::split_frame(buf, line);
                         bytes::Buf::advance(buf, i + 1 - line);
-                        frame
+                        Ok(frame)
                     } else {
-                        buf.split_to(i + 1)
-                    };
-                    Ok(Some(Message::frame(frame)))
+                        Ok(Message::split_frame(buf, i + 1))
+                    }
                 }
                 None => {
                     let n = buf.len();
