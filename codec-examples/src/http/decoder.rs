@@ -146,15 +146,18 @@ impl HttpRequestDecoder {
                     return;
                 }
             }
-            // RFC 9112 §2.2: ignore empty lines before a request line.
-            if self.head_started.is_none() {
-                while self.cumulation.starts_with(b"\r\n") {
+            // RFC 9112 §2.2: ignore empty lines before a request line. No
+            // request line starts with CR or LF, so this is safe however the
+            // bytes were split (a lone CR waits for what follows).
+            loop {
+                if self.cumulation.starts_with(b"\r\n") {
                     self.cumulation.advance(2);
-                }
-                if self.cumulation.starts_with(b"\n") {
+                } else if self.cumulation.starts_with(b"\n") {
                     self.cumulation.advance(1);
-                    continue;
+                } else {
+                    break;
                 }
+                self.scanned = 0;
             }
             if self.cumulation.is_empty() {
                 return;
@@ -343,12 +346,18 @@ mod tests {
     }
 
     #[test]
-    fn empty_lines_before_a_request_are_ignored() {
-        let mut ch = channel();
-        ch.write_inbound(Bytes::from_static(
-            b"\r\n\r\n\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
-        ));
-        assert_eq!(targets(&events(&mut ch)), ["/a"]);
+    fn empty_lines_before_a_request_are_ignored_however_they_are_split() {
+        let input =
+            b"\r\n\r\n\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        for cut in 0..=input.len() {
+            for cut2 in cut..=input.len() {
+                let mut ch = channel();
+                ch.write_inbound(Bytes::copy_from_slice(&input[..cut]));
+                ch.write_inbound(Bytes::copy_from_slice(&input[cut..cut2]));
+                ch.write_inbound(Bytes::copy_from_slice(&input[cut2..]));
+                assert_eq!(targets(&events(&mut ch)), ["/a", "/b"], "cuts {cut} {cut2}");
+            }
+        }
     }
 
     #[test]
