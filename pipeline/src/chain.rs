@@ -47,6 +47,7 @@ pub(crate) enum Event {
     Added(u64),
     Removed(u64),
     Timer(u64),
+    Deferred(u64),
 }
 
 /// The events waiting to run: one arena of slots, read as a stack of

@@ -348,6 +348,40 @@ impl<'a> Context<'a> {
         self.queue.push(Event::Out(Origin::Tail, Outbound::Flush));
     }
 
+    /// Asks for [`Handler::deferred`] to be called on this handler once the
+    /// events it queued before this call have run, with everything they
+    /// caused (depth first). Skipped if the handler has left the pipeline
+    /// by then. A decoder uses it to hand on one frame, let the rest of the
+    /// pipeline react (perhaps by replacing the decoder), and only then cut
+    /// the next one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::{Context, EmbeddedChannel, Handler, Message, Pipeline};
+    ///
+    /// /// Passes a read on, then says "done" after it was handled.
+    /// struct Then;
+    /// impl Handler for Then {
+    ///     fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+    ///         ctx.fire_read(msg);
+    ///         ctx.defer();
+    ///     }
+    ///     fn deferred(&mut self, ctx: &mut Context<'_>) {
+    ///         ctx.fire_read(bytes::Bytes::from_static(b"done"));
+    ///     }
+    /// }
+    /// let mut p = Pipeline::new();
+    /// p.add_last("then", Then).unwrap();
+    /// let mut ch = EmbeddedChannel::new(p);
+    /// ch.write_inbound(bytes::Bytes::from_static(b"msg"));
+    /// assert_eq!(ch.read_inbound_bytes().unwrap(), &b"msg"[..]);
+    /// assert_eq!(ch.read_inbound_bytes().unwrap(), &b"done"[..]);
+    /// ```
+    pub fn defer(&mut self) {
+        self.queue.push(Event::Deferred(self.id));
+    }
+
     fn added(&mut self, id: u64) -> &mut Self {
         self.queue.push(Event::Added(id));
         self

@@ -107,6 +107,11 @@ pub trait Handler: Send + 'static {
     /// [`deadline`](Self::deadline) has passed; `ctx.now()` is the time.
     fn timer(&mut self, ctx: &mut Context<'_>) {}
 
+    /// Called after [`Context::defer`]: once everything this handler queued
+    /// before the `defer` call has run (with all it caused), if the handler
+    /// is still in the pipeline.
+    fn deferred(&mut self, ctx: &mut Context<'_>) {}
+
     /// A message is being written towards the head.
     fn write(&mut self, ctx: &mut Context<'_>, msg: Message, promise: Option<WritePromise>) {
         ctx.write_with_promise(msg, promise);

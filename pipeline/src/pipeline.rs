@@ -627,6 +627,13 @@ impl Pipeline {
                     }
                 }
             }
+            Event::Deferred(id) => {
+                if let Some(i) = self.chain.index_of_id(id) {
+                    if !self.chain.entries[i].removed {
+                        self.call(i, true, |h, ctx| h.deferred(ctx));
+                    }
+                }
+            }
         }
     }
 

@@ -691,3 +691,39 @@ fn idle_handler_stops_when_the_channel_closes() {
     ch.advance(Duration::from_secs(5));
     assert!(ch.read_user_event::<IdleStateEvent>().is_none());
 }
+
+#[test]
+fn single_decode_lets_a_switch_take_the_frames_after_it() {
+    /// After the line "SWITCH", replaces the line decoder with 3-byte frames.
+    struct Switcher;
+    impl Handler for Switcher {
+        fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+            if msg.to_bytes().as_deref() == Some(b"SWITCH") {
+                let fixed = ByteToMessageDecoder::new(FixedLengthFrameDecoder::new(3).unwrap());
+                ctx.replace("decoder", "fixed", fixed).unwrap();
+            } else {
+                ctx.fire_read(msg);
+            }
+        }
+    }
+    for single in [false, true] {
+        let mut lines = ByteToMessageDecoder::new(LineBasedFrameDecoder::new(64));
+        lines.single_decode(single);
+        let mut p = Pipeline::new();
+        p.add_last("decoder", lines)
+            .unwrap()
+            .add_last("switcher", Switcher)
+            .unwrap();
+        let mut ch = EmbeddedChannel::new(p);
+        ch.write_inbound(Bytes::from_static(b"a\nSWITCH\nbc\nde\nf"));
+        if single {
+            // everything after "SWITCH\n" reaches the new decoder as bytes
+            assert_eq!(texts(&mut ch), ["a", "bc\n", "de\n"]);
+        } else {
+            // the line decoder had already cut "bc" and "de" before the switch;
+            // its undecoded "f" is handed over on removal, then the queued
+            // frames follow without their newlines (the documented pitfall)
+            assert_eq!(texts(&mut ch), ["a", "fbc"]);
+        }
+    }
+}

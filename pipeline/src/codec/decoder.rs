@@ -43,6 +43,15 @@ pub const DEFAULT_MERGE_THRESHOLD: usize = 256;
 /// - Use `CompositeBuf`'s `*_at` reads (`try_get_u32_at`, `find_byte`, ...)
 ///   to peek without consuming, so `Ok(None)` leaves `buf` as it was.
 /// - Do not keep references into `buf` between calls; keep offsets.
+/// - A protocol switch: by default a read is decoded completely before the
+///   next handler sees its first frame, so if a handler replaces the
+///   decoder on seeing frame *k*, frames *k+1..* cut from the same read
+///   still travel on from the decoder's old place — into the replacement,
+///   as if they were raw input. Switch on
+///   [`single_decode`](ByteToMessageDecoder::single_decode): the decoder
+///   then hands on one frame, waits until the pipeline has reacted to it
+///   ([`Context::defer`]), and only then cuts the next; on removal, it
+///   hands the undecoded bytes on.
 /// - A frame handed on is a [`Message::Bytes`] when it lay in one read and a
 ///   [`Message::Composite`] when it spanned reads: the next handler must
 ///   take both ([`MessageTypes::BUFFERS`]), or the pipeline refuses it.
@@ -151,6 +160,7 @@ pub struct ByteToMessageDecoder<D> {
     decoder: D,
     cumulation: CompositeBuf,
     merge_threshold: Option<usize>,
+    single: bool,
     failed: bool,
     ended: bool,
 }
@@ -166,9 +176,49 @@ impl<D: FrameDecoder> ByteToMessageDecoder<D> {
             decoder,
             cumulation: CompositeBuf::new(),
             merge_threshold: None,
+            single: false,
             failed: false,
             ended: false,
         }
+    }
+
+    /// Decodes one frame at a time: after handing one on, the decoder waits
+    /// until the pipeline has reacted to it before cutting the next (Netty's
+    /// `setSingleDecode`, without its wait for the next read). Use it when a
+    /// frame may switch protocols.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_pipeline::codec::{ByteToMessageDecoder, FixedLengthFrameDecoder, LineBasedFrameDecoder};
+    /// use weft_pipeline::{Context, EmbeddedChannel, Handler, Message, Pipeline};
+    ///
+    /// /// Switches to 3-byte frames after the line "BIN".
+    /// struct Upgrade;
+    /// impl Handler for Upgrade {
+    ///     fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+    ///         if msg.to_bytes().as_deref() == Some(b"BIN") {
+    ///             let fixed = ByteToMessageDecoder::new(FixedLengthFrameDecoder::new(3).unwrap());
+    ///             ctx.replace("lines", "fixed", fixed).unwrap();
+    ///         } else {
+    ///             ctx.fire_read(msg);
+    ///         }
+    ///     }
+    /// }
+    /// let mut p = Pipeline::new();
+    /// let mut lines = ByteToMessageDecoder::new(LineBasedFrameDecoder::new(64));
+    /// lines.single_decode(true);
+    /// p.add_last("lines", lines)?.add_last("upgrade", Upgrade)?;
+    /// let mut ch = EmbeddedChannel::new(p);
+    /// ch.write_inbound(Bytes::from_static(b"hi\nBIN\nab\ncd\n"));
+    /// let got: Vec<Bytes> = std::iter::from_fn(|| ch.read_inbound_bytes()).collect();
+    /// assert_eq!(got, [&b"hi"[..], b"ab\n", b"cd\n"]);
+    /// # Ok::<(), weft_pipeline::PipelineError>(())
+    /// ```
+    pub fn single_decode(&mut self, on: bool) -> &mut Self {
+        self.single = on;
+        self
     }
 
     /// Switches on merge mode with `threshold` bytes (see the type docs);
@@ -262,6 +312,10 @@ impl<D: FrameDecoder> ByteToMessageDecoder<D> {
                         return;
                     }
                     ctx.fire_read(frame);
+                    if self.single && !eof {
+                        ctx.defer();
+                        return;
+                    }
                 }
                 Ok(None) if consumed => {}
                 Ok(None) => return,
@@ -315,6 +369,12 @@ impl<D: FrameDecoder> Handler for ByteToMessageDecoder<D> {
             }
         }
         self.decode_all(ctx, false);
+    }
+
+    fn deferred(&mut self, ctx: &mut Context<'_>) {
+        if !self.ended {
+            self.decode_all(ctx, false);
+        }
     }
 
     fn channel_inactive(&mut self, ctx: &mut Context<'_>) {
