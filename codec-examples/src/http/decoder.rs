@@ -439,4 +439,53 @@ mod tests {
         ch.advance(Duration::from_secs(2));
         assert!(ch.is_closed());
     }
+
+    mod split {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Pieces that make interesting heads: whole requests, bodies,
+        /// stray CR/LF, garbage and long fields.
+        fn piece() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                Just(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+                Just(b"HEAD /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".to_vec()),
+                Just(b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".to_vec()),
+                Just(b"\r\n".to_vec()),
+                Just(b"\n".to_vec()),
+                Just(b"\r".to_vec()),
+                Just(b"X-Long: ".iter().chain(&[b'z'; 3000]).copied().collect()),
+                proptest::collection::vec(any::<u8>(), 0..40),
+            ]
+        }
+
+        fn run(parts: &[&[u8]]) -> Vec<HttpEvent> {
+            let mut ch = channel();
+            for p in parts {
+                ch.write_inbound(Bytes::copy_from_slice(p));
+            }
+            events(&mut ch)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn the_same_events_however_the_input_is_split(
+                pieces in proptest::collection::vec(piece(), 1..8),
+                cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+            ) {
+                let input: Vec<u8> = pieces.concat();
+                let mut at: Vec<usize> = cuts.iter().map(|c| c.index(input.len() + 1)).collect();
+                at.sort_unstable();
+                let mut parts: Vec<&[u8]> = Vec::new();
+                let mut from = 0;
+                for c in at {
+                    parts.push(&input[from..c]);
+                    from = c;
+                }
+                parts.push(&input[from..]);
+                prop_assert_eq!(run(&[&input]), run(&parts));
+            }
+        }
+    }
 }
