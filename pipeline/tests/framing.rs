@@ -414,3 +414,20 @@ fn too_long_frame_error_names_the_lengths() {
         "unhandled at the tail, it closes the channel"
     );
 }
+
+#[test]
+fn one_byte_reads_are_consolidated_past_the_segment_bound() {
+    use weft_pipeline::codec::MAX_CUMULATION_SEGMENTS;
+    let body: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
+    let mut input = (body.len() as u16).to_be_bytes().to_vec();
+    input.extend_from_slice(&body);
+    let mut ch = channel(lf(4096, 0, 2, 0, 2));
+    let (_, copied) = measure_copies(|| {
+        for b in input.chunks(1) {
+            ch.write_inbound(Bytes::copy_from_slice(b));
+        }
+    });
+    // one consolidation when the cumulation passed the bound, none after
+    assert_eq!(copied, MAX_CUMULATION_SEGMENTS as u64 + 1);
+    assert_eq!(drain(&mut ch).frames, vec![body]);
+}

@@ -10,6 +10,13 @@ use crate::{Context, Handler, Message, MessageTypes, PipelineError, TypeFlow};
 /// threshold for chaining instead of copying.
 pub const DEFAULT_MERGE_THRESHOLD: usize = 256;
 
+/// Most segments a [`ByteToMessageDecoder`]'s cumulation holds before it
+/// consolidates them into one (a counted copy). Without a bound, a peer
+/// sending one byte per packet would make every byte cost a 32-byte segment
+/// entry; at 1024 the copy happens at most once per 1024 reads, far from
+/// Netty's consolidation at 16 components.
+pub const MAX_CUMULATION_SEGMENTS: usize = 1024;
+
 /// Cuts frames out of a byte stream. Run it in a pipeline with
 /// [`ByteToMessageDecoder`].
 ///
@@ -288,6 +295,10 @@ impl<D: FrameDecoder> ByteToMessageDecoder<D> {
             }
         }
         self.cumulation.push(read);
+        if self.cumulation.segments().len() > MAX_CUMULATION_SEGMENTS {
+            // Counted by `consolidate` (via `to_bytes`).
+            self.cumulation.consolidate();
+        }
     }
 
     /// Runs the decoder until it needs more bytes; `eof` selects decode_eof.

@@ -20,7 +20,9 @@ pub mod message;
 pub mod prepender;
 
 pub use adapter::{DecoderAdapter, EncoderAdapter};
-pub use decoder::{ByteToMessageDecoder, FrameDecoder, DEFAULT_MERGE_THRESHOLD};
+pub use decoder::{
+    ByteToMessageDecoder, FrameDecoder, DEFAULT_MERGE_THRESHOLD, MAX_CUMULATION_SEGMENTS,
+};
 pub use delimiter::DelimiterBasedFrameDecoder;
 pub use fixed::FixedLengthFrameDecoder;
 pub use length_field::{ByteOrder, LengthFieldBasedFrameDecoder};
