@@ -133,3 +133,40 @@ fn an_unreachable_upstream_closes_the_client() {
     let r = s.read_to_end(&mut got);
     assert!(r.is_err() || got.is_empty());
 }
+
+#[test]
+fn redis_cli_works_through_the_proxy_to_weft_resp() {
+    if std::process::Command::new("redis-cli")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!(
+            "SKIPPED redis_cli_works_through_the_proxy_to_weft_resp: redis-cli is not installed"
+        );
+        return;
+    }
+    let resp = Server::start(&["resp"]);
+    let up = resp.addr.to_string();
+    let proxy = Server::start(&["proxy", "--upstream", &up]);
+    let port = proxy.addr.port().to_string();
+    let cli = |args: &[&str]| {
+        let out = support::run(
+            std::process::Command::new("redis-cli")
+                .args(["-h", "127.0.0.1", "-p", &port])
+                .args(args),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(cli(&["set", "greeting", "through the proxy"]), "OK");
+    assert_eq!(cli(&["get", "greeting"]), "through the proxy");
+    assert_eq!(cli(&["incrby", "n", "41"]), "41");
+    let (status, out) = proxy.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(out.contains("copied in user space 0 bytes"), "{out}");
+}
