@@ -391,4 +391,54 @@ mod tests {
             .message
             .contains("not 16"));
     }
+
+    /// Frames (or errors) in order until a fatal error, feeding `input` in
+    /// pieces of `chunk` bytes.
+    fn outcome(input: &[u8], chunk: usize) -> Vec<Result<Request, BadRequest>> {
+        let mut buf = CompositeBuf::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            buf.push(Bytes::copy_from_slice(piece));
+            loop {
+                match decode_request(&mut buf) {
+                    Ok(Some(req)) => out.push(Ok(req)),
+                    Ok(None) => break,
+                    Err(e) if e.fatal => {
+                        out.push(Err(e));
+                        return out;
+                    }
+                    Err(e) => out.push(Err(e)),
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn mutated_streams_decode_the_same_however_they_are_split_and_never_panic() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(&encode_produce(&[&b"one"[..], b"", b"three"]));
+        stream.extend_from_slice(&encode_fetch(42, 4096, 10));
+        stream.extend_from_slice(&encode_produce(&[b"x".repeat(40)]));
+        let mut seed: u32 = 777;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            seed >> 8
+        };
+        for _ in 0..3000 {
+            let mut input = stream.clone();
+            for _ in 0..(1 + next() % 3) {
+                let at = next() as usize % input.len();
+                input[at] = next() as u8;
+            }
+            let whole = outcome(&input, input.len());
+            for chunk in [1, 3, 16] {
+                assert_eq!(
+                    outcome(&input, chunk),
+                    whole,
+                    "{input:?} in pieces of {chunk}"
+                );
+            }
+        }
+    }
 }

@@ -697,30 +697,58 @@ mod tests {
         }
     }
 
-    #[test]
-    fn garbage_never_panics() {
-        // A small deterministic fuzz: every prefix of mutated pipelines.
-        let mut seed: u32 = 12345;
-        for _ in 0..2000 {
-            let mut input = PIPELINE.to_vec();
-            for _ in 0..4 {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                let at = (seed >> 8) as usize % input.len();
-                input[at] = (seed >> 16) as u8;
-            }
-            let _ = parse_all(&input);
-            let _ = parse_in_pieces_lenient(&input);
-        }
-    }
-
-    fn parse_in_pieces_lenient(input: &[u8]) -> Result<(), ProtocolError> {
+    /// Requests until the first error, and the error, feeding `input` in
+    /// pieces of `chunk` bytes.
+    fn outcome(input: &[u8], chunk: usize) -> (Vec<Vec<Vec<u8>>>, Option<ProtocolError>) {
         let mut p = RequestParser::new();
         let mut buf = CompositeBuf::new();
-        for chunk in input.chunks(3) {
-            buf.push(Bytes::copy_from_slice(chunk));
-            while p.decode(&mut buf)?.is_some() {}
+        let mut reqs = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            buf.push(Bytes::copy_from_slice(piece));
+            loop {
+                match p.decode(&mut buf) {
+                    Ok(Some(req)) => reqs.push(args(&req)),
+                    Ok(None) => break,
+                    Err(e) => return (reqs, Some(e)),
+                }
+            }
         }
-        Ok(())
+        (reqs, None)
+    }
+
+    #[test]
+    fn mutated_and_random_input_parses_the_same_however_it_is_split_and_never_panics() {
+        // A small deterministic fuzz (glibc's rand LCG): pipelines with a
+        // few bytes changed, and random strings of RESP-ish bytes.
+        let mut seed: u32 = 12345;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            seed >> 8
+        };
+        let alphabet = b"*$\r\n0123456789-\"' ab\x00\xff";
+        for round in 0..3000 {
+            let input: Vec<u8> = if round % 3 == 0 {
+                let len = next() as usize % 300;
+                (0..len)
+                    .map(|_| alphabet[next() as usize % alphabet.len()])
+                    .collect()
+            } else {
+                let mut input = PIPELINE.to_vec();
+                for _ in 0..(1 + next() % 4) {
+                    let at = next() as usize % input.len();
+                    input[at] = next() as u8;
+                }
+                input
+            };
+            let whole = outcome(&input, input.len());
+            for chunk in [1, 2, 3, 7, 64] {
+                assert_eq!(
+                    outcome(&input, chunk),
+                    whole,
+                    "input {input:?} in pieces of {chunk}"
+                );
+            }
+        }
     }
 
     #[test]
