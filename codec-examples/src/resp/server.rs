@@ -321,4 +321,50 @@ mod tests {
         want.extend_from_slice(b"\r\n");
         assert!(out == want, "got {} bytes", out.len());
     }
+
+    #[test]
+    fn get_replies_with_the_very_bytes_set_stored_and_one_flush_per_batch() {
+        let mut ch = channel();
+        let read = Bytes::from_static(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$11\r\nhello world\r\n");
+        let value_ptr = read[25..].as_ptr();
+        ch.write_inbound(read.clone());
+        assert_eq!(ch.read_outbound_bytes().unwrap(), &b"+OK\r\n"[..]);
+        while ch.read_outbound().is_some() {}
+        let (_, copied) = weft_buf::measure_copies(|| {
+            ch.write_inbound(Bytes::from_static(b"GET k\r\nGET k\r\n"))
+        });
+        assert_eq!(copied, 0);
+        // One write of both replies, then one flush.
+        let Some(weft_pipeline::HeadOp::Write(Message::Composite(reply), _)) = ch.read_outbound()
+        else {
+            panic!("a composite reply");
+        };
+        assert!(matches!(
+            ch.read_outbound(),
+            Some(weft_pipeline::HeadOp::Flush)
+        ));
+        assert!(ch.read_outbound().is_none());
+        assert_eq!(reply, &b"$11\r\nhello world\r\n$11\r\nhello world\r\n"[..]);
+        let value_segments = reply
+            .segments()
+            .iter()
+            .filter(|s| s.as_ptr() == value_ptr)
+            .count();
+        assert_eq!(value_segments, 2);
+    }
+
+    #[test]
+    fn a_protocol_error_is_answered_then_the_channel_closes() {
+        let mut ch = channel();
+        ch.write_inbound(Bytes::from_static(b"PING\r\n*1\r\n$2147483648\r\nPING\r\n"));
+        let mut out = Vec::new();
+        while let Some(b) = ch.read_outbound_bytes() {
+            out.extend_from_slice(&b);
+        }
+        assert_eq!(
+            out,
+            b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"
+        );
+        assert!(ch.is_closed());
+    }
 }
