@@ -123,7 +123,6 @@ impl Receiver {
 }
 
 fn receive(listener: &TcpListener, checksum: bool) -> io::Result<Received> {
-    listener.set_nonblocking(false)?;
     let (mut sock, _) = accept_within(listener, RECV_TIMEOUT)?;
     sock.set_read_timeout(Some(RECV_TIMEOUT))?;
     let mut buf = vec![0u8; RECV_BUF];
