@@ -329,6 +329,9 @@ fn redis_benchmark_runs_pipelined_and_its_keys_are_all_there() {
     let out = run_bounded(cmd);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "redis-benchmark failed: {out:?}");
+    // Its start-up CONFIG GET save / appendonly were answered.
+    let all = text.clone() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!all.contains("WARNING") && !all.contains("ERR"), "{all}");
     for test in ["PING_INLINE", "PING_MBULK", "SET", "GET"] {
         let line = text
             .split(['\r', '\n'])

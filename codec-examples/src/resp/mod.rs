@@ -15,6 +15,23 @@
 //! Protocol errors answer `-ERR Protocol error: ...` and close the connection
 //! after the reply, as Redis does; command errors (`-ERR wrong number of
 //! arguments ...`) keep it open.
+//!
+//! Limits, checked before anything waits for or allocates what a header
+//! announces: a bulk string of at most 512 MB ([`parser::MAX_BULK_LEN`], as
+//! Redis' `proto-max-bulk-len`), at most 1 Mi arguments, header and inline
+//! lines of at most 64 KiB, 1 GiB per request. Requests are flat arrays of
+//! bulk strings; a nested array is a protocol error.
+//!
+//! The trade-off of keeping values as slices of the reads: a stored value
+//! keeps the whole receive chunk it arrived in alive (a 3-byte value can pin
+//! a 16 KiB chunk until it is overwritten or deleted). Many small values
+//! arriving together share their chunks, so memory is bounded by the chunks
+//! of live values; a server for long-lived tiny values would copy values
+//! under a size threshold instead (a counted copy).
+//!
+//! Expiry is lazy (a key is removed when it is read after its deadline) plus
+//! a sweep every [`server::SWEEP_PERIOD`] of at most [`db::SWEEP_BATCH`]
+//! keys, soonest deadline first.
 
 pub mod command;
 pub mod db;
