@@ -2,5 +2,6 @@
 //! replay their corpora under `cargo test`.
 
 pub mod composite;
+pub mod examples;
 pub mod framing;
 pub mod input;
