@@ -397,3 +397,70 @@ fn a_short_wrk_load_is_served_without_errors() {
     assert!(!report.contains("Non-2xx"), "{report}");
     assert!(!report.contains("Socket errors"), "{report}");
 }
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let site = Site::new();
+    let server = site.serve(&["--idle-timeout", "1"]);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(STEP)).unwrap();
+    s.write_all(b"GET /digits.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // The answer, then nothing until the server closes (bounded by STEP).
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let out = text(&out);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\n0123456789"), "{out}");
+}
+
+/// Reads one response with a Content-Length body; returns status and body length.
+fn read_response(r: &mut impl std::io::BufRead) -> (u16, usize) {
+    let mut status = 0;
+    let mut len = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(rest) = l.strip_prefix("HTTP/1.1 ") {
+            status = rest[..3].parse().unwrap();
+        } else if let Some((n, v)) = l.split_once(": ") {
+            if n.eq_ignore_ascii_case("content-length") {
+                len = v.parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).unwrap();
+    (status, len)
+}
+
+#[test]
+fn many_pipelined_requests_for_large_files_are_all_answered_to_a_slow_reader() {
+    let site = Site::new();
+    std::fs::write(site.root().join("mib.bin"), vec![7u8; 1 << 20]).unwrap();
+    let server = site.serve(&[]);
+    let s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(STEP)).unwrap();
+    let n = 64;
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut reqs = Vec::new();
+        for _ in 0..n {
+            reqs.extend_from_slice(b"GET /mib.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+        }
+        w.write_all(&reqs).unwrap();
+    });
+    // Reading only starts once every request has been sent: the server must
+    // hold requests back (watermarks), not fail or drop any.
+    writer.join().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut r = std::io::BufReader::new(s);
+    for i in 0..n {
+        assert_eq!(read_response(&mut r), (200, 1 << 20), "response {i}");
+    }
+}

@@ -78,6 +78,8 @@ pub struct HttpRequestDecoder {
     head_started: Option<Instant>,
     /// Since when the connection has been waiting for a request.
     waiting_since: Option<Instant>,
+    /// Set when the idle wait must restart at the next timer.
+    rearm_at: Option<Instant>,
     writable: bool,
 }
 
@@ -122,6 +124,7 @@ impl HttpRequestDecoder {
             idle_timeout: idle,
             head_started: None,
             waiting_since: None,
+            rearm_at: None,
             writable: true,
         }
     }
@@ -236,8 +239,11 @@ impl Handler for HttpRequestDecoder {
     fn writability_changed(&mut self, ctx: &mut Context<'_>, writable: bool) {
         self.writable = writable;
         if writable && self.waiting_since.is_some() {
-            // A long response has (nearly) drained: the idle wait starts now.
-            self.waiting_since = Some(ctx.now());
+            // A long response has (nearly) drained: the idle wait starts
+            // now. weft-transport fires this event without setting the
+            // pipeline's clock, so `ctx.now()` may be as old as the last
+            // read; a timer due at once restarts the wait with a fresh one.
+            self.rearm_at.get_or_insert(ctx.now());
         }
         ctx.fire_writability_changed(writable);
     }
@@ -248,6 +254,9 @@ impl Handler for HttpRequestDecoder {
         }
         if let Some(started) = self.head_started {
             return started.checked_add(self.header_timeout);
+        }
+        if self.rearm_at.is_some() {
+            return self.rearm_at;
         }
         if self.writable && self.skip == 0 {
             return self.waiting_since?.checked_add(self.idle_timeout);
@@ -260,6 +269,9 @@ impl Handler for HttpRequestDecoder {
             return;
         }
         let now = ctx.now();
+        if self.rearm_at.take().is_some() && self.waiting_since.is_some() {
+            self.waiting_since = Some(now);
+        }
         if let Some(started) = self.head_started {
             if started
                 .checked_add(self.header_timeout)
@@ -434,6 +446,7 @@ mod tests {
         ch.advance(Duration::from_secs(31));
         assert!(!ch.is_closed(), "a long response is still going out");
         ch.set_writable(true);
+        ch.advance(Duration::ZERO);
         ch.advance(Duration::from_secs(29));
         assert!(!ch.is_closed());
         ch.advance(Duration::from_secs(2));
