@@ -23,7 +23,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use weft_pipeline::codec::{
     ByteToMessageDecoder, LengthFieldBasedFrameDecoder, LengthFieldPrepender, LineBasedFrameDecoder,
@@ -57,6 +57,11 @@ impl fmt::Display for Framing {
 /// Writes every frame it reads back to the peer, unchanged, and flushes when
 /// the read batch is over (so many small frames go out in one `writev`).
 ///
+/// Backpressure: when the channel stops being writable (a peer that sends
+/// but does not read), `Echo` switches reading off, and back on once the
+/// outbound buffer has drained below its low watermark, so such a peer
+/// cannot make the server buffer without bound.
+///
 /// # Examples
 ///
 /// ```
@@ -65,13 +70,30 @@ impl fmt::Display for Framing {
 /// use weft_pipeline::{EmbeddedChannel, Pipeline};
 ///
 /// let mut p = Pipeline::new();
-/// p.add_last("echo", Echo).unwrap();
+/// p.add_last("echo", Echo::new()).unwrap();
 /// let mut ch = EmbeddedChannel::new(p);
 /// ch.write_inbound(Bytes::from_static(b"ping"));
 /// assert_eq!(ch.read_outbound_bytes().unwrap(), &b"ping"[..]);
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Echo;
+#[derive(Debug, Clone, Default)]
+pub struct Echo {
+    /// Set when the channel became writable again while reading was off.
+    resume_at: Option<Instant>,
+    paused: bool,
+}
+
+impl Echo {
+    /// A new echo handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let _e = weft_examples::echo::Echo::new();
+    /// ```
+    pub fn new() -> Echo {
+        Echo::default()
+    }
+}
 
 impl Handler for Echo {
     fn inbound_types(&self) -> TypeFlow {
@@ -89,6 +111,32 @@ impl Handler for Echo {
     fn read_complete(&mut self, ctx: &mut Context<'_>) {
         ctx.flush();
         ctx.fire_read_complete();
+    }
+
+    fn writability_changed(&mut self, ctx: &mut Context<'_>, writable: bool) {
+        if !writable && !self.paused {
+            self.paused = true;
+            self.resume_at = None;
+            ctx.set_auto_read(false);
+        } else if writable && self.paused {
+            // Resume from a timer due at once: weft-transport does not
+            // perform what a handler issues during this event (fired from
+            // its write path) until the next dispatch, and with reading off
+            // a due timer is the only one coming.
+            self.resume_at.get_or_insert(ctx.now());
+        }
+        ctx.fire_writability_changed(writable);
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.resume_at
+    }
+
+    fn timer(&mut self, ctx: &mut Context<'_>) {
+        if self.resume_at.take().is_some() && self.paused {
+            self.paused = false;
+            ctx.set_auto_read(true);
+        }
     }
 
     /// A too-long frame or an I/O error ends the connection: the peer
@@ -148,7 +196,7 @@ pub fn init_pipeline(
             p.add_last("framer", ByteToMessageDecoder::new(decoder))?;
         }
     }
-    p.add_last("echo", Echo)?;
+    p.add_last("echo", Echo::new())?;
     Ok(())
 }
 
@@ -275,6 +323,24 @@ mod tests {
         });
         assert_eq!(flat(&drain(&mut ch)), b"a\r\nbc\n");
         assert_eq!(copied, 0);
+    }
+
+    #[test]
+    fn reading_stops_while_the_channel_is_not_writable() {
+        use weft_pipeline::HeadOp;
+        let mut ch = channel(Framing::Line, 64);
+        ch.set_writable(false);
+        assert!(!ch.auto_read());
+        ch.set_writable(true);
+        assert!(
+            !ch.auto_read(),
+            "resumes from the timer, not from the event"
+        );
+        ch.advance(std::time::Duration::ZERO);
+        assert!(ch.auto_read());
+        while let Some(op) = ch.read_outbound() {
+            assert!(matches!(op, HeadOp::SetAutoRead(_)), "{op:?}");
+        }
     }
 
     #[test]

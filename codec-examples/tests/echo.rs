@@ -145,3 +145,25 @@ fn sigterm_shuts_the_echo_server_down_gracefully() {
     let (status, _) = server.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn a_client_that_starts_reading_late_gets_every_frame_back() {
+    // 16 MiB sent before a byte is read: the server stops reading while its
+    // outbound buffer is full and must resume once the client drains it.
+    let server = Server::start(&["echo", "--framing", "length"]);
+    let s = connect(&server);
+    let mut stream = Vec::new();
+    for i in 0..256usize {
+        stream.extend(frame(&pattern(65_536 - 4, i as u8)));
+    }
+    let len = stream.len();
+    let mut w = s.try_clone().unwrap();
+    let sent = stream.clone();
+    let writer = std::thread::spawn(move || w.write_all(&sent).unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut got = vec![0u8; len];
+    let mut r = s.try_clone().unwrap();
+    r.read_exact(&mut got).unwrap();
+    writer.join().unwrap();
+    assert!(got == stream, "the echoed stream differs");
+}
