@@ -6,9 +6,10 @@
 //! - `composite_build`: a frame from N segments, `CompositeBuf::push` (no
 //!   copy) vs `Vec::extend_from_slice` into a `Vec` sized in advance;
 //! - `composite_u32_every`: `Buf::get_u32` over the whole frame, starting
-//!   at byte 2 so every segment boundary is straddled, composite vs `&[u8]`;
+//!   at byte 2 so every segment boundary is straddled: consuming the
+//!   `CompositeBuf`, through its borrowed `cursor()`, and on a `&[u8]`;
 //! - `composite_u32_straddle`: only the u32s that straddle a boundary
-//!   (`advance` to 2 bytes before it, `get_u32`), composite vs `&[u8]`;
+//!   (`advance` to 2 bytes before it, `get_u32`), same three readers;
 //! - `composite_find`: a 4-byte needle near the end, `CompositeBuf::find`
 //!   over N segments vs over one segment (both `memchr::memmem` inside);
 //! - `composite_sink`: build the frame and hand it to a Unix socketpair
@@ -127,6 +128,9 @@ fn bench_u32(c: &mut Criterion) {
                     BatchSize::SmallInput,
                 )
             });
+            every.bench_function(BenchmarkId::new("cursor", label(n, size)), |b| {
+                b.iter(|| read_every_u32(black_box(&frame).cursor()))
+            });
             every.bench_function(BenchmarkId::new("contiguous", label(n, size)), |b| {
                 b.iter(|| read_every_u32(black_box(&flat[..])))
             });
@@ -151,6 +155,9 @@ fn bench_u32(c: &mut Criterion) {
                     |f| read_straddling_u32(black_box(f), size),
                     BatchSize::SmallInput,
                 )
+            });
+            straddle.bench_function(BenchmarkId::new("cursor", label(n, size)), |b| {
+                b.iter(|| read_straddling_u32(black_box(&frame).cursor(), size))
             });
             straddle.bench_function(BenchmarkId::new("contiguous", label(n, size)), |b| {
                 b.iter(|| read_straddling_u32(black_box(&flat[..]), size))
@@ -283,7 +290,12 @@ fn mean_ns(group: &str, function: &str, param: &str) -> Option<f64> {
 
 /// composite time / contiguous time for one group and configuration.
 fn ratio(group: &str, param: &str) -> Option<f64> {
-    Some(mean_ns(group, "composite", param)? / mean_ns(group, "contiguous", param)?)
+    ratio_of(group, "composite", param)
+}
+
+/// `function` time / contiguous time.
+fn ratio_of(group: &str, function: &str, param: &str) -> Option<f64> {
+    Some(mean_ns(group, function, param)? / mean_ns(group, "contiguous", param)?)
 }
 
 fn fmt_ratio(r: Option<f64>) -> String {
@@ -305,26 +317,30 @@ fn summary() -> String {
          (below 1× = composite faster).\n\n",
     );
     out.push_str(
-        "| segments | build (push vs extend) | u32, every | u32, straddling only | find needle | build + writev vs concat + write |\n",
+        "| segments | build (push vs extend) | u32 every, CompositeBuf | u32 every, cursor | u32 straddling, CompositeBuf | u32 straddling, cursor | find needle | build + writev vs concat + write |\n",
     );
-    out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     let mut worst_u32: Option<(f64, String)> = None;
     for n in COUNTS {
         for size in SIZES {
             let p = label(n, size);
             let every = ratio("composite_u32_every", &p);
             let straddle = ratio("composite_u32_straddle", &p);
-            for r in [every, straddle].into_iter().flatten() {
+            let every_c = ratio_of("composite_u32_every", "cursor", &p);
+            let straddle_c = ratio_of("composite_u32_straddle", "cursor", &p);
+            for r in [every_c, straddle_c].into_iter().flatten() {
                 if worst_u32.as_ref().map_or(true, |(w, _)| r > *w) {
                     worst_u32 = Some((r, format!("{n} × {}", fmt_size(size))));
                 }
             }
             out.push_str(&format!(
-                "| {n} × {} | {} | {} | {} | {} | {} |\n",
+                "| {n} × {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 fmt_size(size),
                 fmt_ratio(ratio("composite_build", &p)),
                 fmt_ratio(every),
+                fmt_ratio(every_c),
                 fmt_ratio(straddle),
+                fmt_ratio(straddle_c),
                 fmt_ratio(ratio("composite_find", &p)),
                 fmt_ratio(ratio("composite_sink", &p)),
             ));
@@ -337,10 +353,15 @@ fn summary() -> String {
         "- 32 × 16 KiB, composite build + writev vs concatenate + write: **{}** faster (target ≥ 3×)\n",
         fmt_ratio(speedup)
     ));
-    let straddle_32 = ratio("composite_u32_straddle", &target);
     out.push_str(&format!(
-        "- u32 read across boundaries vs contiguous: **{}** at 32 × 16 KiB (straddling reads only); worst over all sizes **{}** (target ≤ 2×)\n",
-        fmt_ratio(straddle_32),
+        "- u32 read across boundaries vs contiguous, 32 × 16 KiB: every u32 **{}** through `CompositeBuf::cursor()`, **{}** through `CompositeBuf` itself; straddling reads only **{}** / **{}**\n",
+        fmt_ratio(ratio_of("composite_u32_every", "cursor", &target)),
+        fmt_ratio(ratio("composite_u32_every", &target)),
+        fmt_ratio(ratio_of("composite_u32_straddle", "cursor", &target)),
+        fmt_ratio(ratio("composite_u32_straddle", &target)),
+    ));
+    out.push_str(&format!(
+        "- worst cursor ratio over all sizes: **{}** (target ≤ 2×)\n",
         worst_u32.map_or_else(|| "n/a".to_string(), |(r, at)| format!("{r:.2}× at {at}")),
     ));
     out

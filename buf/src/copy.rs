@@ -6,6 +6,19 @@
 //!
 //! A crate that copies payload bytes on Weft's behalf calls [`record_copy`]
 //! with the number of bytes it copied.
+//!
+//! # Examples
+//!
+//! ```
+//! use bytes::Bytes;
+//! use weft_buf::{copy, CompositeBuf};
+//!
+//! let buf: CompositeBuf = [Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]
+//!     .into_iter()
+//!     .collect();
+//! let (_, copied) = copy::measure_copies(|| buf.to_bytes());
+//! assert_eq!(copied, 4);
+//! ```
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};

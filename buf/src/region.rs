@@ -1,4 +1,14 @@
 //! [`FileRegion`]: a range of a file, sent as a message without reading it.
+//!
+//! # Examples
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("f");
+//! std::fs::write(&path, b"0123456789").unwrap();
+//! let tail = weft_buf::region::FileRegion::open(&path).unwrap().slice(5..);
+//! assert_eq!((tail.offset(), tail.len()), (5, 5));
+//! ```
 
 use std::fmt;
 use std::fs::File;

@@ -255,6 +255,29 @@ proptest! {
     }
 
     #[test]
+    fn a_cursor_reads_like_a_contiguous_slice_and_leaves_the_buffer_alone(
+        (data, cuts) in data_and_cuts(),
+        ops in prop::collection::vec(read_op(), 0..24),
+    ) {
+        let buf = build(&data, &cuts);
+        let mut r = buf.cursor();
+        let mut plain: &[u8] = &data;
+        for op in &ops {
+            let got = apply(&mut r, op);
+            let want = apply(&mut plain, op);
+            prop_assert_eq!(got, want, "op {:?}", op);
+            prop_assert_eq!(r.remaining(), plain.remaining());
+            prop_assert_eq!(r.position(), data.len() - plain.len());
+            prop_assert_eq!(r.chunk().is_empty(), r.remaining() == 0);
+        }
+        let mut iov = vec![IoSlice::new(&[]); 16];
+        let n = r.chunks_vectored(&mut iov);
+        let rest: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
+        prop_assert_eq!(rest, plain.to_vec());
+        prop_assert_eq!(flat(&buf), data);
+    }
+
+    #[test]
     fn chunks_vectored_concatenates_to_the_content((data, cuts) in data_and_cuts(), room in 0usize..16) {
         let buf = build(&data, &cuts);
         let mut iov = vec![IoSlice::new(&[]); room];

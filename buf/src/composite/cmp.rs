@@ -108,6 +108,14 @@ impl Hash for CompositeBuf {
 }
 
 /// How many bytes `Debug` dumps before it shortens the output.
+///
+/// # Examples
+///
+/// ```
+/// use weft_buf::composite::DEBUG_DUMP_LIMIT;
+/// let buf = weft_buf::CompositeBuf::from(vec![0u8; DEBUG_DUMP_LIMIT + 10]);
+/// assert!(format!("{buf:?}").ends_with("... 10 more bytes"));
+/// ```
 pub const DEBUG_DUMP_LIMIT: usize = 256;
 
 impl fmt::Debug for CompositeBuf {

@@ -14,25 +14,50 @@
 //! the ones that say so ([`CompositeBuf::to_bytes`] on more than one segment,
 //! [`CompositeBuf::modify`] on a shared segment), and each reports its bytes
 //! to [`crate::copy`].
+//!
+//! # Examples
+//!
+//! ```
+//! use bytes::Bytes;
+//! use weft_buf::composite::CompositeBuf;
+//!
+//! let mut frame = CompositeBuf::new();
+//! frame.push(Bytes::from_static(b"he"));
+//! frame.push(Bytes::from_static(b"llo"));
+//! assert_eq!(frame.find(b"ll"), Some(2));
+//! assert_eq!(frame.slice(1..4), &b"ell"[..]);
+//! ```
 
 use std::ops::{Bound, RangeBounds};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use smallvec::SmallVec;
-
-use crate::copy::record_copy;
 
 mod buf_impl;
 mod cmp;
+mod convert;
+mod copying;
+mod cursor;
 mod read;
 mod search;
 
 pub use cmp::DEBUG_DUMP_LIMIT;
+pub use cursor::Cursor;
 
 /// How many segments a [`CompositeBuf`] stores inline before it allocates.
 ///
 /// A header plus a body, or a frame that spans a few reads, fits without a
 /// heap allocation for the segment list.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_buf::composite::INLINE_SEGMENTS;
+/// let buf: weft_buf::CompositeBuf =
+///     (0..INLINE_SEGMENTS).map(|_| Bytes::from_static(b"seg")).collect();
+/// assert_eq!(buf.segments().len(), INLINE_SEGMENTS);
+/// ```
 pub const INLINE_SEGMENTS: usize = 4;
 
 /// A buffer made of several [`Bytes`] segments, read as one.
@@ -445,124 +470,6 @@ impl CompositeBuf {
         }
     }
 
-    /// Returns the contents as one contiguous [`Bytes`].
-    ///
-    /// Free (a reference count) for zero or one segment. With more segments
-    /// this copies all bytes into a new buffer, and the copy is counted by
-    /// [`crate::measure_copies`]. The buffer itself is left as it was;
-    /// consolidation only ever happens when you ask for it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use weft_buf::{measure_copies, CompositeBuf};
-    ///
-    /// let one = CompositeBuf::from(Bytes::from_static(b"abc"));
-    /// assert_eq!(measure_copies(|| one.to_bytes()).1, 0);
-    ///
-    /// let two: CompositeBuf =
-    ///     [Bytes::from_static(b"ab"), Bytes::from_static(b"c")].into_iter().collect();
-    /// let (flat, copied) = measure_copies(|| two.to_bytes());
-    /// assert_eq!(flat, &b"abc"[..]);
-    /// assert_eq!(copied, 3);
-    /// ```
-    pub fn to_bytes(&self) -> Bytes {
-        match self.segments() {
-            [] => Bytes::new(),
-            [one] => one.clone(),
-            segs => {
-                let mut out = BytesMut::with_capacity(self.len);
-                for seg in segs {
-                    out.extend_from_slice(seg);
-                }
-                record_copy(self.len);
-                out.freeze()
-            }
-        }
-    }
-
-    /// Like [`to_bytes`](Self::to_bytes), but also replaces the segments with
-    /// the one consolidated segment, so later reads see a contiguous buffer.
-    /// The copy (if any) is counted.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// let mut buf: weft_buf::CompositeBuf =
-    ///     [Bytes::from_static(b"ab"), Bytes::from_static(b"c")].into_iter().collect();
-    /// let flat = buf.consolidate();
-    /// assert_eq!(buf.segments().len(), 1);
-    /// assert_eq!(flat, &b"abc"[..]);
-    /// ```
-    pub fn consolidate(&mut self) -> Bytes {
-        let flat = self.to_bytes();
-        self.clear();
-        self.push(flat.clone());
-        flat
-    }
-
-    /// Gives mutable access to the bytes in `range`, copying on write.
-    ///
-    /// `f` is called once for each piece of the range that lies in one
-    /// segment, in order. A segment the range touches is made writable first:
-    /// free when this buffer holds the only reference to its memory
-    /// (`Bytes::try_into_mut`), otherwise that whole segment, and only that
-    /// segment, is copied, and the copy is counted. Segments outside the range
-    /// are never copied, and other views of shared memory never see the write.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the range does not lie inside `0..self.len()`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use weft_buf::{measure_copies, CompositeBuf};
-    ///
-    /// let shared = Bytes::from_static(b"hello");
-    /// let mut buf: CompositeBuf =
-    ///     [shared.clone(), Bytes::from(b" world".to_vec())].into_iter().collect();
-    /// let ((), copied) = measure_copies(|| buf.modify(0..1, |piece| piece[0] = b'j'));
-    /// assert_eq!(buf, &b"jello world"[..]);
-    /// assert_eq!(shared, &b"hello"[..]); // the other view is untouched
-    /// assert_eq!(copied, 5); // only the shared segment was copied
-    /// ```
-    pub fn modify(&mut self, range: impl RangeBounds<usize>, mut f: impl FnMut(&mut [u8])) {
-        let (start, end) = match checked_range(&range, self.len) {
-            Ok(r) => r,
-            Err(e) => panic!("CompositeBuf::modify: {e}"),
-        };
-        if start == end {
-            // No byte to write: touching (and copying) a segment would be waste.
-            return;
-        }
-        let mut pos = 0;
-        let live = self.head;
-        for seg in self.segs[live..].iter_mut() {
-            let seg_end = pos + seg.len();
-            if seg_end > start && pos < end {
-                let from = start.saturating_sub(pos);
-                let to = (end - pos).min(seg.len());
-                let mut owned = match std::mem::take(seg).try_into_mut() {
-                    Ok(m) => m,
-                    Err(shared) => {
-                        record_copy(shared.len());
-                        BytesMut::from(&shared[..])
-                    }
-                };
-                f(&mut owned[from..to]);
-                *seg = owned.freeze();
-            }
-            if seg_end >= end {
-                break;
-            }
-            pos = seg_end;
-        }
-    }
-
     /// Finds the segment holding byte `pos` and the offset inside it.
     /// `pos` must be `< self.len`.
     fn locate(&self, pos: usize) -> (usize, usize) {
@@ -613,48 +520,6 @@ fn checked_range(
             len: len as u64,
         }
     })
-}
-
-impl From<Bytes> for CompositeBuf {
-    fn from(seg: Bytes) -> Self {
-        let mut buf = CompositeBuf::new();
-        buf.push(seg);
-        buf
-    }
-}
-
-impl From<Vec<u8>> for CompositeBuf {
-    fn from(v: Vec<u8>) -> Self {
-        CompositeBuf::from(Bytes::from(v))
-    }
-}
-
-impl From<&'static [u8]> for CompositeBuf {
-    fn from(s: &'static [u8]) -> Self {
-        CompositeBuf::from(Bytes::from_static(s))
-    }
-}
-
-impl From<BytesMut> for CompositeBuf {
-    fn from(b: BytesMut) -> Self {
-        CompositeBuf::from(b.freeze())
-    }
-}
-
-impl Extend<Bytes> for CompositeBuf {
-    fn extend<I: IntoIterator<Item = Bytes>>(&mut self, iter: I) {
-        for seg in iter {
-            self.push(seg);
-        }
-    }
-}
-
-impl FromIterator<Bytes> for CompositeBuf {
-    fn from_iter<I: IntoIterator<Item = Bytes>>(iter: I) -> Self {
-        let mut buf = CompositeBuf::new();
-        buf.extend(iter);
-        buf
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ impl CompositeBuf {
     ///
     /// Matches may straddle segment boundaries. Inside a segment the search
     /// runs at `memchr::memmem` speed; at each boundary at most
-    /// `2 × (needle.len() - 1)` bytes are examined in a small scratch buffer.
+    /// `2 × (needle.len() - 1)` bytes are compared in a small scratch buffer.
     /// An empty needle matches at 0.
     ///
     /// # Examples
@@ -75,10 +75,14 @@ impl CompositeBuf {
                 }
                 scratch.extend_from_slice(&next[..want.min(next.len())]);
             }
-            if let Some(p) = finder.find(&scratch) {
-                if p < tail_len {
-                    return Some(base + tail_start + p);
-                }
+            // At most `overlap` candidate starts: compare them directly
+            // (cheaper than a memmem call for the few bytes involved).
+            if let Some(p) = scratch
+                .windows(needle.len())
+                .take(tail_len)
+                .position(|w| w == needle)
+            {
+                return Some(base + tail_start + p);
             }
             base += piece.len();
         }

@@ -40,6 +40,14 @@ use crate::copy::record_copy;
 /// descriptor in `si_fd`. If the application already installed its own
 /// handler for that signal, leases are not taken and the
 /// [`LeasePolicy`](super::LeasePolicy) decides.
+///
+/// # Examples
+///
+/// ```
+/// // The signal an application must leave alone while it maps files.
+/// let signal = libc::SIGRTMIN() + weft_buf::mapped::LEASE_SIGNAL_OFFSET;
+/// assert!(signal <= libc::SIGRTMAX());
+/// ```
 pub const LEASE_SIGNAL_OFFSET: i32 = 6;
 
 /// `fcntl` command that picks the signal sent for a lease break (Linux
