@@ -249,7 +249,9 @@ pub async fn run(args: EchoArgs) -> io::Result<()> {
     server
         .shutdown(SHUTDOWN_GRACE)
         .await
-        .map_err(io::Error::other)
+        .map_err(io::Error::other)?;
+    crate::http::print_totals();
+    Ok(())
 }
 
 /// How long connections may go on flushing after a shutdown signal.

@@ -366,8 +366,15 @@ fn sigterm_shuts_the_server_down_gracefully() {
     let site = Site::new();
     let server = site.serve(&[]);
     assert_eq!(status_of(&server, &[], "/hello.txt"), 200);
-    let (status, _) = server.terminate();
+    assert_eq!(status_of(&server, &["-r", "0-3"], "/hello.txt"), 206);
+    let (status, out) = server.terminate();
     assert!(status.success(), "{status:?}");
+    // The bodies went out by sendfile; nothing was copied in user space.
+    assert!(
+        out.contains("sent by sendfile 16 bytes in 2 calls"),
+        "{out}"
+    );
+    assert!(out.contains("copied in user space 0 bytes"), "{out}");
 }
 
 #[test]

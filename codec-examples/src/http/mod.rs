@@ -104,7 +104,28 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
     server
         .shutdown(SHUTDOWN_GRACE)
         .await
-        .map_err(io::Error::other)
+        .map_err(io::Error::other)?;
+    print_totals();
+    Ok(())
+}
+
+/// Prints, on exit, how the process sent its bytes (weft-transport's
+/// process-wide counters) and how many bytes Weft copied in user space
+/// (`weft_buf::total_copied`: heads split across reads, small segments the
+/// transport coalesced).
+pub(crate) fn print_totals() {
+    let s = weft_transport::global_stats();
+    println!("received {} bytes", s.bytes_read);
+    println!(
+        "sent from memory {} bytes in {} writev/sendmsg calls",
+        s.writev_bytes,
+        s.writev_calls + s.sendmsg_calls
+    );
+    println!(
+        "sent by sendfile {} bytes in {} calls",
+        s.sendfile_bytes, s.sendfile_calls
+    );
+    println!("copied in user space {} bytes", weft_buf::total_copied());
 }
 
 /// The response statuses this server sends.
