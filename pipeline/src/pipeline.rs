@@ -584,30 +584,44 @@ impl Pipeline {
 
     fn dispatch(&mut self, ev: Event) {
         match ev {
-            Event::In(origin, ev) => match self.chain.next_inbound(origin) {
-                Some(i) => self.call(i, true, move |h, ctx| match ev {
-                    Inbound::Active => h.channel_active(ctx),
-                    Inbound::Read(m) => h.read(ctx, m),
-                    Inbound::ReadComplete => h.read_complete(ctx),
-                    Inbound::User(e) => h.user_event(ctx, e),
-                    Inbound::Exception(e) => h.exception(ctx, e),
-                    Inbound::Writability(w) => h.writability_changed(ctx, w),
-                    Inbound::Inactive => h.channel_inactive(ctx),
-                }),
-                None => self.tail(ev),
-            },
+            Event::In(origin, ev) => {
+                let Some(i) = self.chain.next_inbound(origin) else {
+                    return self.tail(ev);
+                };
+                let Some((id, mut h, start)) = self.enter(i) else {
+                    return;
+                };
+                let mut ctx = self.context(id);
+                match ev {
+                    Inbound::Active => h.channel_active(&mut ctx),
+                    Inbound::Read(m) => h.read(&mut ctx, m),
+                    Inbound::ReadComplete => h.read_complete(&mut ctx),
+                    Inbound::User(e) => h.user_event(&mut ctx, e),
+                    Inbound::Exception(e) => h.exception(&mut ctx, e),
+                    Inbound::Writability(w) => h.writability_changed(&mut ctx, w),
+                    Inbound::Inactive => h.channel_inactive(&mut ctx),
+                }
+                self.leave(id, h, start, true);
+            }
             Event::Out(_, Outbound::AutoRead(on)) => {
                 self.head_ops.push_back(HeadOp::SetAutoRead(on))
             }
-            Event::Out(origin, ev) => match self.chain.next_outbound(origin) {
-                Some(i) => self.call(i, true, move |h, ctx| match ev {
-                    Outbound::Write(m, p) => h.write(ctx, m, p),
-                    Outbound::Flush => h.flush(ctx),
-                    Outbound::Close => h.close(ctx),
+            Event::Out(origin, ev) => {
+                let Some(i) = self.chain.next_outbound(origin) else {
+                    return self.head(ev);
+                };
+                let Some((id, mut h, start)) = self.enter(i) else {
+                    return;
+                };
+                let mut ctx = self.context(id);
+                match ev {
+                    Outbound::Write(m, p) => h.write(&mut ctx, m, p),
+                    Outbound::Flush => h.flush(&mut ctx),
+                    Outbound::Close => h.close(&mut ctx),
                     Outbound::AutoRead(on) => ctx.set_auto_read(on),
-                }),
-                None => self.head(ev),
-            },
+                }
+                self.leave(id, h, start, true);
+            }
             Event::Added(id) => {
                 if let Some(i) = self.chain.index_of_id(id) {
                     if !self.chain.entries[i].removed {
@@ -637,33 +651,43 @@ impl Pipeline {
         }
     }
 
-    /// Calls the handler at `i`, then schedules what it queued to run next,
-    /// in order. `keep` is false when the handler leaves for good.
-    fn call(&mut self, i: usize, keep: bool, f: impl FnOnce(&mut dyn Handler, &mut Context<'_>)) {
-        let Some(entry) = self.chain.entries.get_mut(i) else {
-            return;
-        };
-        let id = entry.id;
-        let Some(mut h) = entry.handler.take() else {
-            return;
-        };
-        let start = self.queue.len();
-        {
-            let mut ctx = Context {
-                chain: &mut self.chain,
-                queue: &mut self.queue,
-                id,
-                now: self.now,
-                writable: self.writable,
-            };
-            f(&mut *h, &mut ctx);
+    /// Takes the handler at `i` out of its slot for a call: (id, handler,
+    /// where the events it queues will start).
+    fn enter(&mut self, i: usize) -> Option<(u64, Box<dyn Handler>, usize)> {
+        let entry = self.chain.entries.get_mut(i)?;
+        let h = entry.handler.take()?;
+        Some((entry.id, h, self.queue.len()))
+    }
+
+    fn context(&mut self, id: u64) -> Context<'_> {
+        Context {
+            chain: &mut self.chain,
+            queue: &mut self.queue,
+            id,
+            now: self.now,
+            writable: self.writable,
         }
+    }
+
+    /// Puts the handler back (unless it leaves for good) and schedules what
+    /// it queued to run next, in order.
+    fn leave(&mut self, id: u64, h: Box<dyn Handler>, start: usize, keep: bool) {
         if keep {
             if let Some(j) = self.chain.index_of_id(id) {
                 self.chain.entries[j].handler = Some(h);
             }
         }
         self.queue.close_batch(start);
+    }
+
+    /// Calls the handler at `i` with `f` (see [`enter`](Self::enter) and
+    /// [`leave`](Self::leave)).
+    fn call(&mut self, i: usize, keep: bool, f: impl FnOnce(&mut dyn Handler, &mut Context<'_>)) {
+        let Some((id, mut h, start)) = self.enter(i) else {
+            return;
+        };
+        f(&mut *h, &mut self.context(id));
+        self.leave(id, h, start, keep);
     }
 
     fn tail(&mut self, ev: Inbound) {

@@ -256,6 +256,25 @@ impl LengthFieldBasedFrameDecoder {
         self.offset + self.field_len
     }
 
+    /// The length field's value. Fast path: the field lies in the first
+    /// segment (the common case), read straight from that slice.
+    fn read_field(&self, buf: &CompositeBuf) -> Result<u64, PipelineError> {
+        let field = bytes::Buf::chunk(buf).get(self.offset..self.header_len());
+        Ok(match (field, self.order) {
+            (Some(f), ByteOrder::BigEndian) => {
+                f.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+            }
+            (Some(f), ByteOrder::LittleEndian) => f
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+            (None, ByteOrder::BigEndian) => buf.try_get_uint_at(self.offset, self.field_len)?,
+            (None, ByteOrder::LittleEndian) => {
+                buf.try_get_uint_le_at(self.offset, self.field_len)?
+            }
+        })
+    }
+
     fn too_long(&self, total: u64) -> PipelineError {
         PipelineError::TooLongFrame {
             length: total,
@@ -296,12 +315,7 @@ impl FrameDecoder for LengthFieldBasedFrameDecoder {
                 if buf.len() < header {
                     return Ok(None);
                 }
-                let raw = match self.order {
-                    ByteOrder::BigEndian => buf.try_get_uint_at(self.offset, self.field_len)?,
-                    ByteOrder::LittleEndian => {
-                        buf.try_get_uint_le_at(self.offset, self.field_len)?
-                    }
-                };
+                let raw = self.read_field(buf)?;
                 // total = header + raw + adjustment, in i128: no overflow for
                 // any u64 value and i64 adjustment.
                 let total = i128::from(raw) + i128::from(self.adjustment) + header as i128;
