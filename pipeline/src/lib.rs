@@ -145,6 +145,7 @@
 mod chain;
 pub mod codec;
 mod context;
+mod dispatch;
 mod embedded;
 mod error;
 mod handler;
@@ -152,12 +153,14 @@ mod idle;
 mod message;
 mod pipeline;
 mod promise;
+mod types;
 
 pub use context::Context;
 pub use embedded::EmbeddedChannel;
 pub use error::{Direction, PipelineError};
 pub use handler::Handler;
 pub use idle::{IdleState, IdleStateEvent, IdleStateHandler};
-pub use message::{Message, MessageKind, MessageTypes, TypeFlow, UserType};
+pub use message::{Message, MessageKind};
 pub use pipeline::{Pipeline, PipelineStats, KEPT_EXCEPTIONS};
 pub use promise::{HeadOp, WriteFuture, WritePromise};
+pub use types::{MessageTypes, TypeFlow, UserType};
