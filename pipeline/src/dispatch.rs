@@ -134,12 +134,19 @@ impl Pipeline {
             Inbound::Read(m) if self.capture => self.captured.push_back(m),
             Inbound::Read(m) => {
                 self.stats.unconsumed_reads += 1;
-                self.stats.unconsumed_bytes += m.len();
-                tracing::warn!(
-                    kind = %m.kind(),
-                    len = m.len(),
-                    "message reached the tail of the pipeline unconsumed; dropped"
-                );
+                self.stats.unconsumed_bytes = self.stats.unconsumed_bytes.saturating_add(m.len());
+                // Every one is counted; the 1st, 2nd, 4th, 8th, ... are logged,
+                // so a peer cannot flood the log through a pipeline that
+                // lacks a consumer.
+                let n = self.stats.unconsumed_reads;
+                if n.is_power_of_two() {
+                    tracing::warn!(
+                        kind = %m.kind(),
+                        len = m.len(),
+                        total = n,
+                        "message reached the tail of the pipeline unconsumed; dropped"
+                    );
+                }
             }
             Inbound::User(e) if self.capture => self.captured_events.push_back(e),
             Inbound::User(_) => {

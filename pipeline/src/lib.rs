@@ -65,7 +65,8 @@
 //! the next one does not take fails with [`PipelineError::TypeMismatch`]
 //! naming both handlers, and leaves the pipeline unchanged. A message that
 //! reaches the tail unconsumed is counted ([`Pipeline::stats`]) and logged
-//! with `tracing::warn!`; an exception that reaches the tail unhandled is
+//! with `tracing::warn!` (the 1st, 2nd, 4th, 8th, ... of a pipeline, so a
+//! peer cannot flood the log); an exception that reaches the tail unhandled is
 //! counted, logged with `tracing::error!`, and closes the channel
 //! ([`HeadOp::Close`]).
 //!
