@@ -15,8 +15,9 @@ use std::time::Duration;
 use hardening_support::*;
 
 fn baseline(s: &Server) -> usize {
+    let idle = s.fds();
     drop(s.connect());
-    s.settle_fds(s.fds())
+    s.settle_fds(idle)
 }
 
 fn check_fds(s: &mut Server, want: usize, what: &str) {

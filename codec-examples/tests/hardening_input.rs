@@ -27,9 +27,11 @@ struct Before {
 
 fn before(s: &Server) -> Before {
     // One connection first, so lazily created per-process state (runtime
-    // workers, receive chunks) is part of the baseline.
+    // workers, receive chunks) is part of the baseline; then wait until the
+    // server has closed it.
+    let idle = s.fds();
     drop(s.connect());
-    let fds = s.settle_fds(s.fds());
+    let fds = s.settle_fds(idle);
     Before {
         rss: s.rss_kib(),
         fds,

@@ -136,3 +136,93 @@ fn frames_do_not_depend_on_reads_when_one_delimiter_holds_another() {
     assert_eq!(frames(&[b"abcd"]), vec![Bytes::new()]);
     assert_eq!(frames(&[b"abc", b"d"]), vec![Bytes::new()]);
 }
+
+mod hostile_lengths {
+    use bytes::Bytes;
+    use weft_pipeline::codec::{ByteToMessageDecoder, LengthFieldBasedFrameDecoder};
+    use weft_pipeline::{EmbeddedChannel, Pipeline, PipelineError};
+
+    fn channel(d: LengthFieldBasedFrameDecoder) -> EmbeddedChannel {
+        let mut p = Pipeline::new();
+        p.add_last("len", ByteToMessageDecoder::new(d)).unwrap();
+        EmbeddedChannel::new(p)
+    }
+
+    #[test]
+    fn a_length_of_u64_max_is_too_long_and_nothing_is_buffered_for_it() {
+        let mut ch = channel(LengthFieldBasedFrameDecoder::new(1 << 20, 0, 8, 0, 8).unwrap());
+        let (_, copied) = weft_buf::measure_copies(|| {
+            ch.write_inbound(Bytes::from_static(&[0xff; 8]));
+            for _ in 0..64 {
+                ch.write_inbound(Bytes::from(vec![0u8; 64 << 10]));
+            }
+        });
+        assert_eq!(copied, 0);
+        let errs = ch.take_exceptions();
+        assert!(
+            matches!(errs.first(), Some(PipelineError::TooLongFrame { length, .. }) if *length == u64::MAX),
+            "{errs:?}"
+        );
+        assert!(ch.read_inbound().is_none());
+    }
+
+    #[test]
+    fn a_length_of_u64_max_under_an_unlimited_maximum_waits_without_allocating() {
+        // max = u64::MAX: the frame is legal, so the decoder must wait for
+        // its bytes; it must not reserve them.
+        let mut ch = channel(LengthFieldBasedFrameDecoder::new(u64::MAX, 0, 8, 0, 0).unwrap());
+        let ((), copied) = weft_buf::measure_copies(|| {
+            ch.write_inbound(Bytes::from_static(&[
+                0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ]));
+            ch.write_inbound(Bytes::from_static(b"a little"));
+        });
+        assert_eq!(copied, 0);
+        assert!(ch.read_inbound().is_none());
+        assert!(!ch.finish());
+        assert_eq!(ch.take_exceptions().len(), 1, "bytes left at the end");
+    }
+
+    #[test]
+    fn adjustments_that_underflow_are_a_corrupt_stream_not_a_panic() {
+        for (adjustment, field) in [
+            (-10i64, &b"\x00\x05"[..]),
+            (i64::MIN, &b"\xff\xff"[..]),
+            (-3, &b"\x00\x00"[..]),
+        ] {
+            let mut ch =
+                channel(LengthFieldBasedFrameDecoder::new(1024, 0, 2, adjustment, 0).unwrap());
+            ch.write_inbound(Bytes::copy_from_slice(field));
+            ch.write_inbound(Bytes::from_static(b"payload"));
+            let errs = ch.take_exceptions();
+            assert!(
+                matches!(errs.first(), Some(PipelineError::Decode(_))),
+                "adjustment {adjustment}: {errs:?}"
+            );
+            assert!(ch.is_closed(), "a corrupt stream closes the channel");
+            assert!(ch.read_inbound().is_none());
+        }
+    }
+
+    #[test]
+    fn an_adjustment_of_i64_max_on_a_u64_max_length_is_too_long_not_an_overflow() {
+        let mut ch = channel(LengthFieldBasedFrameDecoder::new(4096, 0, 8, i64::MAX, 0).unwrap());
+        ch.write_inbound(Bytes::from_static(&[0xff; 8]));
+        let errs = ch.take_exceptions();
+        assert!(
+            matches!(errs.first(), Some(PipelineError::TooLongFrame { .. })),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn a_strip_longer_than_the_frame_is_a_corrupt_stream() {
+        let mut ch = channel(LengthFieldBasedFrameDecoder::new(64, 0, 1, 0, 9).unwrap());
+        ch.write_inbound(Bytes::from_static(b"\x02ab"));
+        let errs = ch.take_exceptions();
+        assert!(
+            matches!(errs.first(), Some(PipelineError::Decode(_))),
+            "{errs:?}"
+        );
+    }
+}

@@ -25,7 +25,13 @@ impl Server {
     /// Starts `weft <args> --listen 127.0.0.1:0`; the port comes from the
     /// first stdout line, `listening on ADDR`.
     pub(crate) fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        Server::start_cmd(Command::new(env!("CARGO_BIN_EXE_weft")), args)
+    }
+
+    /// As [`start`](Self::start), through `cmd` (a wrapper such as
+    /// `prlimit ... weft` that execs the binary, so the PID is the server's).
+    pub(crate) fn start_cmd(mut cmd: Command, args: &[&str]) -> Server {
+        let mut child = cmd
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
@@ -187,8 +193,10 @@ pub(crate) fn reset_on_drop(s: &TcpStream) {
     assert_eq!(rc, 0, "SO_LINGER");
 }
 
-/// Raises this process's soft RLIMIT_NOFILE to its hard limit; returns it.
-pub(crate) fn raise_nofile() -> u64 {
+/// Raises this process's RLIMIT_NOFILE: the hard limit to `want` when
+/// allowed (root), the soft one to the hard one. Children inherit it.
+/// Returns the soft limit now in force.
+pub(crate) fn raise_nofile(want: u64) -> u64 {
     // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
     unsafe {
         let mut r = libc::rlimit {
@@ -196,11 +204,29 @@ pub(crate) fn raise_nofile() -> u64 {
             rlim_max: 0,
         };
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut r), 0);
+        if r.rlim_max < want {
+            let up = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: want,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &up);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        }
         r.rlim_cur = r.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &r);
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
         r.rlim_cur
     }
+}
+
+/// CPU time (user + system) the process `pid` has used, in clock ticks.
+pub(crate) fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
 // ---- protocol probes: "the server still answers correctly" ----
