@@ -89,7 +89,9 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
     if let Err(e) = raise_nofile_limit() {
         tracing::warn!("cannot raise the descriptor limit: {e}");
     }
-    let root = Arc::new(FileRoot::open(&args.root)?);
+    let root = FileRoot::open(&args.root)
+        .map_err(|e| io::Error::new(e.kind(), format!("--root {}: {e}", args.root.display())))?;
+    let root = Arc::new(root);
     let header = Duration::from_secs(args.header_timeout);
     let idle = Duration::from_secs(args.idle_timeout);
     let server = ServerBuilder::new()
