@@ -179,3 +179,62 @@ fn coreutils_truncate_is_held_off_until_the_snapshot_is_in_place() {
     assert_eq!(file_len(&path), 0);
     touch_every_byte(&view, &data);
 }
+
+#[test]
+fn a_write_by_another_process_does_not_change_existing_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rewritten");
+    let data = pattern(3 * 4096);
+    std::fs::write(&path, &data).unwrap();
+
+    let file = MappedFile::open(&path, LeasePolicy::Refuse).unwrap();
+    assert_eq!(file.protection(), Protection::Leased);
+    let view = file.bytes();
+
+    // `dd conv=notrunc` opens for writing without truncating: the lease
+    // break holds it back until the view is a private snapshot.
+    let mut writer = ChildGuard::spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg("printf ZZZZ | dd of=\"$1\" bs=1 seek=100 conv=notrunc 2>/dev/null")
+            .arg("sh")
+            .arg(&path),
+    );
+    let status = writer.wait_bounded(Duration::from_secs(20));
+    assert!(status.success(), "writer failed: {status}");
+    assert_eq!(&std::fs::read(&path).unwrap()[100..104], b"ZZZZ");
+
+    assert!(file.was_revoked());
+    touch_every_byte(&view, &data);
+
+    // A new mapping sees the new content and is leased again.
+    let fresh = MappedFile::open(&path, LeasePolicy::Refuse).unwrap();
+    assert_eq!(fresh.protection(), Protection::Leased);
+    assert_eq!(&fresh.bytes()[100..104], b"ZZZZ");
+    assert!(!fresh.was_revoked());
+}
+
+#[test]
+fn two_mappings_of_one_file_are_both_protected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twice");
+    let data = pattern(2 * 4096 + 1);
+    std::fs::write(&path, &data).unwrap();
+
+    let a = MappedFile::open(&path, LeasePolicy::Refuse).unwrap();
+    let b = MappedFile::open(&path, LeasePolicy::Refuse).unwrap();
+    let (va, vb) = (a.bytes(), b.bytes());
+    drop((a, b));
+
+    let mut truncater = ChildGuard::spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg(": > \"$1\"")
+            .arg("sh")
+            .arg(&path),
+    );
+    assert!(truncater.wait_bounded(Duration::from_secs(20)).success());
+    assert_eq!(file_len(&path), 0);
+    touch_every_byte(&va, &data);
+    touch_every_byte(&vb, &data);
+}

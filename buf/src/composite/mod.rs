@@ -66,7 +66,7 @@ pub const INLINE_SEGMENTS: usize = 4;
 /// segments are never stored. The total length is cached, so [`len`] is O(1).
 ///
 /// `CompositeBuf` implements [`bytes::Buf`]; its
-/// [`chunks_vectored`](Buf::chunks_vectored) yields one `IoSlice` per segment,
+/// [`chunks_vectored`](bytes::Buf::chunks_vectored) yields one `IoSlice` per segment,
 /// so a `writev` sees every segment.
 ///
 /// [`len`]: CompositeBuf::len
