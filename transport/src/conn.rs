@@ -176,7 +176,14 @@ impl Conn {
                     None => commands_open = false,
                 },
                 r = self.stream.ready(Interest::WRITABLE), if writing => match r {
-                    Ok(()) => self.write_ready(),
+                    // Progress may fire writability events; what handlers do
+                    // in them (write, flush, resume reading) must run now, or
+                    // a connection that stopped reading would stall.
+                    Ok(()) => {
+                        self.pipeline.set_now(Instant::now().into_std());
+                        self.write_ready();
+                        self.perform_head_ops();
+                    }
                     Err(e) => self.fail(e),
                 },
                 r = self.stream.ready(Interest::READABLE), if reading => match r {
