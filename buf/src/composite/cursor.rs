@@ -139,12 +139,49 @@ macro_rules! cursor_reads {
     };
 }
 
+// The slow paths take and return the cursor by value, so that on the fast
+// paths its fields can live in registers: its address never escapes.
+
+/// `advance` past the end of the current segment.
+#[cold]
+#[inline(never)]
+fn advance_across(mut c: Cursor<'_>, mut cnt: usize) -> Cursor<'_> {
+    assert!(
+        cnt <= c.remaining(),
+        "cannot advance past `remaining`: {cnt} > {}",
+        c.remaining()
+    );
+    while cnt > 0 {
+        let n = cnt.min(c.cur.len());
+        c.cur = &c.cur[n..];
+        cnt -= n;
+        c.refill();
+    }
+    c.refill();
+    c
+}
+
 /// The slow path of an integer read: the value straddles a boundary.
 #[cold]
 #[inline(never)]
-fn read_across<'a>(mut cursor: Cursor<'a>, dst: &mut [u8]) -> Cursor<'a> {
-    cursor.copy_to_slice(dst);
-    cursor
+fn read_across<'a>(mut c: Cursor<'a>, dst: &mut [u8]) -> Cursor<'a> {
+    assert!(
+        dst.len() <= c.remaining(),
+        "read past `remaining`: {} > {}",
+        dst.len(),
+        c.remaining()
+    );
+    let mut filled = 0;
+    while filled < dst.len() {
+        let n = c.cur.len().min(dst.len() - filled);
+        for (d, s) in dst[filled..filled + n].iter_mut().zip(c.cur) {
+            *d = *s;
+        }
+        filled += n;
+        c.cur = &c.cur[n..];
+        c.refill();
+    }
+    c
 }
 
 impl Buf for Cursor<'_> {
@@ -159,23 +196,12 @@ impl Buf for Cursor<'_> {
     }
 
     #[inline]
-    fn advance(&mut self, mut cnt: usize) {
+    fn advance(&mut self, cnt: usize) {
         if cnt < self.cur.len() {
             self.cur = &self.cur[cnt..];
             return;
         }
-        assert!(
-            cnt <= self.remaining(),
-            "cannot advance past `remaining`: {cnt} > {}",
-            self.remaining()
-        );
-        while cnt > 0 {
-            let n = cnt.min(self.cur.len());
-            self.cur = &self.cur[n..];
-            cnt -= n;
-            self.refill();
-        }
-        self.refill();
+        *self = advance_across(self.clone(), cnt);
     }
 
     fn chunks_vectored<'b>(&'b self, dst: &mut [IoSlice<'b>]) -> usize {
