@@ -192,11 +192,37 @@ fn http_body_declared_at_u64_max_is_skipped_not_buffered() {
 fn resp_refuses_a_bulk_length_of_2_pow_31_and_buffers_nothing_for_a_512_mib_one() {
     let mut srv = Server::start(&["resp"]);
     let b = before(&srv);
-    let mut a = srv.connect();
-    a.write_all(b"*2\r\n$3\r\nGET\r\n$2147483648\r\n").unwrap();
-    let (answer, closed) = read_to_close(&mut a, 1 << 16);
-    assert!(closed, "a protocol error closes the connection");
-    assert_eq!(answer, b"-ERR Protocol error: invalid bulk length\r\n");
+    for (request, error) in [
+        (
+            &b"*2\r\n$3\r\nGET\r\n$2147483648\r\n"[..],
+            &b"invalid bulk length"[..],
+        ),
+        (
+            b"*2\r\n$3\r\nGET\r\n$9223372036854775807\r\n",
+            b"invalid bulk length",
+        ),
+        (
+            b"*2\r\n$3\r\nGET\r\n$18446744073709551616\r\n",
+            b"invalid bulk length",
+        ),
+        (b"*2\r\n$3\r\nGET\r\n$-5\r\n", b"invalid bulk length"),
+        (b"*9223372036854775807\r\n", b"invalid multibulk length"),
+        (b"*18446744073709551616\r\n", b"invalid multibulk length"),
+    ] {
+        let mut a = srv.connect();
+        a.write_all(request).unwrap();
+        let (answer, closed) = read_to_close(&mut a, 1 << 16);
+        assert!(closed, "a protocol error closes the connection");
+        let mut want = b"-ERR Protocol error: ".to_vec();
+        want.extend_from_slice(error);
+        want.extend_from_slice(b"\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&answer),
+            String::from_utf8_lossy(&want),
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+    }
 
     // The largest legal bulk (512 MiB) declared, 2 MiB of it sent: the
     // server holds what arrived, not what was declared.
