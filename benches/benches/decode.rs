@@ -18,7 +18,9 @@
 //! bytes copied per pass over the stream: `weft_buf::measure_copies` for
 //! weft; for `FramedRead`, the bytes its `BytesMut` moves when it makes room
 //! for the next read (a leftover partial frame is memmoved or reallocated),
-//! found by watching the buffer's address from inside the codec.
+//! found by watching the buffer's address from inside the codec. A fourth
+//! column shows the same codec run unchanged through weft's
+//! `DecoderAdapter`, which copies (and counts) every byte into its `BytesMut`.
 //!
 //! `cargo bench -p weft-benches --bench decode`
 
@@ -36,7 +38,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::codec::{Decoder, FramedRead, LengthDelimitedCodec};
 use weft_pipeline::codec::{
-    ByteToMessageDecoder, LengthFieldBasedFrameDecoder, DEFAULT_MERGE_THRESHOLD,
+    ByteToMessageDecoder, DecoderAdapter, LengthFieldBasedFrameDecoder, DEFAULT_MERGE_THRESHOLD,
 };
 use weft_pipeline::{Context, Handler, Message, MessageTypes, Pipeline, TypeFlow};
 
@@ -152,6 +154,30 @@ fn weft_pass(input: &Input, merge: bool) -> u64 {
     count.load(Ordering::Relaxed)
 }
 
+/// One pass through weft's adapter running `LengthDelimitedCodec` unchanged
+/// (it copies every read into the codec's `BytesMut`, counted); for the
+/// copy table only.
+fn adapter_pass(input: &Input) -> u64 {
+    let count = Arc::new(AtomicU64::new(0));
+    let codec = LengthDelimitedCodec::builder()
+        .length_field_length(4)
+        .max_frame_length(MAX_FRAME)
+        .new_codec();
+    let mut p = Pipeline::new();
+    p.add_last("codec", DecoderAdapter::new(codec))
+        .and_then(|p| p.add_last("sink", Sink(count.clone())))
+        .expect("adapter and sink meet");
+    let mut recv = Recv {
+        chunk: BytesMut::new(),
+    };
+    let mut at = 0;
+    for &n in &input.reads {
+        p.fire_read(Message::Bytes(recv.read(&input.stream[at..at + n])));
+        at += n;
+    }
+    count.load(Ordering::Relaxed)
+}
+
 /// An `AsyncRead` that yields the stream in the given read sizes, always ready.
 struct ChunkReader<'a> {
     input: &'a Input,
@@ -258,24 +284,27 @@ fn bench(c: &mut Criterion) {
         input("large", (1024, 64 * 1024), (1, 64 * 1024), 0x5eed_0002),
     ];
     println!("decode: user-space bytes copied per pass over the stream");
-    println!("| stream | bytes | reads | frames | weft composite | weft merge | FramedRead (buffer moves) |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| stream | bytes | reads | frames | weft composite | weft merge | FramedRead (buffer moves) | weft DecoderAdapter(LengthDelimitedCodec) |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for i in &inputs {
         let (frames_c, copied_c) = weft_buf::measure_copies(|| weft_pass(i, false));
         let (frames_m, copied_m) = weft_buf::measure_copies(|| weft_pass(i, true));
         let (frames_f, moved_f) = framed_pass(i);
+        let (frames_a, copied_a) = weft_buf::measure_copies(|| adapter_pass(i));
+        assert_eq!(frames_a, i.frames);
         assert_eq!(frames_c, i.frames);
         assert_eq!(frames_m, i.frames);
         assert_eq!(frames_f, i.frames);
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             i.name,
             i.stream.len(),
             i.reads.len(),
             i.frames,
             copied_c,
             copied_m,
-            moved_f
+            moved_f,
+            copied_a
         );
     }
 
