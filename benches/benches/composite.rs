@@ -274,15 +274,17 @@ fn criterion_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/criterion"))
 }
 
-/// Mean time in nanoseconds from `<group>/<function>/<param>/new/estimates.json`.
-fn mean_ns(group: &str, function: &str, param: &str) -> Option<f64> {
+/// Median time in nanoseconds from `<group>/<function>/<param>/new/estimates.json`
+/// (the median, not the mean: on a shared machine a few preempted samples
+/// would otherwise decide the ratio).
+fn median_ns(group: &str, function: &str, param: &str) -> Option<f64> {
     let path = criterion_dir()
         .join(group)
         .join(function)
         .join(param)
         .join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
-    let mean = &text[text.find("\"mean\"")?..];
+    let mean = &text[text.find("\"median\"")?..];
     let pe = &mean[mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
     let end = pe.find([',', '}'])?;
     pe[..end].trim().parse().ok()
@@ -295,7 +297,7 @@ fn ratio(group: &str, param: &str) -> Option<f64> {
 
 /// `function` time / contiguous time.
 fn ratio_of(group: &str, function: &str, param: &str) -> Option<f64> {
-    Some(mean_ns(group, function, param)? / mean_ns(group, "contiguous", param)?)
+    Some(median_ns(group, function, param)? / median_ns(group, "contiguous", param)?)
 }
 
 fn fmt_ratio(r: Option<f64>) -> String {
@@ -313,8 +315,8 @@ fn fmt_size(size: usize) -> String {
 fn summary() -> String {
     let mut out = String::new();
     out.push_str(
-        "Time of the composite path divided by the time of the contiguous path \
-         (below 1× = composite faster).\n\n",
+        "Median time of the composite path divided by the median time of the contiguous \
+         path (below 1× = composite faster).\n\n",
     );
     out.push_str(
         "| segments | build (push vs extend) | u32 every, CompositeBuf | u32 every, cursor | u32 straddling, CompositeBuf | u32 straddling, cursor | find needle | build + writev vs concat + write |\n",

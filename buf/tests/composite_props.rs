@@ -363,6 +363,25 @@ proptest! {
     }
 
     #[test]
+    fn searches_in_long_segments_match_vec(
+        data in prop::collection::vec(0u8..6, 0..1200),
+        cuts in prop::collection::vec(0usize..1200, 0..5),
+        needle in prop::collection::vec(0u8..6, 1..7),
+        from in 0usize..1200,
+    ) {
+        // Pieces both shorter and longer than the 256-byte switch between
+        // first-byte scanning and memmem.
+        let buf = build(&data, &cuts);
+        prop_assert_eq!(buf.find(&needle), naive_find(&data, &needle, 0));
+        prop_assert_eq!(buf.find_from(&needle, from), naive_find(&data, &needle, from));
+        if data.len() > 10 {
+            let at = from % (data.len() - 6);
+            let inner = &data[at..at + 6];
+            prop_assert!(buf.find(inner).is_some_and(|p| p <= at));
+        }
+    }
+
+    #[test]
     fn modify_matches_vec_and_never_changes_other_views(
         (data, cuts) in data_and_cuts(),
         a in 0usize..100,

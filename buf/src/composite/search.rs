@@ -5,11 +5,37 @@ use smallvec::SmallVec;
 
 use super::CompositeBuf;
 
+/// Pieces shorter than this are searched by first byte (`memchr`) plus a
+/// check of each candidate, longer ones with `memmem`.
+const SHORT_PIECE: usize = 256;
+
+/// Returns `true` if `needle` starts at the beginning of `head` and, where
+/// `head` is too short, continues in the pieces of `rest`.
+fn continues_with<'a>(head: &[u8], rest: impl Iterator<Item = &'a [u8]>, needle: &[u8]) -> bool {
+    let n = head.len().min(needle.len());
+    if head[..n] != needle[..n] {
+        return false;
+    }
+    let mut want = &needle[n..];
+    for piece in rest {
+        if want.is_empty() {
+            break;
+        }
+        let k = piece.len().min(want.len());
+        if piece[..k] != want[..k] {
+            return false;
+        }
+        want = &want[k..];
+    }
+    want.is_empty()
+}
+
 impl CompositeBuf {
     /// Returns the index of the first occurrence of `needle`, or `None`.
     ///
     /// Matches may straddle segment boundaries. Inside a segment the search
-    /// runs at `memchr::memmem` speed; at each boundary at most
+    /// runs at `memchr::memmem` speed (segments under 256 bytes are scanned
+    /// for the needle's first byte with `memchr`); at each boundary at most
     /// `2 × (needle.len() - 1)` bytes are compared in a small scratch buffer.
     /// An empty needle matches at 0.
     ///
@@ -51,7 +77,8 @@ impl CompositeBuf {
         if needle.len() > self.len() - start {
             return None;
         }
-        let finder = memmem::Finder::new(needle);
+        // Built on the first long piece; short pieces do not need it.
+        let mut finder: Option<memmem::Finder<'_>> = None;
         let overlap = needle.len() - 1;
         // Holds the last `overlap` bytes of a piece and the first `overlap`
         // bytes after it; inline (no allocation) for needles up to 33 bytes.
@@ -59,6 +86,22 @@ impl CompositeBuf {
         let mut pieces = self.pieces_from(start);
         let mut base = start;
         while let Some(piece) = pieces.next() {
+            if piece.len() < SHORT_PIECE {
+                // A memmem call costs more than scanning a short piece for
+                // the needle's first byte and checking each candidate,
+                // across the following pieces if need be.
+                let mut from = 0;
+                while let Some(p) = memchr::memchr(needle[0], &piece[from..]) {
+                    let at = from + p;
+                    if continues_with(&piece[at..], pieces.clone(), needle) {
+                        return Some(base + at);
+                    }
+                    from = at + 1;
+                }
+                base += piece.len();
+                continue;
+            }
+            let finder = finder.get_or_insert_with(|| memmem::Finder::new(needle));
             if let Some(p) = finder.find(piece) {
                 return Some(base + p);
             }
