@@ -55,9 +55,15 @@ pub enum Counter {
     /// Payload bytes copied in user space (also reported to
     /// `weft_buf::record_copy`).
     CopiedBytes,
+    /// iovecs handed to `writev`/`sendmsg` (a run of coalesced segments
+    /// is one).
+    WritevIovecs,
+    /// Receive chunks allocated (a chunk reclaimed or taken from the
+    /// thread's cache is not counted).
+    RecvChunks,
 }
 
-const COUNTERS: usize = 15;
+const COUNTERS: usize = 17;
 
 impl Counter {
     fn index(self) -> usize {
@@ -152,6 +158,8 @@ impl Stats {
             partial_writes: g(Counter::PartialWrites),
             would_block: g(Counter::WouldBlock),
             copied_bytes: g(Counter::CopiedBytes),
+            writev_iovecs: g(Counter::WritevIovecs),
+            recv_chunks: g(Counter::RecvChunks),
         }
     }
 }
@@ -226,6 +234,10 @@ pub struct StatsSnapshot {
     pub would_block: u64,
     /// Payload bytes copied in user space.
     pub copied_bytes: u64,
+    /// iovecs handed to `writev`/`sendmsg`.
+    pub writev_iovecs: u64,
+    /// Receive chunks allocated.
+    pub recv_chunks: u64,
 }
 
 impl StatsSnapshot {
@@ -306,6 +318,8 @@ impl Sub for StatsSnapshot {
             partial_writes: self.partial_writes.wrapping_sub(o.partial_writes),
             would_block: self.would_block.wrapping_sub(o.would_block),
             copied_bytes: self.copied_bytes.wrapping_sub(o.copied_bytes),
+            writev_iovecs: self.writev_iovecs.wrapping_sub(o.writev_iovecs),
+            recv_chunks: self.recv_chunks.wrapping_sub(o.recv_chunks),
         }
     }
 }

@@ -3,6 +3,9 @@
 //! Segments shorter than the coalesce threshold that sit next to another
 //! short one are copied into a small staging buffer and go out as one iovec
 //! (a counted copy); the others go out as iovecs of their own, uncopied.
+//! When the staging buffer is full the gather ends there: the next write
+//! step coalesces the rest, so a writev never carries a run of tiny
+//! iovecs (the kernel's per-iovec cost made that 4x slower than one copy).
 //!
 //! ```text
 //!  queue:   [hdr 12B][len 4B][body 8 KiB][crlf 2B][trailer 40B][FileRegion ...]
@@ -13,8 +16,10 @@ use std::io::IoSlice;
 
 use crate::sys::IOV_MAX;
 
-/// Bytes the staging buffer holds at most; short segments past it go out
-/// as iovecs of their own.
+/// Bytes the staging buffer holds at most. A gather ends when the next
+/// short segment would not fit: the write step after it goes on
+/// coalescing, so short segments are never sent as iovecs of their own
+/// runs.
 pub const STAGING_CAPACITY: usize = 16 * 1024;
 
 /// What one gather produced.
@@ -52,9 +57,15 @@ where
             return g;
         }
         let take = seg.len().min(room);
-        let small = seg.len() < threshold && staged + take <= STAGING_CAPACITY;
+        let small = seg.len() < threshold;
         let next_small = it.peek().is_some_and(|n| n.len() < threshold);
         let stage = small && (prev_staged || next_small);
+        if stage && staged + take > STAGING_CAPACITY {
+            // Staging is full (so this write already carries at least
+            // STAGING_CAPACITY - threshold bytes): stop, the next write step
+            // coalesces the rest.
+            return g;
+        }
         let new_iov = !(stage && prev_staged);
         if new_iov && g.iovs == IOV_MAX {
             return g;

@@ -21,6 +21,7 @@
 //! The buffer knows nothing of tokio or pipelines: it writes to any
 //! non-blocking descriptor, so it is tested on a socket pair or a pipe.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, IoSlice};
@@ -41,6 +42,14 @@ pub use payload::Payload;
 pub use sink::AsyncSink;
 
 use file::FileState;
+
+thread_local! {
+    /// The staging buffer short segments are coalesced into. Its bytes are
+    /// needed only during the one `writev` of a write step (a partial
+    /// write is resumed from the segments themselves), so one buffer per
+    /// thread serves every connection, and an idle connection holds none.
+    static STAGING: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Segments shorter than this many bytes are copied together into one
 /// staging iovec when they sit next to another short segment; longer ones
@@ -135,7 +144,6 @@ pub struct OutboundBuffer<P = futures::channel::oneshot::Sender<io::Result<()>>>
     coalesce_threshold: usize,
     gather_cap: usize,
     sink: Option<FdKind>,
-    staging: Vec<u8>,
     file: FileState,
     stats: Arc<Stats>,
 }
@@ -174,7 +182,6 @@ impl<P: Completion> OutboundBuffer<P> {
             coalesce_threshold: DEFAULT_COALESCE_THRESHOLD,
             gather_cap: 0,
             sink: None,
-            staging: Vec::new(),
             file: FileState::default(),
             stats,
         }
@@ -529,6 +536,20 @@ impl<P: Completion> OutboundBuffer<P> {
     /// One `writev` (or `sendmsg` with `MSG_MORE` before a file region) of
     /// the in-memory entries at the front.
     fn gather_step(&mut self, fd: BorrowedFd<'_>, sink: FdKind) -> io::Result<usize> {
+        let (attempted, n) =
+            STAGING.with_borrow_mut(|staging| self.gather_write(fd, sink, staging))?;
+        self.adapt_gather_cap(attempted, n);
+        Ok(n)
+    }
+
+    /// The body of [`gather_step`](Self::gather_step), given the thread's
+    /// staging buffer; returns (bytes offered, bytes written).
+    fn gather_write(
+        &self,
+        fd: BorrowedFd<'_>,
+        sink: FdKind,
+        staging: &mut Vec<u8>,
+    ) -> io::Result<(usize, usize)> {
         let flushed = self.flushed;
         let segs = self
             .queue
@@ -546,7 +567,7 @@ impl<P: Completion> OutboundBuffer<P> {
             segs,
             self.gather_cap,
             self.coalesce_threshold,
-            &mut self.staging,
+            staging,
             &mut iovs,
         );
         if g.copied > 0 {
@@ -563,6 +584,7 @@ impl<P: Completion> OutboundBuffer<P> {
                 .find(|e| matches!(e.payload, Payload::File(..)))
                 .is_some_and(|e| !e.payload.is_empty());
         let iovs = &iovs[..g.iovs];
+        self.stats.add(Counter::WritevIovecs, g.iovs as u64);
         let n = if before_file {
             self.stats.add(Counter::SendmsgCalls, 1);
             sys::sendmsg(fd, iovs, true)?
@@ -580,8 +602,7 @@ impl<P: Completion> OutboundBuffer<P> {
         if n < g.bytes {
             self.stats.add(Counter::PartialWrites, 1);
         }
-        self.adapt_gather_cap(g.bytes, n);
-        Ok(n)
+        Ok((g.bytes, n))
     }
 
     /// Netty's `maxBytesPerGatheringWrite`: double after a complete write
