@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use weft_buf::CompositeBuf;
 
 use super::db::Db;
-use super::parser::{parse_i64, MAX_BULK_LEN};
+use super::parser::MAX_BULK_LEN;
 use super::reply::Reply;
+use super::value::Value;
 
 /// What the connection does after sending the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,27 +287,25 @@ const CONFIG: &[(&str, &str)] = &[
 ///
 /// ```
 /// use std::time::Instant;
-/// use weft_buf::CompositeBuf;
-/// use weft_examples::resp::{command::execute, db::Db, reply::Reply};
+/// use weft_examples::resp::{command::execute, db::Db, reply::Reply, value::Value};
 ///
 /// let mut db = Db::new();
-/// let req = |s: &[&'static str]| -> Vec<CompositeBuf> {
-///     s.iter().map(|a| CompositeBuf::from(a.as_bytes())).collect()
+/// let req = |s: &[&'static str]| -> Vec<Value> {
+///     s.iter().map(|a| Value::from(a.as_bytes())).collect()
 /// };
 /// let now = Instant::now();
 /// assert_eq!(execute(&mut db, &req(&["SET", "n", "41"]), now).0, Reply::Simple("OK"));
 /// assert_eq!(execute(&mut db, &req(&["incr", "n"]), now).0, Reply::Integer(42));
 /// ```
-pub fn execute(db: &mut Db, args: &[CompositeBuf], now: Instant) -> (Reply, After) {
+pub fn execute(db: &mut Db, args: &[Value], now: Instant) -> (Reply, After) {
     let Some(name) = args.first() else {
         return (Reply::err("empty command"), After::Continue);
     };
-    let name = name.to_bytes();
-    let Some(spec) = COMMANDS
-        .iter()
-        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(&name))
-    else {
-        return (unknown_command(&name, &args[1..]), After::Continue);
+    let Some(spec) = find_spec(name) else {
+        return (
+            unknown_command(&name.to_bytes(), &args[1..]),
+            After::Continue,
+        );
     };
     let argc = args.len() as i64;
     if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
@@ -321,7 +319,7 @@ pub fn execute(db: &mut Db, args: &[CompositeBuf], now: Instant) -> (Reply, Afte
         },
         "echo" => Reply::Bulk(args[1].clone()),
         "quit" => return (Reply::Simple("OK"), After::Close),
-        "select" => match parse_i64(&args[1]) {
+        "select" => match args[1].to_i64() {
             Some(0) => Reply::Simple("OK"),
             Some(_) => Reply::err("DB index is out of range"),
             None => not_an_integer(),
@@ -342,7 +340,7 @@ pub fn execute(db: &mut Db, args: &[CompositeBuf], now: Instant) -> (Reply, Afte
         ),
         "incr" => incr_by(db, &args[1], 1, now),
         "decr" => incr_by(db, &args[1], -1, now),
-        "incrby" | "decrby" => match parse_i64(&args[2]) {
+        "incrby" | "decrby" => match args[2].to_i64() {
             Some(n) if spec.name == "incrby" => incr_by(db, &args[1], n, now),
             Some(n) => match n.checked_neg() {
                 Some(n) => incr_by(db, &args[1], n, now),
@@ -407,6 +405,26 @@ pub fn execute(db: &mut Db, args: &[CompositeBuf], now: Instant) -> (Reply, Afte
     (reply, After::Continue)
 }
 
+/// The command named by `name`, any case. The name is lowered once into a
+/// stack buffer, so each candidate costs a length check and at most one
+/// short compare.
+fn find_spec(name: &Value) -> Option<&'static Spec> {
+    const LONGEST: usize = 16;
+    let Value::One(name) = name else {
+        return COMMANDS
+            .iter()
+            .find(|s| name.eq_ignore_case(s.name.as_bytes()));
+    };
+    if name.len() > LONGEST {
+        return None;
+    }
+    let mut lower = [0u8; LONGEST];
+    let lower = &mut lower[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    COMMANDS.iter().find(|s| s.name.as_bytes() == &lower[..])
+}
+
 fn flush(db: &mut Db) -> Reply {
     db.clear();
     Reply::Simple("OK")
@@ -414,7 +432,7 @@ fn flush(db: &mut Db) -> Reply {
 
 /// A key as one contiguous `Bytes`: free when it lies in one read, a counted
 /// copy when it straddles two.
-fn key(arg: &CompositeBuf) -> Bytes {
+fn key(arg: &Value) -> Bytes {
     arg.to_bytes()
 }
 
@@ -426,7 +444,7 @@ fn not_an_integer() -> Reply {
     Reply::err("value is not an integer or out of range")
 }
 
-fn unknown_command(name: &[u8], rest: &[CompositeBuf]) -> Reply {
+fn unknown_command(name: &[u8], rest: &[Value]) -> Reply {
     let mut args = String::new();
     for a in rest {
         if args.len() >= 128 {
@@ -461,7 +479,7 @@ fn deadline(now: Instant, amount: i64, unit_ms: i64) -> Option<Instant> {
     now.checked_add(Duration::from_millis(ms))
 }
 
-fn set(db: &mut Db, args: &[CompositeBuf], now: Instant) -> Reply {
+fn set(db: &mut Db, args: &[Value], now: Instant) -> Reply {
     let (mut nx, mut xx, mut get, mut keep_ttl) = (false, false, false, false);
     let mut expires_at = None;
     let mut i = 3;
@@ -477,7 +495,7 @@ fn set(db: &mut Db, args: &[CompositeBuf], now: Instant) -> Reply {
         };
         match (unit, next) {
             (Some(unit), Some(n)) if expires_at.is_none() && !keep_ttl => {
-                let Some(n) = parse_i64(n) else {
+                let Some(n) = n.to_i64() else {
                     return not_an_integer();
                 };
                 if n <= 0 {
@@ -526,11 +544,11 @@ fn set(db: &mut Db, args: &[CompositeBuf], now: Instant) -> Reply {
     }
 }
 
-fn incr_by(db: &mut Db, key_arg: &CompositeBuf, by: i64, now: Instant) -> Reply {
+fn incr_by(db: &mut Db, key_arg: &Value, by: i64, now: Instant) -> Reply {
     let k = key(key_arg);
     let (current, expires_at) = match db.get(&k, now) {
         None => (0, None),
-        Some(e) => match parse_i64(&e.value) {
+        Some(e) => match e.value.to_i64() {
             Some(n) => (n, e.expires_at),
             None => return not_an_integer(),
         },
@@ -538,22 +556,18 @@ fn incr_by(db: &mut Db, key_arg: &CompositeBuf, by: i64, now: Instant) -> Reply 
     let Some(next) = current.checked_add(by) else {
         return Reply::err("increment or decrement would overflow");
     };
-    db.set(
-        k,
-        CompositeBuf::from(Bytes::from(next.to_string())),
-        expires_at,
-    );
+    db.set(k, Value::One(Bytes::from(next.to_string())), expires_at);
     Reply::Integer(next)
 }
 
-fn append(db: &mut Db, key_arg: &CompositeBuf, more: &CompositeBuf, now: Instant) -> Reply {
+fn append(db: &mut Db, key_arg: &Value, more: &Value, now: Instant) -> Reply {
     let k = key(key_arg);
     match db.get(&k, now) {
         Some(e) => {
             if e.value.len().saturating_add(more.len()) > MAX_BULK_LEN {
                 return Reply::err("string exceeds maximum allowed size (proto-max-bulk-len)");
             }
-            e.value.append(more.clone());
+            e.value.append(more);
             if e.value.segments().len() > MAX_VALUE_SEGMENTS {
                 e.value.consolidate();
             }
@@ -566,8 +580,8 @@ fn append(db: &mut Db, key_arg: &CompositeBuf, more: &CompositeBuf, now: Instant
     }
 }
 
-fn expire(db: &mut Db, args: &[CompositeBuf], name: &str, now: Instant) -> Reply {
-    let Some(n) = parse_i64(&args[2]) else {
+fn expire(db: &mut Db, args: &[Value], name: &str, now: Instant) -> Reply {
+    let Some(n) = args[2].to_i64() else {
         return not_an_integer();
     };
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
@@ -621,7 +635,7 @@ fn expire(db: &mut Db, args: &[CompositeBuf], name: &str, now: Instant) -> Reply
     Reply::Integer(1)
 }
 
-fn config(args: &[CompositeBuf]) -> Reply {
+fn config(args: &[Value]) -> Reply {
     let sub = args[1].to_bytes();
     if sub.eq_ignore_ascii_case(b"get") {
         if args.len() < 3 {
@@ -688,11 +702,11 @@ fn command_docs(s: &Spec) -> [Reply; 2] {
     ]
 }
 
-fn command(args: &[CompositeBuf]) -> Reply {
+fn command(args: &[Value]) -> Reply {
     let Some(sub) = args.get(1).map(|a| a.to_bytes()) else {
         return Reply::Array(COMMANDS.iter().map(command_info).collect());
     };
-    let named = |names: &[CompositeBuf]| -> Vec<Option<&'static Spec>> {
+    let named = |names: &[Value]| -> Vec<Option<&'static Spec>> {
         names
             .iter()
             .map(|n| {
@@ -732,15 +746,15 @@ mod tests {
     use super::*;
 
     fn run(db: &mut Db, now: Instant, line: &str) -> Reply {
-        let args: Vec<CompositeBuf> = line
+        let args: Vec<Value> = line
             .split(' ')
-            .map(|a| CompositeBuf::from(Bytes::copy_from_slice(a.as_bytes())))
+            .map(|a| Value::One(Bytes::copy_from_slice(a.as_bytes())))
             .collect();
         execute(db, &args, now).0
     }
 
     fn bulk(s: &str) -> Reply {
-        Reply::Bulk(CompositeBuf::from(Bytes::copy_from_slice(s.as_bytes())))
+        Reply::Bulk(Value::One(Bytes::copy_from_slice(s.as_bytes())))
     }
 
     #[test]
@@ -902,9 +916,9 @@ mod tests {
         let t = Instant::now();
         let value = Bytes::from_static(b"payload");
         let args = [
-            CompositeBuf::from(&b"SET"[..]),
-            CompositeBuf::from(&b"k"[..]),
-            CompositeBuf::from(value.clone()),
+            Value::from(&b"SET"[..]),
+            Value::from(&b"k"[..]),
+            Value::from(value.clone()),
         ];
         let (reply, copied) = weft_buf::measure_copies(|| {
             execute(&mut db, &args, t);

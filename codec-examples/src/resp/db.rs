@@ -6,7 +6,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::Instant;
 
 use bytes::Bytes;
-use weft_buf::CompositeBuf;
+
+use super::value::Value;
 
 /// Keys removed at most by one [`Db::sweep`] call, so a sweep never holds
 /// the lock for long (Redis' active expiry is bounded likewise).
@@ -16,7 +17,7 @@ pub const SWEEP_BATCH: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The value, as segments of the reads it arrived in.
-    pub value: CompositeBuf,
+    pub value: Value,
     /// When the key stops existing, if ever.
     pub expires_at: Option<Instant>,
 }
@@ -28,12 +29,11 @@ pub struct Entry {
 /// ```
 /// use std::time::{Duration, Instant};
 /// use bytes::Bytes;
-/// use weft_buf::CompositeBuf;
-/// use weft_examples::resp::db::Db;
+/// use weft_examples::resp::{db::Db, value::Value};
 ///
 /// let now = Instant::now();
 /// let mut db = Db::new();
-/// db.set(Bytes::from_static(b"k"), CompositeBuf::from(&b"v"[..]), Some(now + Duration::from_secs(1)));
+/// db.set(Bytes::from_static(b"k"), Value::from(&b"v"[..]), Some(now + Duration::from_secs(1)));
 /// assert!(db.get(b"k", now).is_some());
 /// assert!(db.get(b"k", now + Duration::from_secs(2)).is_none());
 /// assert_eq!(db.len(), 0);
@@ -109,10 +109,10 @@ impl Db {
     /// ```
     /// use bytes::Bytes;
     /// let mut db = weft_examples::resp::db::Db::new();
-    /// db.set(Bytes::from_static(b"k"), weft_buf::CompositeBuf::from(&b"v"[..]), None);
+    /// db.set(Bytes::from_static(b"k"), weft_examples::resp::value::Value::from(&b"v"[..]), None);
     /// assert_eq!(db.len(), 1);
     /// ```
-    pub fn set(&mut self, key: Bytes, value: CompositeBuf, expires_at: Option<Instant>) {
+    pub fn set(&mut self, key: Bytes, value: Value, expires_at: Option<Instant>) {
         if let Some(t) = expires_at {
             self.deadlines.push(Reverse((t, key.clone())));
         }
@@ -183,7 +183,7 @@ impl Db {
     /// use bytes::Bytes;
     /// let now = Instant::now();
     /// let mut db = weft_examples::resp::db::Db::new();
-    /// db.set(Bytes::from_static(b"k"), weft_buf::CompositeBuf::new(), Some(now));
+    /// db.set(Bytes::from_static(b"k"), weft_examples::resp::value::Value::default(), Some(now));
     /// assert_eq!(db.sweep(now, 10), 1);
     /// assert!(db.is_empty());
     /// ```
@@ -229,8 +229,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn v(s: &'static [u8]) -> CompositeBuf {
-        CompositeBuf::from(s)
+    fn v(s: &'static [u8]) -> Value {
+        Value::from(s)
     }
 
     #[test]

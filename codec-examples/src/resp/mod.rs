@@ -38,6 +38,7 @@ pub mod db;
 pub mod parser;
 pub mod reply;
 pub mod server;
+pub mod value;
 
 use std::net::SocketAddr;
 

@@ -26,6 +26,8 @@ use std::fmt;
 use bytes::{Buf, Bytes};
 use weft_buf::CompositeBuf;
 
+use super::value::Value;
+
 /// Largest bulk string accepted, as Redis' `proto-max-bulk-len` (512 MB).
 pub const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
 /// Most arguments in one multibulk request. Redis allows `INT_MAX`; this
@@ -92,10 +94,9 @@ pub type Request = Vec<CompositeBuf>;
 enum State {
     #[default]
     Start,
-    /// Inside a multibulk request.
+    /// Inside a multibulk request (its arguments so far are in `args`).
     Multibulk {
         remaining: usize,
-        args: Vec<CompositeBuf>,
         /// Bytes already taken into `args`, for [`MAX_REQUEST_BYTES`].
         held: usize,
         /// The length of the bulk whose body is awaited, once its header is read.
@@ -129,12 +130,23 @@ pub struct RequestParser {
     state: State,
     /// Bytes at the front of the buffer already searched for a line end.
     scanned: usize,
+    /// The arguments of the request being parsed (reused between requests,
+    /// so a request costs no allocation once the vector has grown).
+    args: Vec<Value>,
 }
 
 /// The outcome of looking for a line end.
 enum Line {
     /// The line without its terminator (which has been consumed).
     Found(CompositeBuf),
+    Incomplete,
+    TooLong,
+}
+
+/// The outcome of reading a `*n` / `$n` header line.
+enum Header {
+    /// The line was consumed; its number, if it is one.
+    Number(Option<i64>),
     Incomplete,
     TooLong,
 }
@@ -188,46 +200,83 @@ impl RequestParser {
     /// assert_eq!(err.to_string(), "Protocol error: invalid bulk length");
     /// ```
     pub fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Request>, ProtocolError> {
-        let result = self.decode_inner(buf);
-        if result.is_err() {
-            self.state = State::Start;
-            self.scanned = 0;
-        }
-        result
+        Ok(self
+            .decode_values(buf)?
+            .map(|args| args.iter().map(Value::to_composite).collect()))
     }
 
-    fn decode_inner(&mut self, buf: &mut CompositeBuf) -> Result<Option<Request>, ProtocolError> {
+    /// Like [`decode`](Self::decode), but lends the arguments as
+    /// [`Value`]s from a vector the parser reuses: no allocation per
+    /// request, and an argument inside one read is one `Bytes` slice of it.
+    /// The arguments are valid until the next call.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Self::decode).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_buf::CompositeBuf;
+    /// use weft_examples::resp::parser::RequestParser;
+    /// let mut parser = RequestParser::new();
+    /// let mut buf = CompositeBuf::from(&b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n"[..]);
+    /// let args = parser.decode_values(&mut buf).unwrap().unwrap();
+    /// assert_eq!(args.len(), 2);
+    /// assert_eq!(args[1], &b"hi"[..]);
+    /// ```
+    pub fn decode_values(
+        &mut self,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<&[Value]>, ProtocolError> {
+        match self.decode_inner(buf) {
+            Ok(true) => Ok(Some(&self.args)),
+            Ok(false) => Ok(None),
+            Err(e) => {
+                self.state = State::Start;
+                self.scanned = 0;
+                self.args.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// `Ok(true)`: a request is complete in `self.args`.
+    fn decode_inner(&mut self, buf: &mut CompositeBuf) -> Result<bool, ProtocolError> {
         loop {
             if let State::Start = self.state {
-                let Ok(first) = buf.try_get_u8_at(0) else {
-                    return Ok(None);
+                self.args.clear();
+                let Some(&first) = buf.chunk().first() else {
+                    return Ok(false);
                 };
                 if first != b'*' {
-                    match self.inline(buf)? {
-                        Some(req) if req.is_empty() => continue,
-                        other => return Ok(other),
+                    if !self.inline(buf)? {
+                        return Ok(false);
                     }
+                    if self.args.is_empty() {
+                        continue;
+                    }
+                    return Ok(true);
                 }
-                let line = match self.line(buf, b'\r', 2) {
-                    Line::Found(line) => line,
-                    Line::Incomplete => return Ok(None),
-                    Line::TooLong => return Err(ProtocolError::TooBigMultibulkCount),
+                let count = match header_line(buf, &mut self.scanned) {
+                    Header::Number(n) => n,
+                    Header::Incomplete => return Ok(false),
+                    Header::TooLong => return Err(ProtocolError::TooBigMultibulkCount),
                 };
-                let count = match parse_i64(&line.slice(1..)) {
+                let count = match count {
                     Some(n) if n <= 0 => continue,
                     Some(n) if n as u64 <= MAX_MULTIBULK_LEN as u64 => n as usize,
                     _ => return Err(ProtocolError::InvalidMultibulkLength),
                 };
+                self.args.reserve(count.min(INITIAL_ARGS));
                 self.state = State::Multibulk {
                     remaining: count,
-                    args: Vec::with_capacity(count.min(INITIAL_ARGS)),
                     held: 0,
                     bulk: None,
                 };
             }
             let State::Multibulk {
                 remaining,
-                args,
                 held,
                 bulk,
             } = &mut self.state
@@ -238,18 +287,18 @@ impl RequestParser {
                 let len = match *bulk {
                     Some(len) => len,
                     None => {
-                        let Ok(first) = buf.try_get_u8_at(0) else {
-                            return Ok(None);
+                        let Some(&first) = buf.chunk().first() else {
+                            return Ok(false);
                         };
                         if first != b'$' {
                             return Err(ProtocolError::ExpectedDollar(first));
                         }
-                        let line = match line_of(buf, &mut self.scanned, b'\r', 2) {
-                            Line::Found(line) => line,
-                            Line::Incomplete => return Ok(None),
-                            Line::TooLong => return Err(ProtocolError::TooBigBulkCount),
+                        let len = match header_line(buf, &mut self.scanned) {
+                            Header::Number(n) => n,
+                            Header::Incomplete => return Ok(false),
+                            Header::TooLong => return Err(ProtocolError::TooBigBulkCount),
                         };
-                        let len = match parse_i64(&line.slice(1..)) {
+                        let len = match len {
                             Some(n) if n >= 0 && n as u64 <= MAX_BULK_LEN as u64 => n as usize,
                             _ => return Err(ProtocolError::InvalidBulkLength),
                         };
@@ -267,17 +316,24 @@ impl RequestParser {
                 }
                 // Body and its CRLF (not checked, as Redis does not).
                 if buf.len() < len.saturating_add(2) {
-                    return Ok(None);
+                    return Ok(false);
                 }
-                args.push(buf.split_to(len));
+                let value = if len == 0 {
+                    Value::One(Bytes::new())
+                } else if buf.chunk().len() >= len {
+                    // Inside the first read: a slice of it, not a copy.
+                    Value::One(buf.copy_to_bytes(len))
+                } else {
+                    Value::from(buf.split_to(len))
+                };
+                self.args.push(value);
                 buf.advance(2);
                 *held = total;
                 *bulk = None;
                 *remaining -= 1;
             }
-            let args = std::mem::take(args);
             self.state = State::Start;
-            return Ok(Some(args));
+            return Ok(true);
         }
     }
 
@@ -285,11 +341,12 @@ impl RequestParser {
         line_of(buf, &mut self.scanned, end, term_len)
     }
 
-    /// Parses one inline request; `Some(empty)` for a blank line.
-    fn inline(&mut self, buf: &mut CompositeBuf) -> Result<Option<Request>, ProtocolError> {
+    /// Parses one inline request into `self.args` (left empty for a blank
+    /// line); `Ok(false)` if the line is not complete yet.
+    fn inline(&mut self, buf: &mut CompositeBuf) -> Result<bool, ProtocolError> {
         let mut line = match self.line(buf, b'\n', 1) {
             Line::Found(line) => line,
-            Line::Incomplete => return Ok(None),
+            Line::Incomplete => return Ok(false),
             Line::TooLong => return Err(ProtocolError::TooBigInline),
         };
         if line.len() > MAX_INLINE_LEN {
@@ -301,7 +358,30 @@ impl RequestParser {
         // Inline requests are for people typing at a terminal; an inline line
         // split across reads is joined (a counted copy).
         let line = line.to_bytes();
-        split_args(&line).map(Some)
+        split_args(&line, &mut self.args)?;
+        Ok(true)
+    }
+}
+
+/// Reads a `*n` or `$n` line (the caller has seen the first byte). A line
+/// inside the first read is parsed in place; otherwise as [`line_of`] does.
+fn header_line(buf: &mut CompositeBuf, scanned: &mut usize) -> Header {
+    let first = buf.chunk();
+    // A valid header is at most 22 bytes before its CR; anything longer
+    // goes the general way, which bounds the search across calls.
+    let near = &first[..first.len().min(24)];
+    if let Some(at) = near.iter().position(|&b| b == b'\r') {
+        if at + 2 <= first.len() {
+            let n = parse_i64_slice(&first[1..at]);
+            buf.advance(at + 2);
+            *scanned = 0;
+            return Header::Number(n);
+        }
+    }
+    match line_of(buf, scanned, b'\r', 2) {
+        Line::Found(line) => Header::Number(parse_i64(&line.slice(1..))),
+        Line::Incomplete => Header::Incomplete,
+        Line::TooLong => Header::TooLong,
     }
 }
 
@@ -391,8 +471,7 @@ pub fn parse_i64_slice(text: &[u8]) -> Option<i64> {
 /// escapes, `'...'` takes `\'`, and a closing quote must be followed by a
 /// space or the end. A plain token is a slice of the line; a quoted one is
 /// built anew (a counted copy).
-fn split_args(line: &Bytes) -> Result<Request, ProtocolError> {
-    let mut args = Vec::new();
+fn split_args(line: &Bytes, args: &mut Vec<Value>) -> Result<(), ProtocolError> {
     let s = &line[..];
     let mut p = 0;
     loop {
@@ -400,7 +479,7 @@ fn split_args(line: &Bytes) -> Result<Request, ProtocolError> {
             p += 1;
         }
         if p >= s.len() {
-            return Ok(args);
+            return Ok(());
         }
         let start = p;
         let mut quoted = false;
@@ -475,9 +554,9 @@ fn split_args(line: &Bytes) -> Result<Request, ProtocolError> {
         }
         if quoted {
             weft_buf::record_copy(current.len());
-            args.push(CompositeBuf::from(current));
+            args.push(Value::One(Bytes::from(current)));
         } else {
-            args.push(CompositeBuf::from(line.slice(start..start + current.len())));
+            args.push(Value::One(line.slice(start..start + current.len())));
         }
     }
 }

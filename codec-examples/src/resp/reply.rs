@@ -9,10 +9,10 @@
 //! value is never copied, it becomes its own segment, so a batch of replies
 //! is one [`CompositeBuf`] that the transport sends with one `writev`.
 
-use std::fmt::Write as _;
-
 use bytes::{BufMut, Bytes, BytesMut};
 use weft_buf::CompositeBuf;
+
+use super::value::Value;
 
 /// One RESP2 reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub enum Reply {
     /// `:n\r\n`
     Integer(i64),
     /// `$len\r\n<value>\r\n`, the value's segments sent as they are.
-    Bulk(CompositeBuf),
+    Bulk(Value),
     /// `$-1\r\n`
     Nil,
     /// `*n\r\n` then each element.
@@ -39,10 +39,11 @@ impl Reply {
     ///
     /// ```
     /// use weft_examples::resp::reply::Reply;
-    /// assert_eq!(Reply::text("no"), Reply::Bulk(weft_buf::CompositeBuf::from(&b"no"[..])));
+    /// use weft_examples::resp::value::Value;
+    /// assert_eq!(Reply::text("no"), Reply::Bulk(Value::from(&b"no"[..])));
     /// ```
     pub fn text(s: &'static str) -> Reply {
-        Reply::Bulk(CompositeBuf::from(Bytes::from_static(s.as_bytes())))
+        Reply::Bulk(Value::One(Bytes::from_static(s.as_bytes())))
     }
 
     /// An `-ERR <msg>` reply.
@@ -65,13 +66,13 @@ impl Reply {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use weft_buf::CompositeBuf;
 /// use weft_examples::resp::reply::{Reply, ReplyWriter};
+/// use weft_examples::resp::value::Value;
 ///
 /// let value = Bytes::from_static(b"hello");
 /// let mut w = ReplyWriter::new();
 /// w.push(&Reply::Simple("OK"));
-/// w.push(&Reply::Bulk(CompositeBuf::from(value.clone())));
+/// w.push(&Reply::Bulk(Value::from(value.clone())));
 /// let out = w.finish();
 /// assert_eq!(out, &b"+OK\r\n$5\r\nhello\r\n"[..]);
 /// // the value went out as the caller's own bytes
@@ -153,12 +154,10 @@ impl ReplyWriter {
                 }
                 self.scratch.put_slice(b"\r\n");
             }
-            Reply::Integer(n) => {
-                let _ = write!(self.scratch, ":{n}\r\n");
-            }
+            Reply::Integer(n) => self.line(b':', *n),
             Reply::Nil => self.scratch.put_slice(b"$-1\r\n"),
             Reply::Bulk(value) => {
-                let _ = write!(self.scratch, "${}\r\n", value.len());
+                self.line(b'$', value.len() as i64);
                 if !value.is_empty() {
                     self.seal();
                     for seg in value.segments() {
@@ -168,12 +167,33 @@ impl ReplyWriter {
                 self.scratch.put_slice(b"\r\n");
             }
             Reply::Array(items) => {
-                let _ = write!(self.scratch, "*{}\r\n", items.len());
+                self.line(b'*', items.len() as i64);
                 for item in items {
                     self.push(item);
                 }
             }
         }
+    }
+
+    /// Writes `<kind><n>\r\n` (without `fmt`: this is on every reply).
+    fn line(&mut self, kind: u8, n: i64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.scratch.put_u8(kind);
+        if n < 0 {
+            self.scratch.put_u8(b'-');
+        }
+        self.scratch.put_slice(&digits[at..]);
+        self.scratch.put_slice(b"\r\n");
     }
 
     /// Moves the framing written so far into the output as one segment.
@@ -206,6 +226,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn integers_are_written_in_decimal_at_both_extremes() {
+        let mut w = ReplyWriter::new();
+        for n in [0, 7, -7, 10, -100, i64::MAX, i64::MIN] {
+            w.push(&Reply::Integer(n));
+        }
+        assert_eq!(
+            w.finish(),
+            &b":0\r\n:7\r\n:-7\r\n:10\r\n:-100\r\n:9223372036854775807\r\n:-9223372036854775808\r\n"[..]
+        );
+    }
+
+    #[test]
     fn many_small_replies_share_one_framing_segment() {
         let mut w = ReplyWriter::new();
         for i in 0..100 {
@@ -222,8 +254,8 @@ mod tests {
             .collect();
         let (out, copied) = weft_buf::measure_copies(|| {
             let mut w = ReplyWriter::new();
-            w.push(&Reply::Bulk(value.clone()));
-            w.push(&Reply::Bulk(CompositeBuf::new()));
+            w.push(&Reply::Bulk(Value::from(value.clone())));
+            w.push(&Reply::Bulk(Value::default()));
             w.finish()
         });
         assert_eq!(copied, 0);
