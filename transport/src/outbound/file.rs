@@ -1,19 +1,19 @@
 //! The file half of a flush: one system call (or one copy round) for the
 //! [`FileRegion`] at the front, by the path chosen for it.
 
+use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 
-use weft_buf::FileRegion;
+use weft_buf::mapped::{LeasePolicy, MappedFile};
+use weft_buf::{BufError, FileRegion};
 
 use crate::stats::{Counter, Stats};
 use crate::sys::{self, FdKind, MAX_RW_COUNT};
 
 /// Bytes read (or mapped) per round by the copying paths.
 pub(crate) const COPY_CHUNK: usize = 64 * 1024;
-
-/// Bytes mapped per round by [`FilePath::MmapWrite`].
-pub(crate) const MMAP_CHUNK: usize = 4 * 1024 * 1024;
 
 /// Pipe buffer asked for by [`FilePath::Splice`].
 pub(crate) const SPLICE_PIPE_SIZE: usize = 1024 * 1024;
@@ -30,6 +30,15 @@ pub(crate) const SPLICE_PIPE_SIZE: usize = 1024 * 1024;
 ///
 /// Where the kernel refuses `sendfile` (`EINVAL`, `ENOSYS`), the buffer
 /// falls back to `ReadWrite` for the rest of the connection, counted.
+///
+/// `MmapWrite` maps the file through [`weft_buf::MappedFile`], under a
+/// read lease: if another process truncates the file (or opens it for
+/// writing) mid-send, the mapping is snapshotted before the truncation
+/// proceeds, so the process never takes `SIGBUS`, and the write then fails
+/// with an `UnexpectedEof` error that says the file changed. Where a lease
+/// cannot be taken (the file is open for writing somewhere, this process
+/// included, or is not owned by this user) that region goes by `ReadWrite`
+/// instead, which is safe against truncation and counted the same way.
 ///
 /// # Examples
 ///
@@ -66,6 +75,26 @@ pub(crate) struct FileState {
     pipe: Option<(OwnedFd, OwnedFd)>,
     pipe_pending: usize,
     sendfile_refused: bool,
+    mapping: Option<Mapping>,
+}
+
+/// The leased mapping [`FilePath::MmapWrite`] sends from, kept while the
+/// region at the front is of the same file.
+struct Mapping {
+    file: Arc<File>,
+    /// `None` when the lease was refused: this file goes by read + write.
+    map: Option<MappedFile>,
+}
+
+fn lease_broken(region: &FileRegion) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!(
+            "file region changed during mmap + write: another process truncated the file or opened it for writing (its read lease was broken); {} bytes from offset {} were not sent",
+            region.len(),
+            region.offset()
+        ),
+    )
 }
 
 fn truncated(region: &FileRegion) -> io::Error {
@@ -95,6 +124,7 @@ impl FileState {
     pub(crate) fn reset(&mut self) {
         self.carry_pos = 0;
         self.carry_len = 0;
+        self.mapping = None;
         // Bytes left in the pipe belong to a write that failed: drop it.
         if self.pipe_pending > 0 {
             self.pipe = None;
@@ -190,20 +220,39 @@ impl FileState {
         region: &FileRegion,
         stats: &Stats,
     ) -> io::Result<usize> {
-        let file_len = sys::file_len(region.file().as_fd())?;
-        if file_len < region.offset().saturating_add(region.len()) {
-            return Err(truncated(region));
+        if !matches!(&self.mapping, Some(m) if Arc::ptr_eq(&m.file, region.file())) {
+            self.mapping = None;
+            let map = lease_and_map(region.file(), stats)?;
+            self.mapping = Some(Mapping {
+                file: Arc::clone(region.file()),
+                map,
+            });
         }
-        let len = region.len().min(MMAP_CHUNK as u64) as usize;
-        stats.add(Counter::MmapCalls, 1);
-        let map = sys::map_file(region.file(), region.offset(), len)?;
+        let Some(Mapping { map: Some(map), .. }) = &self.mapping else {
+            return self.read_write(fd, region, stats);
+        };
+        if map.was_revoked() {
+            self.mapping = None;
+            return Err(lease_broken(region));
+        }
+        let bytes = map.bytes();
+        let start = usize::try_from(region.offset()).unwrap_or(usize::MAX);
+        let len = region.len().min(MAX_RW_COUNT as u64) as usize;
+        let Some(slice) = start.checked_add(len).and_then(|end| bytes.get(start..end)) else {
+            self.mapping = None;
+            return Err(truncated(region));
+        };
         stats.add(Counter::WriteCalls, 1);
-        let w = sys::write(fd, map.as_slice())?;
+        let w = sys::write(fd, slice)?;
         // The write copies the mapped pages into the socket buffer.
         stats.record_copy(w);
         stats.add(Counter::CopyBytes, w as u64);
         if w < len {
             stats.add(Counter::PartialWrites, 1);
+        }
+        if w as u64 == region.len() {
+            // The region is done: give up the lease and the mapping.
+            self.mapping = None;
         }
         Ok(w)
     }
@@ -241,5 +290,24 @@ impl FileState {
         stats.add(Counter::SpliceBytes, n as u64);
         self.pipe_pending -= n;
         Ok(n)
+    }
+}
+
+/// Opens `file` again read-only (through `/proc/self/fd`, which also works
+/// for an unlinked file) and maps it under a read lease. `Ok(None)` when
+/// the lease is refused.
+fn lease_and_map(file: &File, stats: &Stats) -> io::Result<Option<MappedFile>> {
+    let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    stats.add(Counter::MmapCalls, 1);
+    match MappedFile::open(&path, LeasePolicy::Refuse) {
+        // Leased, or empty (then the region, not empty, is past its end: the
+        // bounds check reports a truncation).
+        Ok(m) => Ok(Some(m)),
+        Err(BufError::Unprotected { source }) => {
+            tracing::debug!(error = %source, "no read lease for mmap + write; sending by read + write");
+            Ok(None)
+        }
+        Err(BufError::Io(e)) => Err(e),
+        Err(e) => Err(io::Error::other(e)),
     }
 }
