@@ -20,6 +20,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::respond::ValidatorCache;
 use super::Status;
 
 /// The directory `weft http` serves: its canonical path and, where the
@@ -38,6 +39,8 @@ use super::Status;
 pub struct FileRoot {
     path: PathBuf,
     dir: Option<OwnedFd>,
+    /// Formatted validators of files served recently.
+    pub(crate) validators: ValidatorCache,
 }
 
 /// `struct open_how` of `openat2(2)` (libc's is `#[non_exhaustive]`).
@@ -130,7 +133,11 @@ impl FileRoot {
                 format!("{} is not a directory", path.display()),
             ));
         }
-        Ok(FileRoot { path, dir: None })
+        Ok(FileRoot {
+            path,
+            dir: None,
+            validators: ValidatorCache::default(),
+        })
     }
 
     /// The canonical path of the root.
@@ -253,6 +260,48 @@ fn open_checked(root: &FileRoot, path: PathBuf) -> Result<Opened, Status> {
     Ok(Opened { file, meta, path })
 }
 
+/// The common case in one `openat2` (plus `fstat`) instead of resolving
+/// every component of the path in user space: `rel` (no `..`, no `.`) is
+/// opened beneath the root refusing every symlink. If that succeeds, the
+/// path has no symlink, so it is its own canonical form and the slow path
+/// would have opened the same file. If a symlink is in the way
+/// (`ELOOP`/`EXDEV`), `None`: the slow path decides whether it stays
+/// inside. Without `openat2`, `None` as well.
+fn open_without_symlinks(root: &FileRoot, rel: &Path) -> Option<Result<Opened, Status>> {
+    let dir = root.dir.as_ref()?;
+    let symlink = |e: &io::Error| matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV));
+    let open = |rel: &Path| -> Option<Result<Opened, Status>> {
+        let file = match openat2_beneath(dir, rel) {
+            Ok(f) => f,
+            Err(e) if symlink(&e) => return None,
+            Err(e) => return Some(Err(io_status(&e))),
+        };
+        Some(match file.metadata() {
+            Ok(meta) => Ok(Opened {
+                file,
+                meta,
+                path: root.path.join(rel),
+            }),
+            Err(e) => Err(io_status(&e)),
+        })
+    };
+    let mut opened = match open(rel)? {
+        Ok(o) => o,
+        Err(s) => return Some(Err(s)),
+    };
+    if opened.meta.is_dir() {
+        opened = match open(&rel.join("index.html"))? {
+            Ok(o) => o,
+            Err(s) => return Some(Err(s)),
+        };
+    }
+    Some(if opened.meta.is_file() {
+        Ok(opened)
+    } else {
+        Err(Status::NotFound)
+    })
+}
+
 /// Resolves `target` against `root` and opens the regular file it names (a
 /// directory's `index.html`). The metadata comes from the open handle, so
 /// what is checked is what is served.
@@ -262,14 +311,18 @@ pub(crate) fn resolve(root: &FileRoot, target: &str) -> Result<Opened, Status> {
     if decoded.contains(&0) {
         return Err(Status::BadRequest);
     }
-    let mut joined = root.path.clone();
+    let mut rel = PathBuf::new();
     for seg in decoded.split(|&b| b == b'/') {
         match seg {
             b"" | b"." => {}
             b".." => return Err(Status::Forbidden),
-            seg => joined.push(OsStr::from_bytes(seg)),
+            seg => rel.push(OsStr::from_bytes(seg)),
         }
     }
+    if let Some(fast) = open_without_symlinks(root, &rel) {
+        return fast;
+    }
+    let joined = root.path.join(&rel);
     let mut opened = open_checked(root, inside(&root.path, &joined)?)?;
     if opened.meta.is_dir() {
         let index = inside(&root.path, &opened.path.join("index.html"))?;

@@ -28,19 +28,37 @@ pub(crate) struct Response {
 
 /// Starts a head: status line, `Server`, `Date` and the connection header.
 fn start_head(status: Status, date: &str, close: bool, http10_keep_alive: bool) -> String {
-    let mut h = String::with_capacity(256);
-    let _ = write!(
-        h,
-        "HTTP/1.1 {} {}\r\nServer: weft\r\nDate: {date}\r\n",
-        status.code(),
-        status.reason()
-    );
+    let mut h = String::with_capacity(320);
+    h.push_str("HTTP/1.1 ");
+    push_u64(&mut h, u64::from(status.code()));
+    h.push(' ');
+    h.push_str(status.reason());
+    h.push_str("\r\nServer: weft\r\nDate: ");
+    h.push_str(date);
+    h.push_str("\r\n");
     if close {
         h.push_str("Connection: close\r\n");
     } else if http10_keep_alive {
         h.push_str("Connection: keep-alive\r\n");
     }
     h
+}
+
+/// Appends `n` in decimal (without `fmt`: a few of these are in every head).
+fn push_u64(h: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        h.push(char::from(d));
+    }
 }
 
 /// An error answer with a one-line text body (left out for HEAD).
@@ -77,10 +95,51 @@ fn error_response_for(
 }
 
 /// The validator pair of a file.
-struct Validators {
+#[derive(Debug)]
+pub(crate) struct Validators {
     etag: String,
     last_modified: String,
     mtime_secs: u64,
+}
+
+/// What [`validators`] reads of a file's metadata.
+type ValidatorKey = (u64, i64, i64, u64);
+
+/// Entries kept by a [`ValidatorCache`].
+const VALIDATOR_SLOTS: usize = 16;
+
+/// The entries of a [`ValidatorCache`] and the one to replace next.
+type Slots = (
+    [Option<(ValidatorKey, Arc<Validators>)>; VALIDATOR_SLOTS],
+    usize,
+);
+
+/// The formatted validators of recently served files. Each answer still
+/// takes the metadata from `fstat` on the file it opened; the cache only
+/// saves formatting the same (inode, mtime, size) into text again, so a
+/// file that changes gets new validators at once: its mtime or size is a
+/// new key.
+#[derive(Debug, Default)]
+pub(crate) struct ValidatorCache {
+    slots: std::sync::Mutex<Slots>,
+}
+
+impl ValidatorCache {
+    fn get(&self, meta: &std::fs::Metadata) -> Arc<Validators> {
+        let key = (meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.len());
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, v)) = slots.0.iter().flatten().find(|(k, _)| *k == key) {
+            return v.clone();
+        }
+        let v = Arc::new(validators(meta));
+        let next = slots.1;
+        slots.0[next] = Some((key, v.clone()));
+        slots.1 = (next + 1) % VALIDATOR_SLOTS;
+        v
+    }
 }
 
 fn validators(meta: &std::fs::Metadata) -> Validators {
@@ -141,7 +200,7 @@ pub(crate) fn respond(root: &FileRoot, req: &Request, date: &str) -> Response {
         Err(s) => return err(s),
     };
     let len = meta.len();
-    let v = validators(&meta);
+    let v = root.validators.get(&meta);
 
     let not_modified = match (&req.if_none_match, &req.if_modified_since) {
         (Some(inm), _) => none_match_hits(inm, &v.etag),
@@ -186,14 +245,15 @@ pub(crate) fn respond(root: &FileRoot, req: &Request, date: &str) -> Response {
         }
     };
     let mut h = start_head(status, date, close, ka10);
-    let _ = write!(
-        h,
-        "Content-Type: {}\r\nContent-Length: {}\r\nLast-Modified: {}\r\nETag: {}\r\nAccept-Ranges: bytes\r\n",
-        content_type(&path),
-        span.end - span.start,
-        v.last_modified,
-        v.etag
-    );
+    h.push_str("Content-Type: ");
+    h.push_str(content_type(&path));
+    h.push_str("\r\nContent-Length: ");
+    push_u64(&mut h, span.end - span.start);
+    h.push_str("\r\nLast-Modified: ");
+    h.push_str(&v.last_modified);
+    h.push_str("\r\nETag: ");
+    h.push_str(&v.etag);
+    h.push_str("\r\nAccept-Ranges: bytes\r\n");
     if status == Status::PartialContent {
         let _ = write!(
             h,
@@ -357,6 +417,30 @@ mod tests {
             );
             assert_eq!(r.status, Status::Ok, "{cond}");
         }
+    }
+
+    #[test]
+    fn validators_change_as_soon_as_the_file_does() {
+        let (d, root) = root();
+        let get = "GET /f.txt HTTP/1.1\r\nHost: h\r\n\r\n";
+        let etag = |r: &Response| header(r, "etag").unwrap().to_owned();
+        let first = ask(&root, get);
+        assert_eq!(etag(&ask(&root, get)), etag(&first));
+        // Another size.
+        fs::write(d.path().join("f.txt"), b"01234567890").unwrap();
+        let grown = ask(&root, get);
+        assert_ne!(etag(&grown), etag(&first));
+        assert_eq!(header(&grown, "content-length"), Some("11"));
+        // The same size, another mtime.
+        let f = fs::File::options()
+            .write(true)
+            .open(d.path().join("f.txt"))
+            .unwrap();
+        f.set_modified(UNIX_EPOCH + Duration::from_secs(784_111_777))
+            .unwrap();
+        let touched = ask(&root, get);
+        assert_ne!(etag(&touched), etag(&grown));
+        assert_eq!(header(&touched, "last-modified"), Some(DATE));
     }
 
     #[test]

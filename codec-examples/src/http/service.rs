@@ -92,24 +92,24 @@ impl StaticFiles {
         }
     }
 
-    fn date(&mut self) -> &str {
+    /// Brings the cached `Date` value up to the current second.
+    fn refresh_date(&mut self) {
         let now = SystemTime::now();
         let secs = unix_secs(now);
         if self.date.0 != secs {
             self.date = (secs, format_http_date(now));
         }
-        &self.date.1
     }
 
     fn answer(&mut self, ctx: &mut Context<'_>, ev: HttpEvent) {
         if self.closed {
             return;
         }
+        self.refresh_date();
+        let date = self.date.1.as_str();
         let response: Response = match ev {
             HttpEvent::Request(req) => {
-                let root = self.root.clone();
-                let date = self.date().to_owned();
-                let r = respond(&root, &req, &date);
+                let r = respond(&self.root, &req, date);
                 tracing::debug!(
                     method = ?req.method,
                     target = %req.target,
@@ -118,14 +118,8 @@ impl StaticFiles {
                 );
                 r
             }
-            HttpEvent::Invalid(status) => {
-                let date = self.date().to_owned();
-                error_response(status, true, false, &date)
-            }
-            HttpEvent::Timeout => {
-                let date = self.date().to_owned();
-                error_response(Status::RequestTimeout, true, false, &date)
-            }
+            HttpEvent::Invalid(status) => error_response(status, true, false, date),
+            HttpEvent::Timeout => error_response(Status::RequestTimeout, true, false, date),
         };
         ctx.write(response.head);
         if let Some(body) = response.body {
