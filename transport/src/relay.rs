@@ -34,7 +34,11 @@ pub const RELAY_COPY_CHUNK: usize = 64 * 1024;
 #[non_exhaustive]
 pub enum RelayMode {
     /// `splice` through a pipe: no byte enters user space. Falls back to
-    /// [`RelayMode::Copy`] for a direction where the kernel refuses it.
+    /// [`RelayMode::Copy`] for a direction where the kernel refuses it
+    /// (`EINVAL`/`ENOSYS`) before any byte went through: on the source's
+    /// side, or on the sink's, in which case the bytes already in the pipe
+    /// are read out of it and written (counted) before the copy loop
+    /// goes on.
     Splice,
     /// `read` into a buffer and `write` it: one counted copy per byte.
     Copy,
@@ -119,8 +123,8 @@ async fn pump<S: AsyncSink, D: AsyncSink>(
 ) -> io::Result<(u64, bool)> {
     let (n, fell_back) = match mode {
         RelayMode::Splice => match pump_splice(src, dst, stats).await? {
-            Some(n) => (n, false),
-            None => (copy_loop(src, dst, stats).await?, true),
+            Spliced::Done(n) => (n, false),
+            Spliced::Refused(n) => (n + copy_loop(src, dst, stats).await?, true),
         },
         RelayMode::Copy => (copy_loop(src, dst, stats).await?, false),
     };
@@ -136,11 +140,20 @@ fn refused(e: &io::Error) -> bool {
 
 /// Splices `src` to `dst` until end of stream; `None` when the kernel
 /// refused the very first splice (nothing moved yet: copy instead).
+/// How a splice pump ended.
+enum Spliced {
+    /// The source ended; this many bytes went through.
+    Done(u64),
+    /// The kernel refused splice on one side before any byte went through;
+    /// this many bytes (taken into the pipe already) were moved by copy.
+    Refused(u64),
+}
+
 async fn pump_splice<S: AsyncSink, D: AsyncSink>(
     src: &S,
     dst: &D,
     stats: &Stats,
-) -> io::Result<Option<u64>> {
+) -> io::Result<Spliced> {
     let (r, w): (OwnedFd, OwnedFd) = sys::pipe()?;
     let chunk = sys::set_pipe_size(w.as_fd(), RELAY_PIPE_SIZE).unwrap_or(64 * 1024);
     let mut total = 0u64;
@@ -152,18 +165,26 @@ async fn pump_splice<S: AsyncSink, D: AsyncSink>(
             })
             .await;
         let mut pending = match got {
-            Ok(0) => return Ok(Some(total)),
+            Ok(0) => return Ok(Spliced::Done(total)),
             Ok(n) => n,
-            Err(e) if total == 0 && refused(&e) => return Ok(None),
+            Err(e) if total == 0 && refused(&e) => return Ok(Spliced::Refused(0)),
             Err(e) => return Err(e),
         };
         while pending > 0 {
-            let n = dst
+            let sent = dst
                 .write_io(|| {
                     stats.add(Counter::SpliceCalls, 1);
                     sys::splice(r.as_fd(), None, dst.as_fd(), pending)
                 })
-                .await?;
+                .await;
+            let n = match sent {
+                Ok(n) => n,
+                Err(e) if total == 0 && refused(&e) => {
+                    let moved = copy_out_of_pipe(&r, pending, dst, stats).await?;
+                    return Ok(Spliced::Refused(moved));
+                }
+                Err(e) => return Err(e),
+            };
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::WriteZero,
@@ -182,6 +203,53 @@ async fn pump_splice<S: AsyncSink, D: AsyncSink>(
 
 /// Reads into a buffer and writes it out until end of stream, counting
 /// the copy.
+/// Moves the `pending` bytes a refused sink left in the pipe by copy.
+async fn copy_out_of_pipe<D: AsyncSink>(
+    r: &OwnedFd,
+    pending: usize,
+    dst: &D,
+    stats: &Stats,
+) -> io::Result<u64> {
+    let mut buf = vec![0u8; RELAY_COPY_CHUNK];
+    let mut left = pending;
+    while left > 0 {
+        let want = left.min(buf.len());
+        stats.add(Counter::ReadCalls, 1);
+        // The bytes are in the pipe already: this read does not wait.
+        let n = sys::read(r.as_fd(), buf.get_mut(..want).unwrap_or_default())?;
+        if n == 0 {
+            break;
+        }
+        stats.record_copy(n);
+        write_all(dst, buf.get(..n).unwrap_or_default(), stats).await?;
+        left -= n;
+    }
+    Ok((pending - left) as u64)
+}
+
+/// Writes `data` to `dst` with `write`, waiting for writability.
+async fn write_all<D: AsyncSink>(dst: &D, data: &[u8], stats: &Stats) -> io::Result<()> {
+    let mut off = 0;
+    while off < data.len() {
+        let chunk = data.get(off..).unwrap_or_default();
+        let w = dst
+            .write_io(|| {
+                stats.add(Counter::WriteCalls, 1);
+                sys::write(dst.as_fd(), chunk)
+            })
+            .await?;
+        if w == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "write accepted no bytes",
+            ));
+        }
+        stats.add(Counter::CopyBytes, w as u64);
+        off += w;
+    }
+    Ok(())
+}
+
 async fn copy_loop<S: AsyncSink, D: AsyncSink>(src: &S, dst: &D, stats: &Stats) -> io::Result<u64> {
     let mut buf = vec![0u8; RELAY_COPY_CHUNK];
     let mut total = 0u64;
@@ -196,24 +264,7 @@ async fn copy_loop<S: AsyncSink, D: AsyncSink>(src: &S, dst: &D, stats: &Stats) 
             return Ok(total);
         }
         stats.record_copy(n);
-        let mut off = 0;
-        while off < n {
-            let chunk = buf.get(off..n).unwrap_or_default();
-            let w = dst
-                .write_io(|| {
-                    stats.add(Counter::WriteCalls, 1);
-                    sys::write(dst.as_fd(), chunk)
-                })
-                .await?;
-            if w == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "write accepted no bytes",
-                ));
-            }
-            stats.add(Counter::CopyBytes, w as u64);
-            off += w;
-        }
+        write_all(dst, buf.get(..n).unwrap_or_default(), stats).await?;
         total += n as u64;
     }
 }
