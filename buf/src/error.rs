@@ -101,3 +101,15 @@ impl From<BufError> for io::Error {
         }
     }
 }
+
+/// Panics with `err`, for the panicking twin of a `try_` method (as `bytes`
+/// pairs `get_u16` with `try_get_u16`).
+///
+/// This is the one place in `weft-buf` that panics on a bad argument: each
+/// caller documents it under `# Panics` and has a fallible twin, which is
+/// what code handling peer input uses.
+#[cold]
+#[track_caller]
+pub(crate) fn panic_with(what: &str, err: BufError) -> ! {
+    panic!("{what}: {err}")
+}

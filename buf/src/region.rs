@@ -188,7 +188,7 @@ impl FileRegion {
     pub fn slice(&self, range: impl RangeBounds<u64>) -> FileRegion {
         match self.try_slice(range) {
             Ok(r) => r,
-            Err(e) => panic!("FileRegion::slice: {e}"),
+            Err(e) => crate::error::panic_with("FileRegion::slice", e),
         }
     }
 

@@ -97,7 +97,7 @@ impl CompositeBuf {
     pub fn modify(&mut self, range: impl RangeBounds<usize>, mut f: impl FnMut(&mut [u8])) {
         let (start, end) = match checked_range(&range, self.len) {
             Ok(r) => r,
-            Err(e) => panic!("CompositeBuf::modify: {e}"),
+            Err(e) => crate::error::panic_with("CompositeBuf::modify", e),
         };
         if start == end {
             // No byte to write: touching (and copying) a segment would be waste.

@@ -289,7 +289,7 @@ impl CompositeBuf {
     pub fn slice(&self, range: impl RangeBounds<usize>) -> CompositeBuf {
         match self.try_slice(range) {
             Ok(s) => s,
-            Err(e) => panic!("CompositeBuf::slice: {e}"),
+            Err(e) => crate::error::panic_with("CompositeBuf::slice", e),
         }
     }
 

@@ -35,7 +35,7 @@ macro_rules! int_reads {
             pub fn $get(&self, index: usize) -> $ty {
                 match self.$try_get(index) {
                     Ok(v) => v,
-                    Err(e) => panic!(concat!("CompositeBuf::", stringify!($get), ": {}"), e),
+                    Err(e) => crate::error::panic_with(concat!("CompositeBuf::", stringify!($get)), e),
                 }
             }
 
