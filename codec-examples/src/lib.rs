@@ -13,3 +13,8 @@ pub mod http;
 pub mod log;
 pub mod proxy;
 pub mod resp;
+
+/// The root README's Rust snippets, run as doctests so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
