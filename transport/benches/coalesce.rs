@@ -92,6 +92,38 @@ fn round(size: usize, threshold: usize) -> f64 {
     ns as f64 / FLUSHES as f64
 }
 
+/// Sender CPU nanoseconds per flush of the same frames flattened into one
+/// buffer and written with `write_all` (the baseline of the flush bench).
+fn flatten_round(size: usize) -> f64 {
+    use std::io::Write;
+    let batch: Vec<Vec<Bytes>> = (0..BATCH)
+        .map(|f| {
+            (0..PIECES)
+                .map(|p| Bytes::from(vec![((f + p) % 251) as u8; size]))
+                .collect()
+        })
+        .collect();
+    let (mut stream, drain) = open();
+    let mut flat = Vec::with_capacity(BATCH * PIECES * size);
+    let t0 = thread_cpu_ns();
+    for _ in 0..FLUSHES {
+        flat.clear();
+        for f in &batch {
+            for p in f {
+                flat.extend_from_slice(p);
+            }
+        }
+        stream.write_all(&flat).unwrap();
+    }
+    let ns = thread_cpu_ns() - t0;
+    drop(stream);
+    assert_eq!(
+        drain.join().unwrap(),
+        (FLUSHES * BATCH * PIECES * size) as u64
+    );
+    ns as f64 / FLUSHES as f64
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -104,19 +136,24 @@ fn main() {
     println!(
         "{BATCH} frames x {PIECES} pieces per flush; sender CPU us per flush (median of {ROUNDS})"
     );
-    println!("piece   coalesced   iovecs   coalesced/iovecs");
+    println!("piece   coalesced   iovecs  flatten   coalesced/iovecs  default/flatten");
     for size in [64, 128, 256, 384, 512, 768, 1000] {
-        let (mut copy, mut iov) = (Vec::new(), Vec::new());
+        let (mut copy, mut iov, mut flat, mut dflt) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             copy.push(round(size, 1024));
             iov.push(round(size, 0));
+            flat.push(flatten_round(size));
+            dflt.push(round(size, weft_transport::DEFAULT_COALESCE_THRESHOLD));
         }
-        let (c, i) = (median(copy), median(iov));
+        let (c, i, f, d) = (median(copy), median(iov), median(flat), median(dflt));
         println!(
-            "{size:>4} B  {:>9.1}  {:>7.1}   {:>6.2}",
+            "{size:>4} B  {:>9.1}  {:>7.1}  {:>7.1}   {:>6.2}            {:>6.2}",
             c / 1000.0,
             i / 1000.0,
-            c / i
+            f / 1000.0,
+            c / i,
+            d / f
         );
     }
 }

@@ -94,9 +94,17 @@ where
     g
 }
 
+/// Where one iovec of a gather points: a segment, or a run of the
+/// staging buffer (resolved once the staging buffer stops growing).
+#[derive(Clone, Copy)]
+enum Slot<'a> {
+    Direct(&'a [u8]),
+    Staged(usize, usize),
+}
+
 /// Fills `iovs` (at least [`IOV_MAX`] long) from `segs`: at most
 /// [`IOV_MAX`] iovecs and `cap` bytes, short neighbours copied into
-/// `staging`.
+/// `staging`. One walk over the segments.
 pub(crate) fn gather<'a, I>(
     segs: I,
     cap: usize,
@@ -105,34 +113,42 @@ pub(crate) fn gather<'a, I>(
     iovs: &mut [IoSlice<'a>],
 ) -> Gathered
 where
-    I: Iterator<Item = &'a [u8]> + Clone,
+    I: Iterator<Item = &'a [u8]>,
 {
     staging.clear();
     staging.reserve(STAGING_CAPACITY);
-    walk(segs.clone(), cap, threshold, |seg, take, stage, _| {
-        if stage {
-            staging.extend_from_slice(&seg[..take]);
-        }
-    });
-    let staging: &'a Vec<u8> = staging;
-    let mut slot = 0usize;
-    let mut staged = 0usize;
-    let mut run_start = 0usize;
-    walk(segs, cap, threshold, |seg, take, stage, new_iov| {
-        if new_iov {
-            slot += 1;
-            run_start = staged;
-        }
-        let Some(iov) = slot.checked_sub(1).and_then(|i| iovs.get_mut(i)) else {
+    let mut plan = [Slot::Staged(0, 0); IOV_MAX];
+    let mut slots = 0usize;
+    let g = walk(segs, cap, threshold, |seg, take, stage, new_iov| {
+        let piece = seg.get(..take).unwrap_or_default();
+        let slot = if new_iov {
+            slots += 1;
+            plan.get_mut(slots - 1)
+        } else {
+            plan.get_mut(slots.wrapping_sub(1))
+        };
+        let Some(slot) = slot else {
             return;
         };
         if stage {
-            staged += take;
-            *iov = IoSlice::new(staging.get(run_start..staged).unwrap_or_default());
+            let start = staging.len();
+            staging.extend_from_slice(piece);
+            *slot = match *slot {
+                Slot::Staged(run, _) if !new_iov => Slot::Staged(run, staging.len()),
+                _ => Slot::Staged(start, staging.len()),
+            };
         } else {
-            *iov = IoSlice::new(&seg[..take]);
+            *slot = Slot::Direct(piece);
         }
-    })
+    });
+    let staging: &'a Vec<u8> = staging;
+    for (iov, slot) in iovs.iter_mut().zip(&plan[..g.iovs.min(IOV_MAX)]) {
+        *iov = match *slot {
+            Slot::Direct(piece) => IoSlice::new(piece),
+            Slot::Staged(a, b) => IoSlice::new(staging.get(a..b).unwrap_or_default()),
+        };
+    }
+    g
 }
 
 #[cfg(test)]
