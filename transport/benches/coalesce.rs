@@ -124,6 +124,31 @@ fn flatten_round(size: usize) -> f64 {
     ns as f64 / FLUSHES as f64
 }
 
+/// Sender CPU nanoseconds per batch to build the frames (clone every piece
+/// into a `CompositeBuf`) and drop them, with no I/O: the part of the
+/// `coalesced` column that is the frames' reference counting, not the
+/// flush.
+fn frames_only_round(size: usize) -> f64 {
+    let batch: Vec<Vec<Bytes>> = (0..BATCH)
+        .map(|f| {
+            (0..PIECES)
+                .map(|p| Bytes::from(vec![((f + p) % 251) as u8; size]))
+                .collect()
+        })
+        .collect();
+    let mut held = Vec::with_capacity(BATCH);
+    let t0 = thread_cpu_ns();
+    for _ in 0..FLUSHES {
+        for f in &batch {
+            held.push(std::hint::black_box(
+                f.iter().cloned().collect::<CompositeBuf>(),
+            ));
+        }
+        held.clear();
+    }
+    (thread_cpu_ns() - t0) as f64 / FLUSHES as f64
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -136,24 +161,29 @@ fn main() {
     println!(
         "{BATCH} frames x {PIECES} pieces per flush; sender CPU us per flush (median of {ROUNDS})"
     );
-    println!("piece   coalesced   iovecs  flatten   coalesced/iovecs  default/flatten");
+    println!(
+        "piece   coalesced   iovecs  flatten   coalesced/iovecs  default/flatten  (frames alone)"
+    );
     for size in [64, 128, 256, 384, 512, 768, 1000] {
         let (mut copy, mut iov, mut flat, mut dflt) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut frames = Vec::new();
         for _ in 0..ROUNDS {
             copy.push(round(size, 1024));
             iov.push(round(size, 0));
             flat.push(flatten_round(size));
             dflt.push(round(size, weft_transport::DEFAULT_COALESCE_THRESHOLD));
+            frames.push(frames_only_round(size));
         }
         let (c, i, f, d) = (median(copy), median(iov), median(flat), median(dflt));
         println!(
-            "{size:>4} B  {:>9.1}  {:>7.1}  {:>7.1}   {:>6.2}            {:>6.2}",
+            "{size:>4} B  {:>9.1}  {:>7.1}  {:>7.1}   {:>6.2}            {:>6.2}           {:>6.1}",
             c / 1000.0,
             i / 1000.0,
             f / 1000.0,
             c / i,
-            d / f
+            d / f,
+            median(frames) / 1000.0
         );
     }
 }
