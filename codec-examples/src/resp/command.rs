@@ -525,6 +525,11 @@ fn set(db: &mut Db, args: &[Value], now: Instant) -> Reply {
         i += 1;
     }
     let k = key(&args[1]);
+    if !(nx || xx || get || keep_ttl) {
+        // The common SET: what was there does not matter (one hash, not two).
+        db.set(k, args[2].clone(), expires_at);
+        return Reply::Simple("OK");
+    }
     let old = db.get(&k, now).map(|e| (e.value.clone(), e.expires_at));
     if (nx && old.is_some()) || (xx && old.is_none()) {
         return if get {

@@ -344,6 +344,25 @@ impl RequestParser {
     /// Parses one inline request into `self.args` (left empty for a blank
     /// line); `Ok(false)` if the line is not complete yet.
     fn inline(&mut self, buf: &mut CompositeBuf) -> Result<bool, ProtocolError> {
+        // A line inside the first read (the common case: `PING\r\n`) is
+        // sliced out of it directly.
+        let first = buf.chunk();
+        let near = &first[..first.len().min(MAX_INLINE_LEN + 2)];
+        if let Some(at) = memchr_newline(near) {
+            // As the general path: the limit counts a trailing `\r`.
+            if at > MAX_INLINE_LEN {
+                return Err(ProtocolError::TooBigInline);
+            }
+            let end = if at > 0 && near[at - 1] == b'\r' {
+                at - 1
+            } else {
+                at
+            };
+            let line = buf.copy_to_bytes(at + 1).slice(..end);
+            self.scanned = 0;
+            split_args(&line, &mut self.args)?;
+            return Ok(true);
+        }
         let mut line = match self.line(buf, b'\n', 1) {
             Line::Found(line) => line,
             Line::Incomplete => return Ok(false),
@@ -361,6 +380,11 @@ impl RequestParser {
         split_args(&line, &mut self.args)?;
         Ok(true)
     }
+}
+
+/// The first `\n` in `bytes`.
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
 }
 
 /// Reads a `*n` or `$n` line (the caller has seen the first byte). A line
@@ -758,6 +782,33 @@ mod tests {
         );
         let long = vec![b'a'; MAX_INLINE_LEN + 1];
         assert_eq!(parse_all(&long).unwrap_err(), ProtocolError::TooBigInline);
+    }
+
+    #[test]
+    fn the_inline_limit_is_the_same_for_a_line_in_one_read_or_in_pieces() {
+        for (len, ok) in [(MAX_INLINE_LEN - 1, true), (MAX_INLINE_LEN, false)] {
+            let mut line = vec![b'a'; len];
+            line.extend_from_slice(b"\r\n");
+            let whole = outcome(&line, line.len());
+            assert_eq!(outcome(&line, 4096), whole, "{len}");
+            assert_eq!(whole.1.is_none(), ok, "{len}: {:?}", whole.1);
+        }
+    }
+
+    #[test]
+    fn an_inline_request_in_one_read_is_sliced_not_copied() {
+        let read = Bytes::from_static(b"PING\r\nECHO hi\n");
+        let mut buf = CompositeBuf::from(read.clone());
+        let mut p = RequestParser::new();
+        let ((), copied) = weft_buf::measure_copies(|| {
+            let args = p.decode_values(&mut buf).unwrap().unwrap();
+            assert_eq!(args.len(), 1);
+            assert_eq!(args[0].segments()[0].as_ptr(), read.as_ptr());
+            let args = p.decode_values(&mut buf).unwrap().unwrap();
+            assert_eq!(args[1], &b"hi"[..]);
+        });
+        assert_eq!(copied, 0);
+        assert!(buf.is_empty());
     }
 
     #[test]
