@@ -56,10 +56,19 @@ thread_local! {
     static CHUNK_CACHE: RefCell<Vec<Parked>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Runs `f` on this thread's cache; `None` if it is gone (thread exit) or
+/// in use, so this never panics.
+fn with_cache<R>(f: impl FnOnce(&mut Vec<Parked>) -> Option<R>) -> Option<R> {
+    CHUNK_CACHE
+        .try_with(|cell| cell.try_borrow_mut().ok().and_then(|mut c| f(&mut c)))
+        .ok()
+        .flatten()
+}
+
 /// A parked chunk with room for `want` bytes, as is or reclaimed in place
 /// because every view of it has dropped.
 fn cached_chunk(want: usize) -> Option<Parked> {
-    CHUNK_CACHE.with_borrow_mut(|cache| {
+    with_cache(|cache| {
         let i = cache
             .iter_mut()
             .position(|(c, cap)| c.capacity() >= want || (*cap >= want && c.try_reclaim(want)))?;
@@ -73,10 +82,11 @@ fn park_chunk(chunk: BytesMut, cap: usize) {
     if cap == 0 {
         return;
     }
-    CHUNK_CACHE.with_borrow_mut(|cache| {
+    with_cache(|cache| {
         if cache.len() < CACHED_CHUNKS {
             cache.push((chunk, cap));
         }
+        Some(())
     });
 }
 

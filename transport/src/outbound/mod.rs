@@ -543,8 +543,17 @@ impl<P: Completion> OutboundBuffer<P> {
     /// One `writev` (or `sendmsg` with `MSG_MORE` before a file region) of
     /// the in-memory entries at the front.
     fn gather_step(&mut self, fd: BorrowedFd<'_>, sink: FdKind) -> io::Result<usize> {
-        let (attempted, n) =
-            STAGING.with_borrow_mut(|staging| self.gather_write(fd, sink, staging))?;
+        // The thread's staging buffer; a fresh one if it is gone (thread
+        // exit) or in use, so this never panics.
+        let shared = STAGING.try_with(|cell| {
+            cell.try_borrow_mut()
+                .ok()
+                .map(|mut staging| self.gather_write(fd, sink, &mut staging))
+        });
+        let (attempted, n) = match shared {
+            Ok(Some(r)) => r?,
+            _ => self.gather_write(fd, sink, &mut Vec::new())?,
+        };
         self.adapt_gather_cap(attempted, n);
         Ok(n)
     }
