@@ -324,7 +324,7 @@ pub fn execute(db: &mut Db, args: &[Value], now: Instant) -> (Reply, After) {
             Some(_) => Reply::err("DB index is out of range"),
             None => not_an_integer(),
         },
-        "get" => match db.get(&key(&args[1]), now) {
+        "get" => match db.get_owned(key(&args[1]), now) {
             Some(e) => Reply::Bulk(e.value.clone()),
             None => Reply::Nil,
         },

@@ -101,6 +101,35 @@ impl Db {
         self.map.get_mut(key)
     }
 
+    /// Like [`get`](Self::get) for an owned key, with one hash of it
+    /// instead of two (the entry API needs the key by value; a `Bytes`
+    /// clone is a reference count).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_examples::resp::value::Value;
+    /// let now = std::time::Instant::now();
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// db.set(Bytes::from_static(b"k"), Value::from(&b"v"[..]), None);
+    /// assert!(db.get_owned(Bytes::from_static(b"k"), now).is_some());
+    /// assert!(db.get_owned(Bytes::from_static(b"x"), now).is_none());
+    /// ```
+    pub fn get_owned(&mut self, key: Bytes, now: Instant) -> Option<&mut Entry> {
+        match self.map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                if o.get().expires_at.is_some_and(|t| t <= now) {
+                    o.remove();
+                    None
+                } else {
+                    Some(o.into_mut())
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(_) => None,
+        }
+    }
+
     /// Stores `value` under `key` with a deadline (or none), replacing what
     /// was there.
     ///
@@ -268,6 +297,18 @@ mod tests {
         db.set(Bytes::from_static(b"k"), v(b"2"), None);
         assert_eq!(db.sweep(now + Duration::from_secs(10), 10), 0);
         assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn get_owned_removes_an_expired_key_as_get_does() {
+        let now = Instant::now();
+        let mut db = Db::new();
+        db.set(Bytes::from_static(b"k"), v(b"1"), Some(now));
+        db.set(Bytes::from_static(b"live"), v(b"2"), None);
+        assert!(db.get_owned(Bytes::from_static(b"k"), now).is_none());
+        assert_eq!(db.len(), 1);
+        let e = db.get_owned(Bytes::from_static(b"live"), now).unwrap();
+        assert_eq!(e.value, &b"2"[..]);
     }
 
     #[test]
