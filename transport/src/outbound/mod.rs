@@ -24,12 +24,12 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, IoSlice};
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 use crate::stats::{Counter, Stats};
-use crate::sys::{self, FdKind, IOV_MAX};
+use crate::sys::{self, FdKind};
 
 mod file;
 mod gather;
@@ -578,7 +578,7 @@ impl<P: Completion> OutboundBuffer<P> {
             })
             .flatten()
             .map(|b| &b[..]);
-        let mut iovs = [IoSlice::new(&[]); IOV_MAX];
+        let mut iovs = gather::IoVecs::new();
         let g = gather::gather(
             segs,
             self.gather_cap,
@@ -599,7 +599,7 @@ impl<P: Completion> OutboundBuffer<P> {
                 .take(flushed)
                 .find(|e| matches!(e.payload, Payload::File(..)))
                 .is_some_and(|e| !e.payload.is_empty());
-        let iovs = &iovs[..g.iovs];
+        let iovs = &iovs[..];
         self.stats.add(Counter::WritevIovecs, g.iovs as u64);
         let n = if before_file {
             self.stats.add(Counter::SendmsgCalls, 1);
