@@ -110,6 +110,38 @@ impl FileRegion {
     /// ```
     pub fn new(file: Arc<File>, offset: u64, len: u64) -> Result<FileRegion, BufError> {
         let file_len = file.metadata()?.len();
+        FileRegion::with_file_len(file, offset, len, file_len)
+    }
+
+    /// Makes a region of `len` bytes from `offset` of a shared file whose
+    /// length the caller has just read (from its own `fstat`), so no
+    /// second `fstat` is made. The range is checked against `file_len`
+    /// exactly as [`new`](Self::new) checks it against the file; a file
+    /// that shrinks later is reported by the transport on the write.
+    ///
+    /// # Errors
+    ///
+    /// [`BufError::OutOfRange`] if the region reaches past `file_len`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let f = tempfile::tempfile().unwrap();
+    /// f.set_len(100).unwrap();
+    /// let file_len = f.metadata().unwrap().len();
+    /// let f = Arc::new(f);
+    /// let r = weft_buf::FileRegion::with_file_len(f.clone(), 90, 10, file_len).unwrap();
+    /// assert_eq!((r.offset(), r.len()), (90, 10));
+    /// let err = weft_buf::FileRegion::with_file_len(f, 90, 11, file_len).unwrap_err();
+    /// assert_eq!(err.to_string(), "range 90..101 is out of bounds for length 100");
+    /// ```
+    pub fn with_file_len(
+        file: Arc<File>,
+        offset: u64,
+        len: u64,
+        file_len: u64,
+    ) -> Result<FileRegion, BufError> {
         let end = offset.checked_add(len);
         match end {
             Some(end) if end <= file_len => Ok(FileRegion { file, offset, len }),

@@ -266,9 +266,11 @@ pub(crate) fn respond(root: &FileRoot, req: &Request, date: &str) -> Response {
     let body = if head_only || span.is_empty() {
         None
     } else {
-        match FileRegion::new(Arc::new(file), span.start, span.end - span.start) {
+        // The length from resolve's fstat: no second fstat per request.
+        match FileRegion::with_file_len(Arc::new(file), span.start, span.end - span.start, len) {
             Ok(r) => Some(r),
-            // The file shrank between fstat and here.
+            // The span is outside the file's length (cannot happen: the
+            // span was cut to it above).
             Err(_) => return err(Status::InternalServerError),
         }
     };
