@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use weft_pipeline::{Context, Handler, Message, MessageTypes, PipelineError, TypeFlow};
 
@@ -47,8 +47,6 @@ use super::Status;
 pub struct StaticFiles {
     root: Arc<FileRoot>,
     waiting: VecDeque<HttpEvent>,
-    /// Set when the channel became writable again with requests waiting.
-    resume_at: Option<Instant>,
     date: (u64, String),
     closed: bool,
 }
@@ -86,7 +84,6 @@ impl StaticFiles {
         StaticFiles {
             root,
             waiting: VecDeque::new(),
-            resume_at: None,
             date: (u64::MAX, String::new()),
             closed: false,
         }
@@ -181,31 +178,19 @@ impl Handler for StaticFiles {
 
     fn writability_changed(&mut self, ctx: &mut Context<'_>, writable: bool) {
         if writable && !self.waiting.is_empty() {
-            // Resume from a timer that is due at once rather than from here:
-            // weft-transport fires this event from its write path and does
-            // not perform the operations a handler issues in it until the
-            // next dispatch, which, with reading switched off, never comes.
-            // A due timer is such a dispatch, with a fresh `now`.
-            self.resume_at.get_or_insert(ctx.now());
+            // Resume at once: weft-transport performs what a handler does
+            // in this event (write, flush, switch reading on) as soon as it
+            // returns. Resuming from a due timer instead cost a timer tick
+            // (1 ms) per pause.
+            while let Some(ev) = self.waiting.pop_front() {
+                self.answer(ctx, ev);
+            }
+            if !self.closed {
+                ctx.flush();
+                ctx.set_auto_read(true);
+            }
         }
         ctx.fire_writability_changed(writable);
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        self.resume_at
-    }
-
-    fn timer(&mut self, ctx: &mut Context<'_>) {
-        if self.resume_at.take().is_none() {
-            return;
-        }
-        while let Some(ev) = self.waiting.pop_front() {
-            self.answer(ctx, ev);
-        }
-        if !self.closed {
-            ctx.flush();
-            ctx.set_auto_read(true);
-        }
     }
 }
 
@@ -279,8 +264,8 @@ mod tests {
             b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /a HTTP/1.1\r\nHost: x\r\n\r\n",
         ));
         assert_eq!(ops(&mut ch), ["flush", "auto-read false", "flush"]);
+        // Answered in the writability event itself, no timer needed.
         ch.set_writable(true);
-        ch.advance(std::time::Duration::ZERO);
         assert_eq!(
             ops(&mut ch),
             [
