@@ -102,18 +102,13 @@ proptest! {
     }
 }
 
-/// Found by the `delimiter` fuzz target. The docs say "the delimiter giving
-/// the shortest frame wins (first in the list on a tie)", but when a
-/// delimiter occurs inside another before its last byte, a read that ends
-/// inside the long delimiter makes the decoder take the short one.
-/// Delimiters `["abcd", "c"]`, stream `"abcd"`: whole, the frame is `""`
-/// (cut at "abcd"); read as `"abc"` + `"d"`, the frame is `"ab"` (cut at
-/// "c") and a stray `"d"` is left. Fix (in `DelimiterBasedFrameDecoder`):
-/// before cutting at the best match, wait for more bytes while a
-/// delimiter that would win is still incomplete at the end of the
-/// cumulation (and cut at the short one in `decode_eof`).
+/// Found by the `delimiter` fuzz target: when a delimiter occurs inside
+/// another before its last byte, a read that ended inside the long one made
+/// the decoder take the short one, so the frames depended on the reads
+/// (delimiters `["abcd", "c"]`: `"abcd"` gave `""`, `"abc"` + `"d"` gave
+/// `"ab"`). The decoder now waits while a delimiter that would win is
+/// still incomplete, and cuts at the best complete match at end of stream.
 #[test]
-#[ignore = "known issue in DelimiterBasedFrameDecoder, reported in the issue 6 notes"]
 fn frames_do_not_depend_on_reads_when_one_delimiter_holds_another() {
     use bytes::Bytes;
     use weft_pipeline::codec::{ByteToMessageDecoder, DelimiterBasedFrameDecoder};

@@ -156,14 +156,63 @@ impl DelimiterBasedFrameDecoder {
             max: self.max_frame_length as u64,
         }
     }
-}
 
-impl FrameDecoder for DelimiterBasedFrameDecoder {
-    fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+    /// Whether a delimiter that would win over the match at `best` may
+    /// still be arriving: it starts at some `j` in `from..best` (a shorter
+    /// frame), or at `best` itself ahead of the match in the list (the tie
+    /// rule), and the cumulation ends inside it. Cutting at `best` then
+    /// would make the frames depend on where the reads were split
+    /// (delimiters `"abcd"` and `"c"` on `"abc"` + `"d"`). Only the last
+    /// `longest - 1` bytes can hold such a start, so this is cheap.
+    fn better_may_follow(&self, buf: &CompositeBuf, from: usize, best: usize) -> bool {
+        let len = buf.len();
+        let start = len.saturating_sub(self.longest - 1).max(from);
+        if start > best || start >= len {
+            return false;
+        }
+        let mut small = [0u8; 64];
+        let mut heap = Vec::new();
+        let tail: &mut [u8] = if len - start <= small.len() {
+            &mut small[..len - start]
+        } else {
+            heap.resize(len - start, 0);
+            &mut heap
+        };
+        if buf.try_copy_out(start, tail).is_err() {
+            return false;
+        }
+        let partial_at = |d: &Bytes, p: &[u8]| d.len() > p.len() && d.starts_with(p);
+        if (start..best).any(|j| {
+            let p = &tail[j - start..];
+            self.delimiters.iter().any(|d| partial_at(d, p))
+        }) {
+            return true;
+        }
+        // At `best` itself, in list order: an incomplete delimiter before
+        // the first complete one would win the tie once it completes.
+        let p = &tail[best - start..];
+        for d in &self.delimiters {
+            if partial_at(d, p) {
+                return true;
+            }
+            if p.starts_with(d) {
+                return false;
+            }
+        }
+        false
+    }
+
+    fn decode_inner(
+        &mut self,
+        buf: &mut CompositeBuf,
+        eof: bool,
+    ) -> Result<Option<Message>, PipelineError> {
         // Bytes at the end that may be the start of a delimiter.
         let keep = self.longest - 1;
         match self.state {
             State::Discard { discarded } => match self.find(buf, 0) {
+                // As below: where the discard ends must not depend on reads.
+                Some((i, _)) if !eof && self.better_may_follow(buf, 0, i) => Ok(None),
                 Some((i, dl)) => {
                     buf.advance(i + dl);
                     self.state = State::Scan { scanned: 0 };
@@ -183,6 +232,12 @@ impl FrameDecoder for DelimiterBasedFrameDecoder {
                 }
             },
             State::Scan { scanned } => match self.find(buf, scanned.saturating_sub(keep)) {
+                Some((i, _))
+                    if !eof && self.better_may_follow(buf, scanned.saturating_sub(keep), i) =>
+                {
+                    // Wait: a delimiter giving a shorter frame may complete.
+                    Ok(None)
+                }
                 Some((i, dl)) => {
                     self.state = State::Scan { scanned: 0 };
                     if i > self.max_frame_length {
@@ -216,5 +271,17 @@ impl FrameDecoder for DelimiterBasedFrameDecoder {
                 }
             },
         }
+    }
+}
+
+impl FrameDecoder for DelimiterBasedFrameDecoder {
+    fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+        self.decode_inner(buf, false)
+    }
+
+    /// At the end of the stream no longer delimiter can complete, so the
+    /// best complete match is cut.
+    fn decode_eof(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+        self.decode_inner(buf, true)
     }
 }
