@@ -1,6 +1,5 @@
 //! `weft echo` driven over plain TCP sockets.
 
-#[path = "http_support/mod.rs"]
 mod support;
 
 use std::io::{Read, Write};

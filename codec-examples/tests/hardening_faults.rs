@@ -6,6 +6,7 @@
 //! holds as many descriptors as before.
 
 mod hardening_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
@@ -13,6 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use hardening_support::*;
+use support::{Server, STEP};
 
 fn baseline(s: &Server) -> usize {
     let idle = s.fds();
@@ -38,7 +40,7 @@ fn peer_reset_in_the_middle_of_a_sendfile_body_leaves_the_server_serving() {
     let root = tempfile::tempdir().unwrap();
     big_file(root.path(), "big.bin", 32 << 20);
     std::fs::write(root.path().join("small.txt"), b"small\n").unwrap();
-    let mut srv = Server::start(&["http", "--root", root.path().to_str().unwrap()]);
+    let mut srv = Server::start_quiet(&["http", "--root", root.path().to_str().unwrap()]);
     let fds = baseline(&srv);
     for _ in 0..5 {
         let mut s = srv.connect();
@@ -59,7 +61,7 @@ fn peer_reset_in_the_middle_of_a_sendfile_body_leaves_the_server_serving() {
 #[test]
 fn peer_reset_during_a_gathered_write_of_big_frames_leaves_echo_and_resp_serving() {
     // echo: an 8 MiB frame goes back as header + body slices (writev).
-    let mut echo = Server::start(&["echo", "--framing", "length"]);
+    let mut echo = Server::start_quiet(&["echo", "--framing", "length"]);
     let fds = baseline(&echo);
     for _ in 0..3 {
         let mut s = echo.connect();
@@ -78,7 +80,7 @@ fn peer_reset_during_a_gathered_write_of_big_frames_leaves_echo_and_resp_serving
     check_fds(&mut echo, fds, "echo reset during writev");
 
     // resp: MGET of four 2 MiB values is one gathered answer.
-    let mut resp = Server::start(&["resp"]);
+    let mut resp = Server::start_quiet(&["resp"]);
     let fds = baseline(&resp);
     let mut s = resp.connect();
     let value = vec![b'v'; 2 << 20];
@@ -106,9 +108,9 @@ fn peer_reset_during_a_gathered_write_of_big_frames_leaves_echo_and_resp_serving
 #[test]
 fn half_close_travels_through_the_proxy_in_both_directions() {
     // Client -> server half-close: the echo answers, then both ends close.
-    let upstream = Server::start(&["echo", "--framing", "line"]);
+    let upstream = Server::start_quiet(&["echo", "--framing", "line"]);
     let up = upstream.addr.to_string();
-    let mut proxy = Server::start(&["proxy", "--upstream", &up]);
+    let mut proxy = Server::start_quiet(&["proxy", "--upstream", &up]);
     let fds = baseline(&proxy);
     let mut c = proxy.connect();
     c.write_all(b"one\ntwo\n").unwrap();
@@ -131,7 +133,7 @@ fn half_close_travels_through_the_proxy_in_both_directions() {
         s.read_to_end(&mut got).unwrap();
         got
     });
-    let mut proxy2 = Server::start(&["proxy", "--upstream", &up2]);
+    let mut proxy2 = Server::start_quiet(&["proxy", "--upstream", &up2]);
     let fds2 = baseline_no_probe(&proxy2);
     let mut c = proxy2.connect();
     let mut hello = [0u8; 5];
@@ -165,7 +167,7 @@ fn baseline_no_probe(s: &Server) -> usize {
 fn a_file_truncated_while_sent_gives_a_short_body_and_the_next_request_works() {
     let root = tempfile::tempdir().unwrap();
     let data = big_file(root.path(), "shrink.bin", 32 << 20);
-    let mut srv = Server::start(&["http", "--root", root.path().to_str().unwrap()]);
+    let mut srv = Server::start_quiet(&["http", "--root", root.path().to_str().unwrap()]);
     let fds = baseline(&srv);
     let mut s = srv.connect();
     s.write_all(b"GET /shrink.bin HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -287,7 +289,7 @@ fn record(i: u64) -> Vec<u8> {
 fn a_full_disk_refuses_produce_with_an_error_and_corrupts_no_segment() {
     let Some(fs) = Tmpfs::mount("2m") else { return };
     let dir = fs.dir.path().to_str().unwrap().to_string();
-    let srv = Server::start(&["log", "--dir", &dir, "--segment-bytes", "1048576"]);
+    let srv = Server::start_quiet(&["log", "--dir", &dir, "--segment-bytes", "1048576"]);
     let mut s = srv.connect();
     let mut acked: Vec<Vec<u8>> = Vec::new();
     let mut refused = None;
@@ -321,7 +323,7 @@ fn a_full_disk_refuses_produce_with_an_error_and_corrupts_no_segment() {
     drop(s);
     // And after a restart on the same full directory, nothing is lost.
     srv.kill9();
-    let srv = Server::start(&["log", "--dir", &dir, "--segment-bytes", "1048576"]);
+    let srv = Server::start_quiet(&["log", "--dir", &dir, "--segment-bytes", "1048576"]);
     let got = fetch_all(srv.addr);
     assert_eq!(got.len(), acked.len(), "after restart");
     assert!(got.iter().zip(&acked).all(|((_, g), a)| g == a));
@@ -331,7 +333,7 @@ fn a_full_disk_refuses_produce_with_an_error_and_corrupts_no_segment() {
 fn kill_9_during_produce_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_string();
-    let srv = Server::start(&["log", "--dir", &d, "--segment-bytes", "262144"]);
+    let srv = Server::start_quiet(&["log", "--dir", &d, "--segment-bytes", "262144"]);
     let addr = srv.addr;
     let (tx, rx) = std::sync::mpsc::channel::<u64>();
     // A producer that keeps producing batches and reports each ack.
@@ -373,7 +375,7 @@ fn kill_9_during_produce_loses_no_acknowledged_record() {
     while let Ok(n) = rx.try_recv() {
         acked = n;
     }
-    let srv = Server::start(&["log", "--dir", &d, "--segment-bytes", "262144"]);
+    let srv = Server::start_quiet(&["log", "--dir", &d, "--segment-bytes", "262144"]);
     let got = fetch_all(srv.addr);
     println!(
         "kill -9: {acked} records acknowledged, {} recovered",

@@ -8,11 +8,13 @@
 //! they were.
 
 mod hardening_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::time::Duration;
 
 use hardening_support::*;
+use support::Server;
 
 /// The most a server's RSS may grow during one hostile exchange. The
 /// declared sizes below are 512 MiB to 16 EiB; the bytes actually sent are
@@ -60,7 +62,7 @@ fn after(s: &mut Server, b: &Before, what: &str) {
 
 #[test]
 fn echo_refuses_a_frame_declared_at_4_gib_without_buffering_it() {
-    let mut srv = Server::start(&["echo", "--framing", "length"]);
+    let mut srv = Server::start_quiet(&["echo", "--framing", "length"]);
     let b = before(&srv);
     let mut other = srv.connect();
     let mut a = srv.connect();
@@ -84,7 +86,7 @@ fn echo_refuses_a_frame_declared_at_4_gib_without_buffering_it() {
 
 #[test]
 fn echo_closes_a_line_with_no_end_past_the_maximum() {
-    let mut srv = Server::start(&["echo", "--framing", "line", "--max-frame", "4096"]);
+    let mut srv = Server::start_quiet(&["echo", "--framing", "line", "--max-frame", "4096"]);
     let b = before(&srv);
     let mut a = srv.connect();
     write_lenient(&mut a, &vec![b'x'; 2 << 20]);
@@ -99,7 +101,7 @@ fn echo_closes_a_line_with_no_end_past_the_maximum() {
 fn http_server() -> (Server, tempfile::TempDir) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("hello.txt"), b"hello, world\n").unwrap();
-    let srv = Server::start(&["http", "--root", root.path().to_str().unwrap()]);
+    let srv = Server::start_quiet(&["http", "--root", root.path().to_str().unwrap()]);
     (srv, root)
 }
 
@@ -190,7 +192,7 @@ fn http_body_declared_at_u64_max_is_skipped_not_buffered() {
 
 #[test]
 fn resp_refuses_a_bulk_length_of_2_pow_31_and_buffers_nothing_for_a_512_mib_one() {
-    let mut srv = Server::start(&["resp"]);
+    let mut srv = Server::start_quiet(&["resp"]);
     let b = before(&srv);
     for (request, error) in [
         (
@@ -244,7 +246,7 @@ fn resp_refuses_a_bulk_length_of_2_pow_31_and_buffers_nothing_for_a_512_mib_one(
 
 #[test]
 fn resp_arrays_nested_10000_deep_are_a_protocol_error_not_a_stack_overflow() {
-    let mut srv = Server::start(&["resp"]);
+    let mut srv = Server::start_quiet(&["resp"]);
     let b = before(&srv);
     let mut a = srv.connect();
     let nested: Vec<u8> = b"*1\r\n".repeat(10_000);
@@ -268,7 +270,7 @@ fn resp_arrays_nested_10000_deep_are_a_protocol_error_not_a_stack_overflow() {
 #[test]
 fn log_fetch_beyond_the_end_and_a_4_gib_frame_are_answered_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let mut srv = Server::start(&["log", "--dir", dir.path().to_str().unwrap()]);
+    let mut srv = Server::start_quiet(&["log", "--dir", dir.path().to_str().unwrap()]);
     let b = before(&srv);
     let mut s = srv.connect();
     let (st, body) = log_produce(&mut s, &[b"one", b"two"]);
@@ -355,22 +357,22 @@ fn garbage_on_every_port_leaves_every_server_answering() {
     garbage_at(&mut http, "http garbage", |a| {
         assert_eq!(http_get(a, "/hello.txt").0, 200)
     });
-    let mut echo_len = Server::start(&["echo", "--framing", "length"]);
+    let mut echo_len = Server::start_quiet(&["echo", "--framing", "length"]);
     garbage_at(&mut echo_len, "echo length garbage", |a| {
         echo_length_roundtrip(a, b"ok")
     });
-    let mut echo_line = Server::start(&["echo", "--framing", "line"]);
+    let mut echo_line = Server::start_quiet(&["echo", "--framing", "line"]);
     garbage_at(&mut echo_line, "echo line garbage", echo_line_roundtrip);
-    let mut resp = Server::start(&["resp"]);
+    let mut resp = Server::start_quiet(&["resp"]);
     garbage_at(&mut resp, "resp garbage", resp_ping);
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Server::start(&["log", "--dir", dir.path().to_str().unwrap()]);
+    let mut log = Server::start_quiet(&["log", "--dir", dir.path().to_str().unwrap()]);
     garbage_at(&mut log, "log garbage", |a| {
         let mut s = connect(a);
         assert_eq!(log_produce(&mut s, &[b"ok"]).0, 0);
     });
-    let upstream = Server::start(&["echo", "--framing", "line"]);
+    let upstream = Server::start_quiet(&["echo", "--framing", "line"]);
     let up = upstream.addr.to_string();
-    let mut proxy = Server::start(&["proxy", "--upstream", &up]);
+    let mut proxy = Server::start_quiet(&["proxy", "--upstream", &up]);
     garbage_at(&mut proxy, "proxy garbage", echo_line_roundtrip);
 }

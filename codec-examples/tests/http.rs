@@ -1,6 +1,5 @@
 //! `weft http` driven by curl (and a raw socket where curl cannot say it).
 
-#[path = "http_support/mod.rs"]
 mod support;
 
 use std::io::{Read, Write};

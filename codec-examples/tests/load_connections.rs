@@ -6,6 +6,7 @@
 //! their own soft RLIMIT_NOFILE to the hard limit.
 
 mod hardening_support;
+mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -13,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hardening_support::*;
+use support::{Server, STEP};
 
 const CONNECTIONS: usize = 10_000;
 
@@ -38,7 +40,8 @@ fn servers_raise_their_soft_nofile_limit_to_the_hard_limit() {
         vec!["proxy", "--upstream", "127.0.0.1:9"],
     ] {
         let mut cmd = Command::new("prlimit");
-        cmd.args(["--nofile=256:4096", bin]);
+        cmd.args(["--nofile=256:4096", bin])
+            .stderr(std::process::Stdio::null());
         let srv = Server::start_cmd(cmd, &args);
         let line = limits_line(srv.pid);
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -56,7 +59,7 @@ fn ten_thousand_concurrent_connections_are_all_held_and_served() {
         );
         return;
     }
-    let mut srv = Server::start(&["echo", "--framing", "line"]);
+    let mut srv = Server::start_quiet(&["echo", "--framing", "line"]);
     let base_fds = srv.settle_fds(srv.fds());
     let base_rss = srv.rss_kib();
     let mut conns: Vec<TcpStream> = Vec::with_capacity(CONNECTIONS);
@@ -110,7 +113,7 @@ fn ten_thousand_concurrent_connections_are_all_held_and_served() {
 fn a_thousand_readers_that_never_read_keep_the_server_rss_bounded() {
     let limit = raise_nofile(65_536);
     assert!(limit > 2_500, "RLIMIT_NOFILE {limit}");
-    let srv = Server::start(&["echo", "--framing", "length"]);
+    let srv = Server::start_quiet(&["echo", "--framing", "length"]);
     let base = srv.rss_kib();
     let base_fds = srv.settle_fds(srv.fds());
     // Each reader sends frames of 64 KiB that the server echoes back into a
@@ -178,7 +181,7 @@ fn a_thousand_readers_that_never_read_keep_the_server_rss_bounded() {
 fn slowloris_connections_are_closed_by_the_header_timeout() {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("a.txt"), b"a\n").unwrap();
-    let mut srv = Server::start(&[
+    let mut srv = Server::start_quiet(&[
         "http",
         "--root",
         root.path().to_str().unwrap(),
@@ -246,7 +249,7 @@ fn set_soft_nofile(pid: i32, soft: u64) {
 #[test]
 fn running_out_of_descriptors_makes_accept_back_off_without_spinning_or_dying() {
     raise_nofile(65_536);
-    let mut srv = Server::start(&["echo", "--framing", "line"]);
+    let mut srv = Server::start_quiet(&["echo", "--framing", "line"]);
     let base_fds = srv.settle_fds(srv.fds());
     let line = limits_line(srv.pid);
     let hard: u64 = line.split_whitespace().nth(4).unwrap().parse().unwrap();

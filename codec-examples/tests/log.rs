@@ -1,96 +1,45 @@
 //! `weft log` driven by its real client, `weft log-client`, and by raw
 //! sockets for requests that client never sends.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use support::{weft, Proc, Server};
 
 /// Bound on every wait in these tests.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A child process killed by PID when dropped, also when a test fails.
-struct Proc {
-    child: Child,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Reads lines of a child's stdout on a thread, so reads can time out.
-fn line_reader(stdout: ChildStdout) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            match line {
-                Ok(l) => {
-                    if tx.send(l).is_err() {
-                        return;
-                    }
-                }
-                Err(_) => return,
-            }
-        }
-    });
-    rx
-}
-
+/// A `weft log` broker: the shared [`Server`] guard (killed by PID when
+/// dropped, also when a test fails) and its clients.
 struct Broker {
-    proc: Proc,
-    addr: SocketAddr,
-    lines: mpsc::Receiver<String>,
+    server: Server,
 }
 
 impl Broker {
     fn start(dir: &Path, extra: &[&str]) -> Broker {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .arg("log")
-            .arg("--dir")
-            .arg(dir)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start weft log");
-        let lines = line_reader(child.stdout.take().expect("stdout"));
-        let proc = Proc { child };
-        let line = lines.recv_timeout(TIMEOUT).expect("first line in time");
-        let addr = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line is `listening on ADDR`, got {line:?}"))
-            .parse()
-            .expect("an address");
-        Broker { proc, addr, lines }
+        let dir = dir.to_str().expect("a UTF-8 temporary directory");
+        let args: Vec<&str> = ["log", "--dir", dir].iter().chain(extra).copied().collect();
+        Broker {
+            server: Server::start(&args),
+        }
     }
 
     /// SIGTERM, then the exit status and the line the broker prints last.
-    fn stop(mut self) -> String {
-        let pid = self.proc.child.id() as libc::pid_t;
-        // SAFETY: `pid` is our own live child; kill has no memory effects.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let start = Instant::now();
-        let status = loop {
-            if let Some(st) = self.proc.child.try_wait().unwrap() {
-                break st;
-            }
-            assert!(start.elapsed() < TIMEOUT, "no exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(10));
-        };
+    fn stop(self) -> String {
+        let (status, out) = self.server.terminate();
         assert!(status.success(), "{status:?}");
-        self.lines.recv_timeout(TIMEOUT).expect("a summary line")
+        out.lines().next().expect("a summary line").to_string()
     }
 
     fn client(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["log-client", "--addr", &self.addr.to_string()])
+        let mut child = weft()
+            .args(["log-client", "--addr", &self.server.addr.to_string()])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -259,27 +208,21 @@ fn follow_prints_records_produced_after_it_started() {
     let dir = tempfile::tempdir().unwrap();
     let b = Broker::start(dir.path(), &[]);
     assert_eq!(b.produce("first\n", 10), vec![0]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args([
-            "log-client",
-            "--addr",
-            &b.addr.to_string(),
-            "fetch",
-            "--offset",
-            "0",
-            "--follow",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let lines = line_reader(child.stdout.take().unwrap());
-    let _follower = Proc { child };
-    assert_eq!(lines.recv_timeout(TIMEOUT).unwrap(), "first");
+    let mut cmd = weft();
+    cmd.args([
+        "log-client",
+        "--addr",
+        &b.server.addr.to_string(),
+        "fetch",
+        "--offset",
+        "0",
+        "--follow",
+    ]);
+    let follower = Proc::spawn(cmd);
+    assert_eq!(follower.next_line(TIMEOUT).unwrap(), "first");
     assert_eq!(b.produce("second\nthird\n", 10), vec![1]);
-    assert_eq!(lines.recv_timeout(TIMEOUT).unwrap(), "second");
-    assert_eq!(lines.recv_timeout(TIMEOUT).unwrap(), "third");
+    assert_eq!(follower.next_line(TIMEOUT).unwrap(), "second");
+    assert_eq!(follower.next_line(TIMEOUT).unwrap(), "third");
 }
 
 fn answer(s: &mut TcpStream) -> (u8, Vec<u8>) {
@@ -294,7 +237,7 @@ fn answer(s: &mut TcpStream) -> (u8, Vec<u8>) {
 fn bad_requests_are_answered_and_only_a_broken_frame_closes() {
     let dir = tempfile::tempdir().unwrap();
     let b = Broker::start(dir.path(), &[]);
-    let mut s = TcpStream::connect(b.addr).unwrap();
+    let mut s = TcpStream::connect(b.server.addr).unwrap();
     s.set_read_timeout(Some(TIMEOUT)).unwrap();
 
     // Unknown kind: answered, connection kept.

@@ -1,6 +1,5 @@
 //! `weft proxy` between a plain TCP client and a TCP echo upstream.
 
-#[path = "http_support/mod.rs"]
 mod support;
 
 use std::io::{Read, Write};

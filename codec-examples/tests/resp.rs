@@ -4,50 +4,23 @@
 //! redis-tools must be installed (`.ci/run` installs it); a missing client
 //! fails the test with a message rather than skipping it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use support::Server;
 
 /// Bound on every wait in these tests.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The server process; killed by PID when dropped, also on failure.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
+/// `weft resp` is the shared [`Server`] guard (killed by PID when dropped,
+/// also on failure); these are its clients.
 impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["resp", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start weft resp");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let mut server = Server {
-            child,
-            addr: "0.0.0.0:0".parse().unwrap(),
-        };
-        let line = rx
-            .recv_timeout(TIMEOUT)
-            .expect("first line within the timeout");
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line is `listening on ADDR`, got {line:?}"));
-        server.addr = addr.parse().expect("an address");
-        server
+    fn start_resp() -> Server {
+        Server::start(&["resp"])
     }
 
     fn port(&self) -> String {
@@ -67,13 +40,6 @@ impl Server {
         let out = run_bounded(cmd);
         assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
         String::from_utf8_lossy(&out.stdout).trim_end().to_string()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -123,7 +89,7 @@ fn closed_by_server(s: &mut TcpStream) -> bool {
 
 #[test]
 fn redis_cli_string_commands_behave_like_redis() {
-    let s = Server::start();
+    let s = Server::start_resp();
     assert_eq!(s.cli(&["PING"]), "PONG");
     assert_eq!(s.cli(&["SET", "greeting", "hello"]), "OK");
     assert_eq!(s.cli(&["GET", "greeting"]), "hello");
@@ -173,7 +139,7 @@ fn redis_cli_string_commands_behave_like_redis() {
 
 #[test]
 fn the_background_sweep_removes_expired_keys_nobody_reads() {
-    let s = Server::start();
+    let s = Server::start_resp();
     for i in 0..50 {
         assert_eq!(s.cli(&["SET", &format!("k{i}"), "v", "PX", "1"]), "OK");
     }
@@ -187,7 +153,7 @@ fn the_background_sweep_removes_expired_keys_nobody_reads() {
 
 #[test]
 fn inline_commands_over_raw_tcp_are_answered_in_order() {
-    let s = Server::start();
+    let s = Server::start_resp();
     let mut c = s.connect();
     c.write_all(b"PING\r\nSET k \"two words\"\r\nGET k\r\nincr  n \n\r\nEXISTS k n\r\nQUIT\r\n")
         .unwrap();
@@ -200,7 +166,7 @@ fn inline_commands_over_raw_tcp_are_answered_in_order() {
 
 #[test]
 fn a_thousand_pipelined_requests_in_one_write_come_back_in_order() {
-    let s = Server::start();
+    let s = Server::start_resp();
     let mut c = s.connect();
     let mut req = Vec::new();
     let mut want = Vec::new();
@@ -214,7 +180,7 @@ fn a_thousand_pipelined_requests_in_one_write_come_back_in_order() {
 
 #[test]
 fn a_large_value_split_across_many_reads_round_trips() {
-    let s = Server::start();
+    let s = Server::start_resp();
     let mut c = s.connect();
     let value: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let mut req = format!("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n", value.len()).into_bytes();
@@ -236,7 +202,7 @@ fn a_large_value_split_across_many_reads_round_trips() {
 
 #[test]
 fn protocol_errors_answer_like_redis_and_close_only_that_connection() {
-    let s = Server::start();
+    let s = Server::start_resp();
     let mut bystander = s.connect();
     bystander.write_all(b"SET survivor yes\r\n").unwrap();
     assert_eq!(read_reply(&mut bystander, 5), b"+OK\r\n");
@@ -313,7 +279,7 @@ fn protocol_errors_answer_like_redis_and_close_only_that_connection() {
 
 #[test]
 fn redis_benchmark_runs_pipelined_and_its_keys_are_all_there() {
-    let s = Server::start();
+    let s = Server::start_resp();
     let port = s.port();
     let mut cmd = Command::new("redis-benchmark");
     cmd.args([
@@ -377,18 +343,8 @@ fn redis_benchmark_runs_pipelined_and_its_keys_are_all_there() {
 
 #[test]
 fn sigterm_shuts_the_server_down_cleanly() {
-    let mut s = Server::start();
+    let s = Server::start_resp();
     assert_eq!(s.cli(&["PING"]), "PONG");
-    let pid = s.child.id() as libc::pid_t;
-    // SAFETY: `pid` is our own live child; SIGTERM has no memory effects here.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = s.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(start.elapsed() < TIMEOUT, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let (status, _) = s.terminate();
     assert!(status.success(), "{status:?}");
 }

@@ -1,133 +1,18 @@
-//! Shared by the hardening and load tests: the real `weft` binary started
-//! on 127.0.0.1:0 and killed by PID on drop, its RSS and open descriptors
-//! read from /proc, and small blocking protocol clients with timeouts.
+//! Shared by the hardening and load tests, next to `support` (which starts
+//! the real `weft` binary and reads its RSS and descriptors): small
+//! blocking protocol clients with timeouts, and process limits.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-/// How long any one network step may take.
-pub(crate) const STEP: Duration = Duration::from_secs(20);
-
-/// A running `weft` server, killed by PID when dropped.
-pub(crate) struct Server {
-    child: Option<Child>,
-    pub(crate) addr: SocketAddr,
-    pub(crate) pid: i32,
-    _lines: Option<mpsc::Receiver<String>>,
-}
+use crate::support::{Server, STEP};
 
 impl Server {
-    /// Starts `weft <args> --listen 127.0.0.1:0`; the port comes from the
-    /// first stdout line, `listening on ADDR`.
-    pub(crate) fn start(args: &[&str]) -> Server {
-        Server::start_cmd(Command::new(env!("CARGO_BIN_EXE_weft")), args)
-    }
-
-    /// As [`start`](Self::start), through `cmd` (a wrapper such as
-    /// `prlimit ... weft` that execs the binary, so the PID is the server's).
-    pub(crate) fn start_cmd(mut cmd: Command, args: &[&str]) -> Server {
-        let mut child = cmd
-            .args(args)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn weft");
-        let pid = child.id() as i32;
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout);
-            loop {
-                let mut line = String::new();
-                match lines.read_line(&mut line) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        if tx.send(line).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        let mut server = Server {
-            child: Some(child),
-            addr: "127.0.0.1:1".parse().unwrap(),
-            pid,
-            _lines: None,
-        };
-        let first = rx.recv_timeout(STEP).expect("weft printed no first line");
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line was {first:?}"))
-            .trim_end();
-        server.addr = addr.parse().expect("address in the first line");
-        server._lines = Some(rx);
-        server
-    }
-
-    /// True while the process runs.
-    pub(crate) fn alive(&mut self) -> bool {
-        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
-    }
-
-    /// Resident set size in KiB (VmRSS).
-    pub(crate) fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .expect("server /proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS line")
-    }
-
-    /// Open descriptors of the server.
-    pub(crate) fn fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid))
-            .expect("server /proc fd")
-            .count()
-    }
-
-    /// Waits (bounded) until the server holds `want` descriptors; returns
-    /// the last count seen.
-    pub(crate) fn settle_fds(&self, want: usize) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let n = self.fds();
-            if n == want || Instant::now() > deadline {
-                return n;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Sends SIGKILL and reaps the process.
-    pub(crate) fn kill9(mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
     /// A connection with read and write timeouts.
     pub(crate) fn connect(&self) -> TcpStream {
         connect(self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
