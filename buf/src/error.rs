@@ -111,5 +111,8 @@ impl From<BufError> for io::Error {
 #[cold]
 #[track_caller]
 pub(crate) fn panic_with(what: &str, err: BufError) -> ! {
+    // Reason: a caller passed an out-of-range argument to a method whose
+    // docs promise a panic (as `bytes` does); peer input goes through the
+    // `try_` twins, which return this same error instead.
     panic!("{what}: {err}")
 }
