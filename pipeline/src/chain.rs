@@ -1,15 +1,15 @@
-//! The ordered list of named handlers and the type check between them.
+//! The ordered list of named handlers, the type check between them, and the
+//! queue of events waiting to run.
 
-use std::any::Any;
-
-use crate::{Direction, Handler, Message, MessageTypes, PipelineError, TypeFlow, WritePromise};
+use crate::erased::Erased;
+use crate::{Direction, Event, Message, MessageTypes, PipelineError, TypeFlow, WritePromise};
 
 /// One slot of the chain. A removed handler stays as a tombstone until the
 /// current dispatch is over, so events it fires still know where it was.
 pub(crate) struct Entry {
     pub(crate) id: u64,
     pub(crate) name: String,
-    pub(crate) handler: Option<Box<dyn Handler>>,
+    pub(crate) handler: Option<Box<dyn Erased>>,
     inbound: TypeFlow,
     outbound: TypeFlow,
     pub(crate) removed: bool,
@@ -25,23 +25,18 @@ pub(crate) enum Origin {
 }
 
 pub(crate) enum Inbound {
-    Active,
-    Read(Message),
-    ReadComplete,
-    User(Box<dyn Any + Send>),
-    Exception(PipelineError),
-    Writability(bool),
-    Inactive,
+    /// A batch of messages, delivered in one call.
+    Read(Vec<Message>),
+    Event(Event),
 }
 
 pub(crate) enum Outbound {
     Write(Message, Option<WritePromise>),
     Flush,
     Close,
-    AutoRead(bool),
 }
 
-pub(crate) enum Event {
+pub(crate) enum Ev {
     In(Origin, Inbound),
     Out(Origin, Outbound),
     Added(u64),
@@ -50,21 +45,53 @@ pub(crate) enum Event {
     Deferred(u64),
 }
 
+/// Batch vectors kept for reuse, and the largest capacity kept.
+const SPARE_BATCHES: usize = 16;
+const SPARE_CAPACITY: usize = 4096;
+
 /// The events waiting to run: one arena of slots, read as a stack of
 /// batches. Each handler call's events form one batch, run in order; a
 /// batch pushed later (by a handler reacting to an event) runs completely
 /// before its parent batch goes on: depth first, with each event moved
 /// only into its slot and out of it.
+///
+/// Consecutive reads a handler fires in one call share one slot (a vector
+/// of messages, reused), so the frames of one read travel in one dispatch.
 #[derive(Default)]
 pub(crate) struct EventQueue {
-    slots: Vec<Option<Event>>,
+    slots: Vec<Option<Ev>>,
     /// (first slot, next slot to run, end) of each open batch.
     batches: Vec<(usize, usize, usize)>,
+    spare: Vec<Vec<Message>>,
 }
 
 impl EventQueue {
-    pub(crate) fn push(&mut self, ev: Event) {
+    pub(crate) fn push(&mut self, ev: Ev) {
         self.slots.push(Some(ev));
+    }
+
+    /// Queues a read from `from`; joins the read slot `from` queued last if
+    /// nothing was queued after it in this call (slots from `start` on).
+    pub(crate) fn push_read(&mut self, from: Origin, start: usize, msg: Message) {
+        if self.slots.len() > start {
+            if let Some(Some(Ev::In(o, Inbound::Read(v)))) = self.slots.last_mut() {
+                if *o == from {
+                    v.push(msg);
+                    return;
+                }
+            }
+        }
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.push(msg);
+        self.slots.push(Some(Ev::In(from, Inbound::Read(v))));
+    }
+
+    /// Gives a drained batch vector back for reuse.
+    pub(crate) fn recycle(&mut self, mut v: Vec<Message>) {
+        v.clear();
+        if v.capacity() <= SPARE_CAPACITY && self.spare.len() < SPARE_BATCHES {
+            self.spare.push(v);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -79,7 +106,7 @@ impl EventQueue {
     }
 
     /// The next event to run, depth first.
-    pub(crate) fn next(&mut self) -> Option<Event> {
+    pub(crate) fn next(&mut self) -> Option<Ev> {
         loop {
             let top = self.batches.last_mut()?;
             if top.1 >= top.2 {
@@ -114,6 +141,13 @@ pub(crate) struct Chain {
 impl Chain {
     pub(crate) fn index_of_id(&self, id: u64) -> Option<usize> {
         self.entries.iter().position(|e| e.id == id)
+    }
+
+    /// The name of the handler `id` ("" if it is gone).
+    pub(crate) fn name_of(&self, id: u64) -> &str {
+        self.index_of_id(id)
+            .and_then(|i| self.entries.get(i))
+            .map_or("", |e| e.name.as_str())
     }
 
     pub(crate) fn live_index(&self, name: &str) -> Option<usize> {
@@ -169,7 +203,7 @@ impl Chain {
         &mut self,
         at: At<'_>,
         name: &str,
-        handler: Box<dyn Handler>,
+        handler: Box<dyn Erased>,
     ) -> Result<u64, PipelineError> {
         let pos = match at {
             At::First => 0,
@@ -190,7 +224,7 @@ impl Chain {
         &mut self,
         pos: usize,
         name: &str,
-        handler: Box<dyn Handler>,
+        handler: Box<dyn Erased>,
     ) -> Result<u64, PipelineError> {
         if self.live_index(name).is_some() {
             return Err(PipelineError::DuplicateName(name.to_string()));
@@ -216,7 +250,7 @@ impl Chain {
     pub(crate) fn add_first(
         &mut self,
         name: &str,
-        h: Box<dyn Handler>,
+        h: Box<dyn Erased>,
     ) -> Result<u64, PipelineError> {
         self.insert(At::First, name, h)
     }
@@ -224,7 +258,7 @@ impl Chain {
     pub(crate) fn add_last(
         &mut self,
         name: &str,
-        h: Box<dyn Handler>,
+        h: Box<dyn Erased>,
     ) -> Result<u64, PipelineError> {
         self.insert(At::Last, name, h)
     }
@@ -233,7 +267,7 @@ impl Chain {
         &mut self,
         base: &str,
         name: &str,
-        h: Box<dyn Handler>,
+        h: Box<dyn Erased>,
     ) -> Result<u64, PipelineError> {
         self.insert(At::Before(base), name, h)
     }
@@ -242,7 +276,7 @@ impl Chain {
         &mut self,
         base: &str,
         name: &str,
-        h: Box<dyn Handler>,
+        h: Box<dyn Erased>,
     ) -> Result<u64, PipelineError> {
         self.insert(At::After(base), name, h)
     }
@@ -253,13 +287,6 @@ impl Chain {
             .live_index(name)
             .ok_or_else(|| PipelineError::UnknownName(name.to_string()))?;
         self.remove_at(i)
-    }
-
-    pub(crate) fn remove_id(&mut self, id: u64) -> Result<u64, PipelineError> {
-        match self.index_of_id(id) {
-            Some(i) if !self.entries[i].removed => self.remove_at(i),
-            _ => Err(PipelineError::UnknownName(format!("#{id}"))),
-        }
     }
 
     fn remove_at(&mut self, i: usize) -> Result<u64, PipelineError> {
@@ -283,7 +310,7 @@ impl Chain {
         &mut self,
         old: &str,
         name: &str,
-        h: Box<dyn Handler>,
+        h: Box<dyn Erased>,
     ) -> Result<(u64, u64), PipelineError> {
         let i = self
             .live_index(old)

@@ -2,17 +2,24 @@
 
 use std::io;
 
-use crate::chain::{Event, Inbound, Outbound};
-use crate::{Context, Handler, HeadOp, Message, Pipeline, KEPT_EXCEPTIONS};
+use crate::chain::{Ev, Inbound, Outbound};
+use crate::context::Core;
+use crate::erased::Erased;
+use crate::{Event, Message, Pipeline, Wire, KEPT_EXCEPTIONS};
 
 impl Pipeline {
     /// Runs `events`, in order, and everything they cause, depth first.
-    pub(crate) fn run_batch(&mut self, events: impl IntoIterator<Item = Event>) {
+    pub(crate) fn run_batch(&mut self, events: impl IntoIterator<Item = Ev>) {
         let start = self.queue.len();
         for ev in events {
             self.queue.push(ev);
         }
         self.queue.close_batch(start);
+        self.run_queue();
+    }
+
+    /// Runs whatever is queued, depth first.
+    pub(crate) fn run_queue(&mut self) {
         while let Some(ev) = self.queue.next() {
             self.dispatch(ev);
         }
@@ -21,170 +28,151 @@ impl Pipeline {
         }
     }
 
-    fn dispatch(&mut self, ev: Event) {
+    fn dispatch(&mut self, ev: Ev) {
         match ev {
-            Event::In(origin, ev) => {
-                let Some(i) = self.chain.next_inbound(origin) else {
-                    return self.tail(ev);
-                };
-                let Some((id, mut h, start)) = self.enter(i) else {
-                    return;
-                };
-                let mut ctx = self.context(id);
-                match ev {
-                    Inbound::Active => h.channel_active(&mut ctx),
-                    Inbound::Read(m) => h.read(&mut ctx, m),
-                    Inbound::ReadComplete => h.read_complete(&mut ctx),
-                    Inbound::User(e) => h.user_event(&mut ctx, e),
-                    Inbound::Exception(e) => h.exception(&mut ctx, e),
-                    Inbound::Writability(w) => h.writability_changed(&mut ctx, w),
-                    Inbound::Inactive => h.channel_inactive(&mut ctx),
-                }
-                self.leave(id, h, start, true);
-            }
-            Event::Out(_, Outbound::AutoRead(on)) => {
-                self.head_ops.push_back(HeadOp::SetAutoRead(on))
-            }
-            Event::Out(origin, ev) => {
-                let Some(i) = self.chain.next_outbound(origin) else {
-                    return self.head(ev);
-                };
-                let Some((id, mut h, start)) = self.enter(i) else {
-                    return;
-                };
-                let mut ctx = self.context(id);
-                match ev {
-                    Outbound::Write(m, p) => h.write(&mut ctx, m, p),
-                    Outbound::Flush => h.flush(&mut ctx),
-                    Outbound::Close => h.close(&mut ctx),
-                    Outbound::AutoRead(on) => ctx.set_auto_read(on),
-                }
-                self.leave(id, h, start, true);
-            }
-            Event::Added(id) => {
-                if let Some(i) = self.chain.index_of_id(id) {
-                    if !self.chain.entries[i].removed {
-                        self.call(i, true, |h, ctx| h.handler_added(ctx));
+            Ev::In(origin, ev) => match self.chain.next_inbound(origin) {
+                Some(i) => {
+                    let drained = self.call(i, true, |h, core| match ev {
+                        Inbound::Read(mut batch) => {
+                            h.on_reads(core, &mut batch);
+                            Some(batch)
+                        }
+                        Inbound::Event(e) => {
+                            h.on_event(core, e);
+                            None
+                        }
+                    });
+                    if let Some(Some(v)) = drained {
+                        self.queue.recycle(v);
                     }
                 }
-            }
-            Event::Removed(id) => {
+                None => self.tail(ev),
+            },
+            Ev::Out(origin, ev) => match self.chain.next_outbound(origin) {
+                Some(i) => {
+                    self.call(i, true, |h, core| match ev {
+                        Outbound::Write(m, p) => h.on_write(core, m, p),
+                        Outbound::Flush => h.on_flush(core),
+                        Outbound::Close => h.on_close(core),
+                    });
+                }
+                None => self.head(ev),
+            },
+            Ev::Added(id) => self.call_live(id, |h, core| h.on_added(core)),
+            Ev::Removed(id) => {
                 if let Some(i) = self.chain.index_of_id(id) {
-                    self.call(i, false, |h, ctx| h.handler_removed(ctx));
+                    self.call(i, false, |h, core| h.on_removed(core));
                 }
             }
-            Event::Timer(id) => {
-                if let Some(i) = self.chain.index_of_id(id) {
-                    if !self.chain.entries[i].removed {
-                        self.call(i, true, |h, ctx| h.timer(ctx));
-                    }
-                }
-            }
-            Event::Deferred(id) => {
-                if let Some(i) = self.chain.index_of_id(id) {
-                    if !self.chain.entries[i].removed {
-                        self.call(i, true, |h, ctx| h.deferred(ctx));
-                    }
-                }
+            Ev::Timer(id) => self.call_live(id, |h, core| h.on_timer(core)),
+            Ev::Deferred(id) => self.call_live(id, |h, core| h.on_deferred(core)),
+        }
+    }
+
+    /// Calls the handler `id` with `f` if it is still in the pipeline.
+    pub(crate) fn call_live(&mut self, id: u64, f: impl FnOnce(&mut dyn Erased, Core<'_>)) {
+        if let Some(i) = self.chain.index_of_id(id) {
+            if !self.chain.entries[i].removed {
+                self.call(i, true, f);
             }
         }
     }
 
-    /// Takes the handler at `i` out of its slot for a call: (id, handler,
-    /// where the events it queues will start).
-    fn enter(&mut self, i: usize) -> Option<(u64, Box<dyn Handler>, usize)> {
+    /// Takes the handler at `i` out of its slot, calls `f` with it and a
+    /// core for its context, puts it back (unless `keep` is false: it left
+    /// for good), and schedules what it queued to run next, in order.
+    fn call<R>(
+        &mut self,
+        i: usize,
+        keep: bool,
+        f: impl FnOnce(&mut dyn Erased, Core<'_>) -> R,
+    ) -> Option<R> {
         let entry = self.chain.entries.get_mut(i)?;
-        let h = entry.handler.take()?;
-        Some((entry.id, h, self.queue.len()))
-    }
-
-    fn context(&mut self, id: u64) -> Context<'_> {
-        Context {
+        let mut h = entry.handler.take()?;
+        let id = entry.id;
+        let start = self.queue.len();
+        let core = Core {
             chain: &mut self.chain,
             queue: &mut self.queue,
+            head: &mut *self.head,
             id,
             now: self.now,
-            writable: self.writable,
-        }
-    }
-
-    /// Puts the handler back (unless it leaves for good) and schedules what
-    /// it queued to run next, in order.
-    fn leave(&mut self, id: u64, h: Box<dyn Handler>, start: usize, keep: bool) {
+            start,
+        };
+        let r = f(&mut *h, core);
         if keep {
             if let Some(j) = self.chain.index_of_id(id) {
                 self.chain.entries[j].handler = Some(h);
             }
         }
         self.queue.close_batch(start);
-    }
-
-    /// Calls the handler at `i` with `f` (see [`enter`](Self::enter) and
-    /// [`leave`](Self::leave)).
-    fn call(&mut self, i: usize, keep: bool, f: impl FnOnce(&mut dyn Handler, &mut Context<'_>)) {
-        let Some((id, mut h, start)) = self.enter(i) else {
-            return;
-        };
-        f(&mut *h, &mut self.context(id));
-        self.leave(id, h, start, keep);
+        Some(r)
     }
 
     fn tail(&mut self, ev: Inbound) {
         match ev {
-            Inbound::Read(m) if self.capture => self.captured.push_back(m),
-            Inbound::Read(m) => {
-                self.stats.unconsumed_reads += 1;
-                self.stats.unconsumed_bytes = self.stats.unconsumed_bytes.saturating_add(m.len());
-                // Every one is counted; the 1st, 2nd, 4th, 8th, ... are logged,
-                // so a peer cannot flood the log through a pipeline that
-                // lacks a consumer.
-                let n = self.stats.unconsumed_reads;
-                if n.is_power_of_two() {
-                    tracing::warn!(
-                        kind = %m.kind(),
-                        len = m.len(),
-                        total = n,
-                        "message reached the tail of the pipeline unconsumed; dropped"
-                    );
+            Inbound::Read(mut batch) => {
+                for m in batch.drain(..) {
+                    self.unconsumed(m);
                 }
+                self.queue.recycle(batch);
             }
-            Inbound::User(e) if self.capture => self.captured_events.push_back(e),
-            Inbound::User(_) => {
+            Inbound::Event(Event::User(e)) if self.capture => self.captured_events.push_back(e),
+            Inbound::Event(Event::User(_)) => {
                 self.stats.unhandled_user_events += 1;
                 tracing::debug!("user event reached the tail of the pipeline unhandled");
             }
-            Inbound::Exception(err) => {
+            Inbound::Event(Event::Exception(err)) => {
                 self.stats.unhandled_exceptions += 1;
                 tracing::error!(error = %err, "exception reached the tail of the pipeline unhandled; closing the channel");
                 if self.exceptions.len() >= KEPT_EXCEPTIONS {
                     self.exceptions.remove(0);
                 }
                 self.exceptions.push(err);
-                self.head_ops.push_back(HeadOp::Close);
+                self.head.close();
             }
-            Inbound::Active
-            | Inbound::ReadComplete
-            | Inbound::Writability(_)
-            | Inbound::Inactive => {}
+            Inbound::Event(_) => {}
+        }
+    }
+
+    fn unconsumed(&mut self, m: Message) {
+        if self.capture {
+            self.captured.push_back(m);
+            return;
+        }
+        self.stats.unconsumed_reads += 1;
+        self.stats.unconsumed_bytes = self.stats.unconsumed_bytes.saturating_add(m.len());
+        // Every one is counted; the 1st, 2nd, 4th, 8th, ... are logged, so
+        // a peer cannot flood the log through a pipeline that lacks a
+        // consumer.
+        let n = self.stats.unconsumed_reads;
+        if n.is_power_of_two() {
+            tracing::warn!(
+                kind = %m.kind(),
+                len = m.len(),
+                total = n,
+                "message reached the tail of the pipeline unconsumed; dropped"
+            );
         }
     }
 
     fn head(&mut self, ev: Outbound) {
         match ev {
-            Outbound::Write(Message::User(_), promise) => {
-                self.stats.unwritable_at_head += 1;
-                tracing::warn!("a user message reached the head of the pipeline: no encoder turned it into bytes; dropped");
-                if let Some(p) = promise {
-                    p.fail(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "user message reached the head unencoded",
-                    ));
+            Outbound::Write(m, promise) => match Wire::try_from(m) {
+                Ok(w) => self.head.write(w, promise),
+                Err(m) => {
+                    self.stats.unwritable_at_head += 1;
+                    tracing::warn!(kind = %m.kind(), "a user message reached the head of the pipeline: no encoder turned it into bytes; dropped");
+                    if let Some(p) = promise {
+                        p.fail(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("{} reached the head unencoded", m.kind()),
+                        ));
+                    }
                 }
-            }
-            Outbound::Write(m, p) => self.head_ops.push_back(HeadOp::Write(m, p)),
-            Outbound::Flush => self.head_ops.push_back(HeadOp::Flush),
-            Outbound::Close => self.head_ops.push_back(HeadOp::Close),
-            Outbound::AutoRead(on) => self.head_ops.push_back(HeadOp::SetAutoRead(on)),
+            },
+            Outbound::Flush => self.head.flush(),
+            Outbound::Close => self.head.close(),
         }
     }
 }

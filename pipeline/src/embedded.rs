@@ -6,31 +6,36 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::{HeadOp, Message, Pipeline, PipelineError, PipelineStats};
+use crate::{
+    HeadOp, Message, MessageType, Pipeline, PipelineError, PipelineStats, Recorder, Task, Wire,
+};
 
-/// Drives a [`Pipeline`] with no socket: feeds inbound messages, collects
-/// what reaches the head, and advances a virtual clock.
+/// Drives a [`Pipeline`] with no socket, as Netty's `EmbeddedChannel`
+/// does: feeds inbound messages, collects what reaches the head (a
+/// [`Recorder`]), runs the tasks handlers start, and advances a virtual
+/// clock.
 ///
 /// Messages and user events that reach the tail are kept for
 /// [`read_inbound`](Self::read_inbound) /
 /// [`read_user_event`](Self::read_user_event) instead of being dropped.
-/// When a [`HeadOp::Close`] reaches the head, the channel acts like a
-/// transport: it becomes closed and fires "channel inactive" once.
+/// When a close reaches the head, the channel acts like a transport: it
+/// becomes closed and fires "channel inactive" once.
 ///
 /// # Examples
 ///
 /// ```
 /// use bytes::Bytes;
+/// use weft_buf::CompositeBuf;
 /// use weft_pipeline::codec::{ByteToMessageDecoder, LineBasedFrameDecoder};
 /// use weft_pipeline::{EmbeddedChannel, Pipeline};
 ///
 /// let mut p = Pipeline::new();
-/// p.add_last("lines", ByteToMessageDecoder::new(LineBasedFrameDecoder::new(80)))?;
+/// p.handlers().add_last("lines", ByteToMessageDecoder::new(LineBasedFrameDecoder::new(80)))?;
 /// let mut ch = EmbeddedChannel::new(p);
 /// ch.write_inbound(Bytes::from_static(b"hel"));
-/// assert!(ch.read_inbound().is_none());
+/// assert!(ch.read_inbound::<CompositeBuf>().is_none());
 /// ch.write_inbound(Bytes::from_static(b"lo\nwor"));
-/// assert_eq!(ch.read_inbound_bytes().unwrap(), &b"hello"[..]);
+/// assert_eq!(ch.read_inbound::<CompositeBuf>().unwrap(), &b"hello"[..]);
 /// assert!(!ch.finish()); // "wor" is left over: reported as an exception
 /// assert_eq!(ch.take_exceptions().len(), 1);
 /// # Ok::<(), weft_pipeline::PipelineError>(())
@@ -38,16 +43,14 @@ use crate::{HeadOp, Message, Pipeline, PipelineError, PipelineStats};
 #[derive(Debug)]
 pub struct EmbeddedChannel {
     pipeline: Pipeline,
-    outbound: VecDeque<HeadOp>,
     now: Instant,
-    closed: bool,
     inactive: bool,
-    auto_read: bool,
 }
 
 impl EmbeddedChannel {
-    /// Wraps `pipeline` and fires "channel active". The virtual clock
-    /// starts at the pipeline's current time.
+    /// Wraps `pipeline` (installing a fresh [`Recorder`] head unless it has
+    /// one) and fires "channel active". The virtual clock starts at the
+    /// pipeline's current time.
     ///
     /// # Examples
     ///
@@ -56,44 +59,37 @@ impl EmbeddedChannel {
     /// assert!(!ch.is_closed());
     /// ```
     pub fn new(mut pipeline: Pipeline) -> EmbeddedChannel {
+        if pipeline.recorder().is_none() {
+            pipeline.set_head(Box::new(Recorder::default()));
+        }
         pipeline.set_capture(true);
         let now = pipeline.now();
         let mut ch = EmbeddedChannel {
             pipeline,
-            outbound: VecDeque::new(),
             now,
-            closed: false,
             inactive: false,
-            auto_read: true,
         };
         ch.pipeline.fire_channel_active();
-        ch.collect();
+        ch.settle();
         ch
     }
 
-    /// Moves what reached the head into the outbound queue; reacts to a close.
-    fn collect(&mut self) {
-        loop {
-            let ops = self.pipeline.take_head_ops();
-            if ops.is_empty() {
-                break;
-            }
-            for op in ops {
-                match op {
-                    HeadOp::Close => self.closed = true,
-                    HeadOp::SetAutoRead(on) => self.auto_read = on,
-                    _ => {}
-                }
-                self.outbound.push_back(op);
-            }
-            if self.closed && !self.inactive {
-                self.inactive = true;
-                self.pipeline.fire_channel_inactive();
-            }
+    fn recorder(&mut self) -> &mut Recorder {
+        match self.pipeline.recorder() {
+            Some(r) => r,
+            None => unreachable!("an EmbeddedChannel's head is a Recorder, installed in new and never replaced"),
         }
     }
 
-    /// The pipeline, to inspect it.
+    /// After each step: a close that reached the head ends the channel.
+    fn settle(&mut self) {
+        if self.is_closed() && !self.inactive {
+            self.inactive = true;
+            self.pipeline.fire_channel_inactive();
+        }
+    }
+
+    /// The pipeline.
     ///
     /// # Examples
     ///
@@ -105,33 +101,38 @@ impl EmbeddedChannel {
         &self.pipeline
     }
 
-    /// The pipeline, to change it between events.
+    /// The pipeline, to change it.
     ///
     /// # Examples
     ///
     /// ```
+    /// # use weft_pipeline::{Context, Handler, Message};
     /// struct Nop;
-    /// impl weft_pipeline::Handler for Nop {}
+    /// impl Handler for Nop {
+    ///     type In = Message;
+    ///     type Out = Message;
+    ///     fn read(&mut self, ctx: &mut Context<'_>, m: Message) { ctx.fire_read(m) }
+    /// }
     /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
-    /// ch.pipeline_mut().add_last("nop", Nop).unwrap();
+    /// ch.pipeline_mut().handlers().add_last("nop", Nop).unwrap();
     /// ```
     pub fn pipeline_mut(&mut self) -> &mut Pipeline {
         &mut self.pipeline
     }
 
-    /// Fires a read of `msg` followed by "read complete", as one socket
-    /// read would.
+    /// Feeds one inbound message, then "read complete".
     ///
     /// # Examples
     ///
     /// See the type-level example.
-    pub fn write_inbound(&mut self, msg: impl Into<Message>) {
-        self.pipeline.fire_read(msg.into());
+    pub fn write_inbound<T: MessageType>(&mut self, msg: T) {
+        self.pipeline.fire_read(msg.into_message());
         self.pipeline.fire_read_complete();
-        self.collect();
+        self.settle();
     }
 
-    /// Fires one read per message, then one "read complete".
+    /// Feeds several inbound messages, each as its own read, then one "read
+    /// complete".
     ///
     /// # Examples
     ///
@@ -141,29 +142,28 @@ impl EmbeddedChannel {
     /// ch.write_inbound_all([Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
     /// assert_eq!(ch.inbound_len(), 2);
     /// ```
-    pub fn write_inbound_all<M: Into<Message>>(&mut self, msgs: impl IntoIterator<Item = M>) {
+    pub fn write_inbound_all<T: MessageType>(&mut self, msgs: impl IntoIterator<Item = T>) {
         for m in msgs {
-            self.pipeline.fire_read(m.into());
-            self.collect();
+            self.pipeline.fire_read(m.into_message());
+            self.settle();
         }
         self.pipeline.fire_read_complete();
-        self.collect();
+        self.settle();
     }
 
-    /// Writes `msg` from the tail and flushes, as an application would.
+    /// Writes a message from the tail and flushes it.
     ///
     /// # Examples
     ///
     /// ```
-    /// use bytes::Bytes;
     /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
-    /// ch.write_outbound(Bytes::from_static(b"x"));
-    /// assert_eq!(ch.read_outbound_bytes().unwrap(), &b"x"[..]);
+    /// ch.write_outbound(bytes::Bytes::from_static(b"out"));
+    /// assert_eq!(ch.read_outbound_bytes().unwrap(), &b"out"[..]);
     /// ```
     pub fn write_outbound(&mut self, msg: impl Into<Message>) {
         self.pipeline.write(msg.into(), None);
         self.pipeline.flush();
-        self.collect();
+        self.settle();
     }
 
     /// Fires a user event from the head.
@@ -172,12 +172,13 @@ impl EmbeddedChannel {
     ///
     /// ```
     /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
-    /// ch.fire_user_event(Box::new(5u8));
-    /// assert_eq!(ch.read_user_event::<u8>(), Some(5));
+    /// ch.fire_user_event(7u8);
+    /// assert_eq!(ch.read_user_event::<u8>(), Some(7));
     /// ```
-    pub fn fire_user_event(&mut self, ev: Box<dyn Any + Send>) {
-        self.pipeline.fire_user_event(ev);
-        self.collect();
+    pub fn fire_user_event<T: Any + Send>(&mut self, event: T) {
+        self.pipeline
+            .fire_event(crate::Event::User(crate::Value::new(event)));
+        self.settle();
     }
 
     /// Fires an exception from the head.
@@ -186,15 +187,16 @@ impl EmbeddedChannel {
     ///
     /// ```
     /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
-    /// ch.fire_exception(weft_pipeline::PipelineError::decode("x"));
+    /// ch.fire_exception(weft_pipeline::PipelineError::decode("bad"));
     /// assert!(ch.is_closed());
     /// ```
     pub fn fire_exception(&mut self, err: PipelineError) {
         self.pipeline.fire_exception(err);
-        self.collect();
+        self.settle();
     }
 
-    /// Reports a writability change, as the transport would.
+    /// Sets the channel's writability, as crossing a watermark would, and
+    /// tells the handlers.
     ///
     /// # Examples
     ///
@@ -204,71 +206,68 @@ impl EmbeddedChannel {
     /// assert!(!ch.pipeline().is_writable());
     /// ```
     pub fn set_writable(&mut self, writable: bool) {
+        self.recorder().set_writable(writable);
         self.pipeline.fire_writability_changed(writable);
-        self.collect();
+        self.settle();
     }
 
-    /// The virtual time.
+    /// The virtual clock.
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
     /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
-    /// let t0 = ch.now();
-    /// ch.advance(Duration::from_secs(5));
-    /// assert_eq!(ch.now() - t0, Duration::from_secs(5));
+    /// let t = ch.now();
+    /// ch.advance(std::time::Duration::from_secs(1));
+    /// assert_eq!(ch.now() - t, std::time::Duration::from_secs(1));
     /// ```
     pub fn now(&self) -> Instant {
         self.now
     }
 
-    /// Moves the virtual clock forward by `by` and fires the timers that
-    /// are due. No sleeping.
+    /// Moves the virtual clock forward and runs the timers that are due.
     ///
     /// # Examples
     ///
-    /// See [`now`](Self::now) and [`IdleStateHandler`](crate::IdleStateHandler).
+    /// See [`now`](Self::now).
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
         self.pipeline.fire_timer(self.now);
-        self.collect();
+        self.settle();
     }
 
-    /// Takes the next message that reached the tail.
+    /// Runs every task handlers started ([`Context::spawn`](crate::Context::spawn))
+    /// to completion, in the order started, and their continuations (and
+    /// the tasks those start); returns how many ran.
+    ///
+    /// # Examples
+    ///
+    /// See [`Context::spawn`](crate::Context::spawn).
+    pub fn run_tasks(&mut self) -> usize {
+        let mut n = 0;
+        loop {
+            let tasks: VecDeque<Task> = self.recorder().take_tasks();
+            if tasks.is_empty() {
+                return n;
+            }
+            for t in tasks {
+                let done = futures::executor::block_on(t);
+                self.pipeline.complete(done);
+                self.settle();
+                n += 1;
+            }
+        }
+    }
+
+    /// The next message that reached the tail, if it is a `T` (the message
+    /// stays first in line otherwise).
     ///
     /// # Examples
     ///
     /// See the type-level example.
-    pub fn read_inbound(&mut self) -> Option<Message> {
-        self.pipeline.captured().pop_front()
-    }
-
-    /// Takes the next message that reached the tail as one `Bytes` (a
-    /// composite is flattened with a counted copy). `None` if there is
-    /// none, or it is not an in-memory buffer.
-    ///
-    /// # Examples
-    ///
-    /// See the type-level example.
-    pub fn read_inbound_bytes(&mut self) -> Option<Bytes> {
-        self.read_inbound().and_then(|m| m.to_bytes())
-    }
-
-    /// Takes the next message that reached the tail if it is a `T`. A
-    /// message of another type stays queued.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use weft_pipeline::{EmbeddedChannel, Message, Pipeline};
-    /// let mut ch = EmbeddedChannel::new(Pipeline::new());
-    /// ch.write_inbound(Message::user(String::from("hi")));
-    /// assert_eq!(ch.read_inbound_as::<String>().as_deref(), Some("hi"));
-    /// ```
-    pub fn read_inbound_as<T: Any + Send>(&mut self) -> Option<T> {
+    pub fn read_inbound<T: MessageType>(&mut self) -> Option<T> {
         let m = self.pipeline.captured().pop_front()?;
-        match m.downcast::<T>() {
+        match T::from_message(m) {
             Ok(t) => Some(t),
             Err(m) => {
                 self.pipeline.captured().push_front(m);
@@ -277,7 +276,22 @@ impl EmbeddedChannel {
         }
     }
 
-    /// How many messages wait at the tail.
+    /// The next message that reached the tail, as the bytes it holds:
+    /// free for `Bytes` and one-segment composites, a counted copy for
+    /// more segments. `None` for a file region or a user value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
+    /// ch.write_inbound(bytes::Bytes::from_static(b"x"));
+    /// assert_eq!(ch.read_inbound_bytes().unwrap(), &b"x"[..]);
+    /// ```
+    pub fn read_inbound_bytes(&mut self) -> Option<Bytes> {
+        self.pipeline.captured().pop_front()?.to_bytes()
+    }
+
+    /// Messages waiting at the tail.
     ///
     /// # Examples
     ///
@@ -286,8 +300,8 @@ impl EmbeddedChannel {
         self.pipeline.captured().len()
     }
 
-    /// Takes the next user event of type `T` that reached the tail (events
-    /// of other types before it are dropped).
+    /// The oldest user event of type `T` that reached the tail (older
+    /// events of other types are dropped).
     ///
     /// # Examples
     ///
@@ -295,64 +309,106 @@ impl EmbeddedChannel {
     pub fn read_user_event<T: Any>(&mut self) -> Option<T> {
         while let Some(ev) = self.pipeline.captured_events().pop_front() {
             if let Ok(t) = ev.downcast::<T>() {
-                return Some(*t);
+                return Some(t);
             }
         }
         None
     }
 
-    /// Takes the next operation that reached the head: a write, flush,
-    /// close or auto-read switch, in order.
+    /// The next operation that reached the head.
     ///
     /// # Examples
     ///
     /// ```
-    /// use weft_pipeline::{EmbeddedChannel, HeadOp, Pipeline};
-    /// let mut ch = EmbeddedChannel::new(Pipeline::new());
+    /// use weft_pipeline::HeadOp;
+    /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
     /// ch.write_outbound(bytes::Bytes::from_static(b"x"));
     /// assert!(matches!(ch.read_outbound(), Some(HeadOp::Write(..))));
     /// assert!(matches!(ch.read_outbound(), Some(HeadOp::Flush)));
-    /// assert!(ch.read_outbound().is_none());
     /// ```
     pub fn read_outbound(&mut self) -> Option<HeadOp> {
-        self.outbound.pop_front()
+        self.recorder().ops().pop_front()
     }
 
-    /// Takes the next written message, skipping flushes and other
-    /// operations before it. A promise with it is completed successfully,
-    /// as a transport would once the bytes were sent.
+    /// The next write that reached the head (its promise is completed;
+    /// flushes and closes before it are skipped).
     ///
     /// # Examples
     ///
     /// ```
-    /// use weft_pipeline::{EmbeddedChannel, Message, Pipeline};
-    /// let mut ch = EmbeddedChannel::new(Pipeline::new());
+    /// use weft_pipeline::Wire;
+    /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
     /// ch.write_outbound(bytes::Bytes::from_static(b"x"));
-    /// assert!(matches!(ch.read_outbound_message(), Some(Message::Bytes(_))));
+    /// assert!(matches!(ch.read_outbound_wire(), Some(Wire::Bytes(_))));
     /// ```
-    pub fn read_outbound_message(&mut self) -> Option<Message> {
-        while let Some(op) = self.outbound.pop_front() {
-            if let HeadOp::Write(m, p) = op {
+    pub fn read_outbound_wire(&mut self) -> Option<Wire> {
+        while let Some(op) = self.read_outbound() {
+            if let HeadOp::Write(w, p) = op {
                 if let Some(p) = p {
                     p.succeed();
                 }
-                return Some(m);
+                return Some(w);
             }
         }
         None
     }
 
-    /// Like [`read_outbound_message`](Self::read_outbound_message), as one
-    /// `Bytes` (a composite is flattened with a counted copy).
+    /// The next write's bytes (a counted copy if it has several segments;
+    /// `None` for a file region or when no write is left).
     ///
     /// # Examples
     ///
     /// See [`write_outbound`](Self::write_outbound).
     pub fn read_outbound_bytes(&mut self) -> Option<Bytes> {
-        self.read_outbound_message().and_then(|m| m.to_bytes())
+        match self.read_outbound_wire()? {
+            Wire::Bytes(b) => Some(b),
+            Wire::Composite(c) => Some(c.to_bytes()),
+            Wire::File(_) => None,
+        }
+    }
+
+    /// Every byte written so far, in order, as one buffer (a counted copy):
+    /// what a peer would read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
+    /// ch.write_outbound(bytes::Bytes::from_static(b"ab"));
+    /// ch.write_outbound(bytes::Bytes::from_static(b"c"));
+    /// assert_eq!(ch.read_outbound_all(), &b"abc"[..]);
+    /// ```
+    pub fn read_outbound_all(&mut self) -> Bytes {
+        let mut out = Vec::new();
+        while let Some(b) = self.read_outbound_bytes() {
+            weft_buf::record_copy(b.len());
+            out.extend_from_slice(&b);
+        }
+        Bytes::from(out)
     }
 
     /// True once a close reached the head.
+    ///
+    /// # Examples
+    ///
+    /// See [`fire_exception`](Self::fire_exception).
+    pub fn is_closed(&self) -> bool {
+        // Through the pipeline's head: `recorder()` needs `&mut`.
+        self.pipeline.is_closed_recorder()
+    }
+
+    /// The last auto-read setting a handler made (initially on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new()).auto_read());
+    /// ```
+    pub fn auto_read(&mut self) -> bool {
+        self.recorder().auto_read()
+    }
+
+    /// Closes from the tail.
     ///
     /// # Examples
     ///
@@ -361,40 +417,18 @@ impl EmbeddedChannel {
     /// ch.close();
     /// assert!(ch.is_closed());
     /// ```
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
-    /// The last auto-read switch a handler asked for (initially on).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
-    /// assert!(ch.auto_read());
-    /// ```
-    pub fn auto_read(&self) -> bool {
-        self.auto_read
-    }
-
-    /// Closes from the tail (through the outbound handlers), then fires
-    /// "channel inactive" if the close reached the head.
-    ///
-    /// # Examples
-    ///
-    /// See [`is_closed`](Self::is_closed).
     pub fn close(&mut self) {
         self.pipeline.close();
-        self.collect();
+        self.settle();
     }
 
-    /// The pipeline's counters.
+    /// What the pipeline could not deliver.
     ///
     /// # Examples
     ///
     /// ```
     /// let ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
-    /// assert_eq!(ch.stats().unhandled_exceptions, 0);
+    /// assert_eq!(ch.stats().unconsumed_reads, 0);
     /// ```
     pub fn stats(&self) -> PipelineStats {
         self.pipeline.stats()
@@ -404,25 +438,22 @@ impl EmbeddedChannel {
     ///
     /// # Examples
     ///
-    /// See [`fire_exception`](Self::fire_exception).
+    /// See the type-level example.
     pub fn take_exceptions(&mut self) -> Vec<PipelineError> {
         self.pipeline.take_unhandled_exceptions()
     }
 
-    /// Returns the first exception that reached the tail unhandled, if any
-    /// (Netty's `checkException`).
+    /// `Err` with the first unhandled exception, if any (the rest are dropped).
     ///
     /// # Errors
     ///
-    /// That exception.
+    /// The first exception that reached the tail unhandled.
     ///
     /// # Examples
     ///
     /// ```
     /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
     /// assert!(ch.check_exception().is_ok());
-    /// ch.fire_exception(weft_pipeline::PipelineError::decode("x"));
-    /// assert!(ch.check_exception().is_err());
     /// ```
     pub fn check_exception(&mut self) -> Result<(), PipelineError> {
         let mut all = self.take_exceptions();
@@ -433,27 +464,23 @@ impl EmbeddedChannel {
         }
     }
 
-    /// Closes the channel (so decoders see the end of the stream) and
-    /// returns true if any message waits to be read at either end.
+    /// Closes the channel (if open) and fires "channel inactive" (once);
+    /// returns true if anything is left to read, inbound or outbound.
     ///
     /// # Examples
     ///
-    /// ```
-    /// let mut ch = weft_pipeline::EmbeddedChannel::new(weft_pipeline::Pipeline::new());
-    /// ch.write_inbound(bytes::Bytes::from_static(b"x"));
-    /// assert!(ch.finish());
-    /// ```
+    /// See the type-level example.
     pub fn finish(&mut self) -> bool {
-        if !self.closed {
+        if !self.is_closed() {
             self.close();
         }
         if !self.inactive {
             self.inactive = true;
             self.pipeline.fire_channel_inactive();
-            self.collect();
         }
         let writes = self
-            .outbound
+            .recorder()
+            .ops()
             .iter()
             .any(|op| matches!(op, HeadOp::Write(..)));
         writes || !self.pipeline.captured().is_empty()

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{Context, Handler, Message, WritePromise};
+use crate::{Context, Event, Handler, Message, WritePromise};
 
 /// Which kind of quiet an [`IdleStateEvent`] reports.
 ///
@@ -140,18 +140,20 @@ impl IdleStateHandler {
 }
 
 impl Handler for IdleStateHandler {
+    type In = Message;
+    type Out = Message;
+
     fn handler_added(&mut self, ctx: &mut Context<'_>) {
         self.start(ctx.now());
     }
 
-    fn channel_active(&mut self, ctx: &mut Context<'_>) {
-        self.start(ctx.now());
-        ctx.fire_channel_active();
-    }
-
-    fn channel_inactive(&mut self, ctx: &mut Context<'_>) {
-        self.stop();
-        ctx.fire_channel_inactive();
+    fn event(&mut self, ctx: &mut Context<'_>, event: Event) {
+        match event {
+            Event::Active => self.start(ctx.now()),
+            Event::Inactive => self.stop(),
+            _ => {}
+        }
+        ctx.fire_event(event);
     }
 
     fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
@@ -191,7 +193,7 @@ impl Handler for IdleStateHandler {
         ];
         for (t, state) in kinds {
             if let Some(first) = t.as_mut().and_then(|t| t.due(now)) {
-                ctx.fire_user_event(Box::new(IdleStateEvent { state, first }));
+                ctx.fire_user_event(IdleStateEvent { state, first });
             }
         }
     }

@@ -4,13 +4,19 @@
 use std::any::{Any, TypeId};
 use std::fmt;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use weft_buf::{CompositeBuf, FileRegion};
+
+use crate::{Value, Wire};
 
 /// A message travelling through a pipeline.
 ///
-/// The common cases (`Bytes`, `CompositeBuf`, `FileRegion`) move without a
-/// heap allocation; any other type travels boxed as [`Message::User`].
+/// The common cases (`Bytes`, `CompositeBuf`, `FileRegion`) are variants of
+/// their own; any other type travels as a [`Value`] in [`Message::User`],
+/// inline (no heap allocation) when it fits
+/// [`INLINE_BYTES`](crate::INLINE_BYTES). Typed handlers never see this
+/// enum: the pipeline converts to and from their own types
+/// ([`MessageType`](crate::MessageType)).
 ///
 /// # Examples
 ///
@@ -32,11 +38,11 @@ pub enum Message {
     /// A range of a file, sent with `sendfile` by the transport.
     File(FileRegion),
     /// Any other value (a decoded frame, a command, ...).
-    User(Box<dyn Any + Send>),
+    User(Value),
 }
 
 impl Message {
-    /// Boxes any value as a [`Message::User`].
+    /// Wraps any value as a [`Message::User`] (inline when it fits).
     ///
     /// Use [`Message::from_value`] when the value may be one of the byte
     /// types, which then keep their own variant.
@@ -48,7 +54,7 @@ impl Message {
     /// assert!(matches!(m, weft_pipeline::Message::User(_)));
     /// ```
     pub fn user<T: Any + Send>(value: T) -> Message {
-        Message::User(Box::new(value))
+        Message::User(Value::new(value))
     }
 
     /// Turns any value into a message, choosing the unboxed variant for
@@ -83,10 +89,10 @@ impl Message {
         if let Some(f) = take_as::<FileRegion, T>(&mut slot) {
             return Message::File(f);
         }
+        // Each `take_as` above either returned or left the slot full.
         match slot {
-            Some(v) => Message::User(Box::new(v)),
-            // Not reachable: only a successful take empties the slot.
-            None => Message::User(Box::new(())),
+            Some(v) => Message::User(Value::new(v)),
+            None => unreachable!("take_as empties the slot only when it returns the value"),
         }
     }
 
@@ -115,32 +121,17 @@ impl Message {
     // it would cost the allocation the enum exists to avoid.
     #[allow(clippy::result_large_err)]
     pub fn downcast<T: Any + Send>(self) -> Result<T, Message> {
-        let mut slot = Some(self);
-        if let Some(t) = take_as::<T, Message>(&mut slot) {
-            return Ok(t);
+        if TypeId::of::<T>() == TypeId::of::<Message>() {
+            let mut slot = Some(self);
+            return take_as::<T, Message>(&mut slot).ok_or_else(|| {
+                slot.unwrap_or_else(|| unreachable!("T is Message, so take_as took it"))
+            });
         }
-        // Not reachable: only a successful take empties the slot.
-        let Some(msg) = slot else {
-            return Err(Message::User(Box::new(())));
-        };
-        match msg {
-            Message::Bytes(b) => {
-                let mut s = Some(b);
-                take_as::<T, Bytes>(&mut s).ok_or_else(|| Message::Bytes(s.unwrap_or_default()))
-            }
-            Message::Composite(c) => {
-                let mut s = Some(c);
-                take_as::<T, CompositeBuf>(&mut s)
-                    .ok_or_else(|| Message::Composite(s.unwrap_or_default()))
-            }
-            Message::File(f) => {
-                let mut s = Some(f);
-                match take_as::<T, FileRegion>(&mut s) {
-                    Some(t) => Ok(t),
-                    None => Err(s.map_or_else(|| Message::User(Box::new(())), Message::File)),
-                }
-            }
-            Message::User(b) => b.downcast::<T>().map(|b| *b).map_err(Message::User),
+        match self {
+            Message::Bytes(b) => move_as(b).map_err(Message::Bytes),
+            Message::Composite(c) => move_as(c).map_err(Message::Composite),
+            Message::File(f) => move_as(f).map_err(Message::File),
+            Message::User(v) => v.downcast::<T>().map_err(Message::User),
         }
     }
 
@@ -191,67 +182,8 @@ impl Message {
             Message::Bytes(_) => MessageKind::Bytes,
             Message::Composite(_) => MessageKind::Composite,
             Message::File(_) => MessageKind::File,
-            Message::User(b) => MessageKind::User((**b).type_id()),
+            Message::User(v) => MessageKind::User(v.type_id()),
         }
-    }
-
-    /// Turns a frame cut out of a cumulation into the cheapest message: a
-    /// [`Message::Bytes`] when it has at most one segment (the frame lay
-    /// inside one read), a [`Message::Composite`] otherwise. Never copies.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use weft_buf::CompositeBuf;
-    /// use weft_pipeline::Message;
-    ///
-    /// let one = CompositeBuf::from(Bytes::from_static(b"abc"));
-    /// assert!(matches!(Message::frame(one), Message::Bytes(_)));
-    /// let two: CompositeBuf = [Bytes::from_static(b"a"), Bytes::from_static(b"b")].into_iter().collect();
-    /// assert!(matches!(Message::frame(two), Message::Composite(_)));
-    /// ```
-    pub fn frame(buf: CompositeBuf) -> Message {
-        if buf.segments().len() <= 1 {
-            Message::Bytes(buf.into_segments().next().unwrap_or_default())
-        } else {
-            Message::Composite(buf)
-        }
-    }
-
-    /// Cuts the first `n` bytes off `buf` as the cheapest message, without
-    /// copying: a [`Message::Bytes`] when they lie inside the first segment
-    /// (O(1): that segment is split), a [`Message::Composite`] of the
-    /// segments they span otherwise. `None` if `buf` holds fewer than `n`
-    /// bytes. What decoders use to hand out frames.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use weft_buf::{measure_copies, CompositeBuf};
-    /// use weft_pipeline::Message;
-    ///
-    /// let mut buf: CompositeBuf =
-    ///     [Bytes::from_static(b"abc"), Bytes::from_static(b"def")].into_iter().collect();
-    /// let (frames, copied) = measure_copies(|| {
-    ///     (Message::split_frame(&mut buf, 2), Message::split_frame(&mut buf, 3))
-    /// });
-    /// assert!(matches!(frames.0, Some(Message::Bytes(b)) if b == "ab"));
-    /// assert!(matches!(frames.1, Some(Message::Composite(c)) if c == &b"cde"[..]));
-    /// assert_eq!(copied, 0);
-    /// assert!(Message::split_frame(&mut buf, 2).is_none());
-    /// ```
-    pub fn split_frame(buf: &mut CompositeBuf, n: usize) -> Option<Message> {
-        if n > buf.len() {
-            return None;
-        }
-        if buf.chunk().len() >= n {
-            // Inside the first segment: `CompositeBuf::copy_to_bytes` splits
-            // that segment in O(1) and copies nothing on this path.
-            return Some(Message::Bytes(buf.copy_to_bytes(n)));
-        }
-        Some(Message::Composite(buf.split_to(n)))
     }
 
     /// The bytes of an in-memory message, as one buffer: free for `Bytes`
@@ -275,6 +207,15 @@ impl Message {
     }
 }
 
+/// Moves `s` out as a `T` when `S` is `T`, or gives it back.
+fn move_as<T: Any, S: Any>(s: S) -> Result<T, S> {
+    let mut slot = Some(s);
+    match take_as::<T, S>(&mut slot) {
+        Some(t) => Ok(t),
+        None => Err(slot.unwrap_or_else(|| unreachable!("a failed take_as leaves the slot full"))),
+    }
+}
+
 /// Takes the value out of `slot` as a `T` when `S` is `T`, without
 /// allocating; otherwise leaves the slot alone.
 fn take_as<T: Any, S: Any>(slot: &mut Option<S>) -> Option<T> {
@@ -288,7 +229,7 @@ impl fmt::Debug for Message {
             Message::Bytes(b) => f.debug_tuple("Bytes").field(b).finish(),
             Message::Composite(c) => f.debug_tuple("Composite").field(c).finish(),
             Message::File(r) => f.debug_tuple("File").field(r).finish(),
-            Message::User(_) => f.write_str("User(..)"),
+            Message::User(v) => write!(f, "User({})", v.type_name()),
         }
     }
 }
@@ -314,6 +255,16 @@ impl From<&'static [u8]> for Message {
 impl From<CompositeBuf> for Message {
     fn from(c: CompositeBuf) -> Self {
         Message::Composite(c)
+    }
+}
+
+impl From<Wire> for Message {
+    fn from(w: Wire) -> Self {
+        match w {
+            Wire::Bytes(b) => Message::Bytes(b),
+            Wire::Composite(c) => Message::Composite(c),
+            Wire::File(f) => Message::File(f),
+        }
     }
 }
 

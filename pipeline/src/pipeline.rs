@@ -1,12 +1,12 @@
 //! [`Pipeline`]: named handlers and the dispatch loop.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
-use crate::chain::{Chain, Event, EventQueue, Inbound, Origin, Outbound};
-use crate::{Handler, HeadOp, Message, PipelineError, WritePromise};
+use crate::chain::{Chain, Ev, EventQueue, Inbound, Origin, Outbound};
+use crate::context::Core;
+use crate::{Event, Handlers, Head, Message, PipelineError, Recorder, TaskDone, Value, WritePromise};
 
 /// How many unhandled exceptions a pipeline keeps for
 /// [`Pipeline::take_unhandled_exceptions`]; older ones are only counted.
@@ -39,50 +39,52 @@ pub struct PipelineStats {
     pub unwritable_at_head: u64,
 }
 
-/// An ordered list of named [`Handler`]s that events travel through.
+/// An ordered list of named [`Handler`](crate::Handler)s that events
+/// travel through, and the [`Head`] they end at.
 ///
 /// ```text
 ///                        Pipeline
 ///  ┌──────────────────────────────────────────────────────┐
-///  │  inbound: fire_read(msg) ...                         │
+///  │  inbound: fire_read(msg) ...     (typed between       │
 ///  │   head ──▶ [decoder] ──▶ [codec] ──▶ [app] ──▶ tail  │  unconsumed: counted + warn
-///  │                                                      │
+///  │           Bytes   Frame       Request    neighbours)  │
 ///  │  outbound: write(msg) / flush / close                │
 ///  │   head ◀── [encoder] ◀── [codec] ◀── [app] ◀── tail  │  Pipeline::write starts here
 ///  │    │                                                 │
 ///  └────┼─────────────────────────────────────────────────┘
-///       ▼ take_head_ops(): HeadOp::{Write, Flush, Close, SetAutoRead}
-///   transport (socket) / EmbeddedChannel
+///       ▼ Head::{write(Wire), flush, close}; set_auto_read, is_writable, spawn
+///   transport (socket) / EmbeddedChannel (Recorder)
 /// ```
 ///
 /// The pipeline has no socket and no clock: a transport (or
-/// [`EmbeddedChannel`](crate::EmbeddedChannel)) feeds it events, passes the
-/// time in, and performs the [`HeadOp`]s that reach the head.
+/// [`EmbeddedChannel`](crate::EmbeddedChannel)) installs its [`Head`],
+/// feeds events in and passes the time in. Until a head is installed, a
+/// [`Recorder`] keeps what reaches the head.
 ///
 /// # Examples
 ///
 /// ```
 /// use bytes::Bytes;
 /// use weft_pipeline::codec::{ByteToMessageDecoder, LineBasedFrameDecoder};
-/// use weft_pipeline::{HeadOp, Pipeline};
+/// use weft_pipeline::Pipeline;
 ///
 /// let mut p = Pipeline::new();
-/// p.add_last("lines", ByteToMessageDecoder::new(LineBasedFrameDecoder::new(1024))).unwrap();
+/// p.handlers().add_last("lines", ByteToMessageDecoder::new(LineBasedFrameDecoder::new(1024)))?;
 /// assert_eq!(p.names(), ["lines"]);
 /// p.write(Bytes::from_static(b"hi\n").into(), None);
 /// p.flush();
-/// assert_eq!(p.take_head_ops().len(), 2);
+/// assert_eq!(p.recorder().unwrap().take_ops().len(), 2);
+/// # Ok::<(), weft_pipeline::PipelineError>(())
 /// ```
 pub struct Pipeline {
     pub(crate) chain: Chain,
     pub(crate) queue: EventQueue,
-    pub(crate) head_ops: VecDeque<HeadOp>,
+    pub(crate) head: Box<dyn Head>,
     pub(crate) now: Instant,
-    pub(crate) writable: bool,
     pub(crate) stats: PipelineStats,
     pub(crate) capture: bool,
     pub(crate) captured: VecDeque<Message>,
-    pub(crate) captured_events: VecDeque<Box<dyn Any + Send>>,
+    pub(crate) captured_events: VecDeque<Value>,
     pub(crate) exceptions: Vec<PipelineError>,
 }
 
@@ -90,10 +92,8 @@ impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
             .field("handlers", &self.names())
-            .field("pending_head_ops", &self.head_ops.len())
-            .field("writable", &self.writable)
             .field("stats", &self.stats)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,8 +104,8 @@ impl Default for Pipeline {
 }
 
 impl Pipeline {
-    /// An empty pipeline. Its time starts at `Instant::now()` until
-    /// [`set_now`](Self::set_now) is called.
+    /// An empty pipeline with a [`Recorder`] head. Its time starts at
+    /// `Instant::now()` until [`set_now`](Self::set_now) is called.
     ///
     /// # Examples
     ///
@@ -116,9 +116,8 @@ impl Pipeline {
         Pipeline {
             chain: Chain::default(),
             queue: EventQueue::default(),
-            head_ops: VecDeque::new(),
+            head: Box::new(Recorder::default()),
             now: Instant::now(),
-            writable: true,
             stats: PipelineStats::default(),
             capture: false,
             captured: VecDeque::new(),
@@ -131,193 +130,84 @@ impl Pipeline {
     ///
     /// # Examples
     ///
-    /// See [`add_before`](Self::add_before).
+    /// See [`Handlers`].
     pub fn names(&self) -> Vec<&str> {
         self.chain.names()
     }
 
-    /// True if a handler named `name` is in the pipeline.
+    /// The handlers, to add, remove or replace them; callbacks
+    /// (`handler_added`, `handler_removed`) run before each method returns.
     ///
     /// # Examples
     ///
-    /// ```
-    /// struct Nop;
-    /// impl weft_pipeline::Handler for Nop {}
-    /// let mut p = weft_pipeline::Pipeline::new();
-    /// p.add_last("nop", Nop).unwrap();
-    /// assert!(p.contains("nop"));
-    /// ```
-    pub fn contains(&self, name: &str) -> bool {
-        self.chain.live_index(name).is_some()
+    /// See [`Handlers`].
+    pub fn handlers(&mut self) -> Handlers<'_> {
+        Handlers::top(self)
     }
 
-    fn after_add(&mut self, id: u64) -> &mut Self {
-        self.run_batch([Event::Added(id)]);
-        self
-    }
-
-    /// Adds a handler at the tail end. Its `handler_added` runs at once.
-    ///
-    /// # Errors
-    ///
-    /// [`PipelineError::DuplicateName`] if the name is taken;
-    /// [`PipelineError::TypeMismatch`] naming both handlers if its types do
-    /// not meet its neighbours' (the pipeline is unchanged then).
+    /// Installs the channel end of the pipeline and returns the one it
+    /// replaces (the [`Recorder`] of a new pipeline, with what reached it).
     ///
     /// # Examples
     ///
-    /// ```
-    /// use weft_pipeline::{Handler, MessageTypes, Pipeline, PipelineError, TypeFlow};
-    ///
-    /// struct Frames; // emits bytes
-    /// impl Handler for Frames {
-    ///     fn inbound_types(&self) -> TypeFlow {
-    ///         TypeFlow::transform(MessageTypes::BUFFERS, MessageTypes::BUFFERS)
-    ///     }
-    /// }
-    /// struct Strings; // takes only Strings
-    /// impl Handler for Strings {
-    ///     fn inbound_types(&self) -> TypeFlow { TypeFlow::sink(MessageTypes::of::<String>()) }
-    /// }
-    ///
-    /// let mut p = Pipeline::new();
-    /// p.add_last("frames", Frames).unwrap();
-    /// let err = p.add_last("app", Strings).unwrap_err();
-    /// assert!(matches!(err, PipelineError::TypeMismatch { .. }));
-    /// let text = err.to_string();
-    /// assert!(text.contains("`frames`") && text.contains("`app`"), "{text}");
-    /// assert!(matches!(p.add_last("frames", Frames), Err(PipelineError::DuplicateName(_))));
-    /// ```
-    pub fn add_last(&mut self, name: &str, h: impl Handler) -> Result<&mut Self, PipelineError> {
-        let id = self.chain.add_last(name, Box::new(h))?;
-        Ok(self.after_add(id))
+    /// See [`Head`].
+    pub fn set_head(&mut self, head: Box<dyn Head>) -> Box<dyn Head> {
+        std::mem::replace(&mut self.head, head)
     }
 
-    /// Adds a handler at the head end.
-    ///
-    /// # Errors
-    ///
-    /// As [`add_last`](Self::add_last).
+    /// The head, if it is a `T`.
     ///
     /// # Examples
     ///
-    /// See [`add_before`](Self::add_before).
-    pub fn add_first(&mut self, name: &str, h: impl Handler) -> Result<&mut Self, PipelineError> {
-        let id = self.chain.add_first(name, Box::new(h))?;
-        Ok(self.after_add(id))
+    /// See [`Head`].
+    pub fn head_mut<T: Head>(&mut self) -> Option<&mut T> {
+        let head: &mut dyn std::any::Any = &mut *self.head;
+        head.downcast_mut::<T>()
     }
 
-    /// Adds a handler just before `base`.
-    ///
-    /// # Errors
-    ///
-    /// As [`add_last`](Self::add_last), and [`PipelineError::UnknownName`]
-    /// if `base` is not there.
+    /// The head, if it is the [`Recorder`] a new pipeline starts with.
     ///
     /// # Examples
     ///
-    /// ```
-    /// struct Nop;
-    /// impl weft_pipeline::Handler for Nop {}
-    /// let mut p = weft_pipeline::Pipeline::new();
-    /// p.add_last("c", Nop)?.add_first("a", Nop)?.add_before("c", "b", Nop)?.add_after("c", "d", Nop)?;
-    /// assert_eq!(p.names(), ["a", "b", "c", "d"]);
-    /// assert!(p.add_before("zz", "e", Nop).is_err());
-    /// # Ok::<(), weft_pipeline::PipelineError>(())
-    /// ```
-    pub fn add_before(
-        &mut self,
-        base: &str,
-        name: &str,
-        h: impl Handler,
-    ) -> Result<&mut Self, PipelineError> {
-        let id = self.chain.add_before(base, name, Box::new(h))?;
-        Ok(self.after_add(id))
-    }
-
-    /// Adds a handler just after `base`.
-    ///
-    /// # Errors
-    ///
-    /// As [`add_before`](Self::add_before).
-    ///
-    /// # Examples
-    ///
-    /// See [`add_before`](Self::add_before).
-    pub fn add_after(
-        &mut self,
-        base: &str,
-        name: &str,
-        h: impl Handler,
-    ) -> Result<&mut Self, PipelineError> {
-        let id = self.chain.add_after(base, name, Box::new(h))?;
-        Ok(self.after_add(id))
-    }
-
-    /// Removes the handler `name`; its `handler_removed` runs at once.
-    ///
-    /// # Errors
-    ///
-    /// [`PipelineError::UnknownName`]; [`PipelineError::TypeMismatch`] if
-    /// its neighbours' types would not meet without it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// struct Nop;
-    /// impl weft_pipeline::Handler for Nop {}
-    /// let mut p = weft_pipeline::Pipeline::new();
-    /// p.add_last("a", Nop)?;
-    /// p.remove("a")?;
-    /// assert!(p.names().is_empty());
-    /// assert!(p.remove("a").is_err());
-    /// # Ok::<(), weft_pipeline::PipelineError>(())
-    /// ```
-    pub fn remove(&mut self, name: &str) -> Result<&mut Self, PipelineError> {
-        let id = self.chain.remove(name)?;
-        self.run_batch([Event::Removed(id)]);
-        Ok(self)
-    }
-
-    /// Replaces the handler `old` by `h`, named `name`, in the same place.
-    ///
-    /// # Errors
-    ///
-    /// [`PipelineError::UnknownName`], [`PipelineError::DuplicateName`],
-    /// [`PipelineError::TypeMismatch`] (the pipeline is unchanged then).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// struct Nop;
-    /// impl weft_pipeline::Handler for Nop {}
-    /// let mut p = weft_pipeline::Pipeline::new();
-    /// p.add_last("a", Nop)?.add_last("b", Nop)?;
-    /// p.replace("a", "z", Nop)?;
-    /// assert_eq!(p.names(), ["z", "b"]);
-    /// # Ok::<(), weft_pipeline::PipelineError>(())
-    /// ```
-    pub fn replace(
-        &mut self,
-        old: &str,
-        name: &str,
-        h: impl Handler,
-    ) -> Result<&mut Self, PipelineError> {
-        let (old_id, new_id) = self.chain.replace(old, name, Box::new(h))?;
-        // handler_removed of the old one runs before handler_added of the new.
-        self.run_batch([Event::Removed(old_id), Event::Added(new_id)]);
-        Ok(self)
+    /// See [`Recorder`].
+    pub fn recorder(&mut self) -> Option<&mut Recorder> {
+        self.head_mut::<Recorder>()
     }
 
     fn fire_in(&mut self, ev: Inbound) {
-        self.run_batch([Event::In(Origin::Head, ev)]);
+        self.run_batch([Ev::In(Origin::Head, ev)]);
     }
 
     fn fire_out(&mut self, ev: Outbound) {
-        self.run_batch([Event::Out(Origin::Tail, ev)]);
+        self.run_batch([Ev::Out(Origin::Tail, ev)]);
     }
 
-    /// The channel is connected: "channel active" travels head to tail.
+    /// A message arrived from the channel: it travels head to tail.
+    ///
+    /// # Examples
+    ///
+    /// See [`PipelineStats`].
+    pub fn fire_read(&mut self, msg: Message) {
+        let mut batch = Vec::with_capacity(1);
+        batch.push(msg);
+        self.fire_in(Inbound::Read(batch));
+    }
+
+    /// An event travels head to tail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::{Event, Pipeline};
+    /// let mut p = Pipeline::new();
+    /// p.fire_event(Event::User(weft_pipeline::Value::new("drain")));
+    /// assert_eq!(p.stats().unhandled_user_events, 1);
+    /// ```
+    pub fn fire_event(&mut self, event: Event) {
+        self.fire_in(Inbound::Event(event));
+    }
+
+    /// "Channel active".
     ///
     /// # Examples
     ///
@@ -325,16 +215,7 @@ impl Pipeline {
     /// weft_pipeline::Pipeline::new().fire_channel_active();
     /// ```
     pub fn fire_channel_active(&mut self) {
-        self.fire_in(Inbound::Active);
-    }
-
-    /// A message arrived: it travels head to tail.
-    ///
-    /// # Examples
-    ///
-    /// See [`PipelineStats`].
-    pub fn fire_read(&mut self, msg: Message) {
-        self.fire_in(Inbound::Read(msg));
+        self.fire_event(Event::Active);
     }
 
     /// A batch of reads is over.
@@ -345,20 +226,7 @@ impl Pipeline {
     /// weft_pipeline::Pipeline::new().fire_read_complete();
     /// ```
     pub fn fire_read_complete(&mut self) {
-        self.fire_in(Inbound::ReadComplete);
-    }
-
-    /// A user event travels head to tail.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut p = weft_pipeline::Pipeline::new();
-    /// p.fire_user_event(Box::new("drain"));
-    /// assert_eq!(p.stats().unhandled_user_events, 1);
-    /// ```
-    pub fn fire_user_event(&mut self, ev: Box<dyn Any + Send>) {
-        self.fire_in(Inbound::User(ev));
+        self.fire_event(Event::ReadComplete);
     }
 
     /// An error travels head to tail; unhandled, it closes the channel.
@@ -366,31 +234,29 @@ impl Pipeline {
     /// # Examples
     ///
     /// ```
-    /// use weft_pipeline::{HeadOp, Pipeline, PipelineError};
+    /// use weft_pipeline::{Pipeline, PipelineError};
     /// let mut p = Pipeline::new();
     /// p.fire_exception(PipelineError::decode("boom"));
-    /// assert!(matches!(p.take_head_ops().pop_front(), Some(HeadOp::Close)));
+    /// assert!(p.recorder().unwrap().is_closed());
     /// assert_eq!(p.stats().unhandled_exceptions, 1);
     /// ```
     pub fn fire_exception(&mut self, err: PipelineError) {
-        self.fire_in(Inbound::Exception(err));
+        self.fire_event(Event::Exception(err));
     }
 
-    /// The transport's writability changed (a watermark was crossed).
+    /// The channel's writability changed (a watermark was crossed). The
+    /// head owns the state; this only tells the handlers.
     ///
     /// # Examples
     ///
     /// ```
-    /// let mut p = weft_pipeline::Pipeline::new();
-    /// p.fire_writability_changed(false);
-    /// assert!(!p.is_writable());
+    /// weft_pipeline::Pipeline::new().fire_writability_changed(false);
     /// ```
     pub fn fire_writability_changed(&mut self, writable: bool) {
-        self.writable = writable;
-        self.fire_in(Inbound::Writability(writable));
+        self.fire_event(Event::Writability(writable));
     }
 
-    /// The channel is closed: "channel inactive" travels head to tail.
+    /// "Channel inactive".
     ///
     /// # Examples
     ///
@@ -398,7 +264,19 @@ impl Pipeline {
     /// weft_pipeline::Pipeline::new().fire_channel_inactive();
     /// ```
     pub fn fire_channel_inactive(&mut self) {
-        self.fire_in(Inbound::Inactive);
+        self.fire_event(Event::Inactive);
+    }
+
+    /// Runs the continuation of a finished [`Task`](crate::Task) on its
+    /// handler, if that is still in the pipeline, with everything it causes.
+    ///
+    /// # Examples
+    ///
+    /// See [`Context::spawn`](crate::Context::spawn).
+    pub fn complete(&mut self, done: TaskDone) {
+        let TaskDone { handler, then } = done;
+        self.call_live(handler, |h, core: Core<'_>| then(h.as_any_mut(), core));
+        self.run_queue();
     }
 
     /// Sets the pipeline's time (what handlers read from `ctx.now()`).
@@ -427,8 +305,8 @@ impl Pipeline {
         self.now
     }
 
-    /// Sets the time to `now` and calls [`Handler::timer`] on every handler
-    /// whose [`Handler::deadline`] has passed, head first.
+    /// Sets the time to `now` and calls [`Handler::timer`](crate::Handler::timer)
+    /// on every handler whose deadline has passed, head first.
     ///
     /// # Examples
     ///
@@ -448,7 +326,7 @@ impl Pipeline {
             })
             .map(|e| e.id)
             .collect();
-        self.run_batch(due.into_iter().map(Event::Timer));
+        self.run_batch(due.into_iter().map(Ev::Timer));
     }
 
     /// The earliest deadline of any handler: when
@@ -473,7 +351,7 @@ impl Pipeline {
     ///
     /// # Examples
     ///
-    /// See [`HeadOp`].
+    /// See the type-level example.
     pub fn write(&mut self, msg: Message, promise: Option<WritePromise>) {
         self.fire_out(Outbound::Write(msg, promise));
     }
@@ -482,7 +360,7 @@ impl Pipeline {
     ///
     /// # Examples
     ///
-    /// See [`HeadOp`].
+    /// See the type-level example.
     pub fn flush(&mut self) {
         self.fire_out(Outbound::Flush);
     }
@@ -494,41 +372,21 @@ impl Pipeline {
     /// ```
     /// let mut p = weft_pipeline::Pipeline::new();
     /// p.close();
-    /// assert!(matches!(p.take_head_ops()[0], weft_pipeline::HeadOp::Close));
+    /// assert!(p.recorder().unwrap().is_closed());
     /// ```
     pub fn close(&mut self) {
         self.fire_out(Outbound::Close);
     }
 
-    /// Takes every operation that reached the head, in order.
-    ///
-    /// # Examples
-    ///
-    /// See [`HeadOp`].
-    pub fn take_head_ops(&mut self) -> VecDeque<HeadOp> {
-        std::mem::take(&mut self.head_ops)
-    }
-
-    /// True if operations are waiting at the head.
+    /// What the head says of writability.
     ///
     /// # Examples
     ///
     /// ```
-    /// let mut p = weft_pipeline::Pipeline::new();
-    /// p.flush();
-    /// assert!(p.has_head_ops());
+    /// assert!(weft_pipeline::Pipeline::new().is_writable());
     /// ```
-    pub fn has_head_ops(&self) -> bool {
-        !self.head_ops.is_empty()
-    }
-
-    /// The last writability the transport reported (initially true).
-    ///
-    /// # Examples
-    ///
-    /// See [`fire_writability_changed`](Self::fire_writability_changed).
     pub fn is_writable(&self) -> bool {
-        self.writable
+        self.head.is_writable()
     }
 
     /// What the pipeline could not deliver so far.
@@ -554,6 +412,12 @@ impl Pipeline {
         std::mem::take(&mut self.exceptions)
     }
 
+    /// True if the head is a [`Recorder`] that saw a close.
+    pub(crate) fn is_closed_recorder(&self) -> bool {
+        let head: &dyn std::any::Any = &*self.head;
+        head.downcast_ref::<Recorder>().is_some_and(Recorder::is_closed)
+    }
+
     pub(crate) fn set_capture(&mut self, on: bool) {
         self.capture = on;
     }
@@ -562,7 +426,7 @@ impl Pipeline {
         &mut self.captured
     }
 
-    pub(crate) fn captured_events(&mut self) -> &mut VecDeque<Box<dyn Any + Send>> {
+    pub(crate) fn captured_events(&mut self) -> &mut VecDeque<Value> {
         &mut self.captured_events
     }
 }

@@ -1,5 +1,4 @@
-//! [`WritePromise`] / [`WriteFuture`]: completion of a write; [`HeadOp`]:
-//! what reaches the head for the transport to perform.
+//! [`WritePromise`] / [`WriteFuture`]: completion of a write.
 
 use std::fmt;
 use std::future::Future;
@@ -9,7 +8,6 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::channel::oneshot;
 
-use crate::Message;
 
 /// Completes when the bytes of a write are handed to the kernel (`Ok`) or
 /// fail (`Err`). Dropping a promise without completing it completes its
@@ -113,33 +111,4 @@ impl fmt::Debug for WriteFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriteFuture").finish_non_exhaustive()
     }
-}
-
-/// An operation that reached the head of the pipeline: the transport
-/// performs these, in order.
-///
-/// # Examples
-///
-/// ```
-/// use weft_pipeline::{HeadOp, Message, Pipeline};
-///
-/// let mut p = Pipeline::new();
-/// p.write(Message::from(bytes::Bytes::from_static(b"x")), None);
-/// p.flush();
-/// let ops: Vec<HeadOp> = p.take_head_ops().into();
-/// assert!(matches!(ops[0], HeadOp::Write(Message::Bytes(_), None)));
-/// assert!(matches!(ops[1], HeadOp::Flush));
-/// ```
-#[derive(Debug)]
-pub enum HeadOp {
-    /// Queue this message for the socket; complete the promise when its
-    /// bytes are handed to the kernel.
-    Write(Message, Option<WritePromise>),
-    /// Write out everything queued so far.
-    Flush,
-    /// Close the channel (also emitted when an exception reaches the tail
-    /// unhandled).
-    Close,
-    /// A handler switched auto-read on or off (backpressure).
-    SetAutoRead(bool),
 }

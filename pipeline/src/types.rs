@@ -7,7 +7,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 use weft_buf::{CompositeBuf, FileRegion};
 
-use crate::{Message, MessageKind};
+use crate::{Message, MessageKind, Value};
 
 /// A user type a handler takes or emits: its [`TypeId`] and its name (for
 /// error messages).
@@ -318,5 +318,140 @@ impl TypeFlow {
             accepts,
             emits: MessageTypes::NONE,
         }
+    }
+}
+
+/// A type that can travel inbound between named handlers: a handler's
+/// [`In`](crate::Handler::In) and [`Out`](crate::Handler::Out).
+///
+/// The byte types, [`FileRegion`], [`Message`] ("any message") and
+/// [`Nothing`] implement it here. A frame type of your own implements it
+/// with one line, and then travels as a [`Value`]: inline (no allocation)
+/// when it fits [`INLINE_BYTES`](crate::INLINE_BYTES).
+///
+/// # Examples
+///
+/// ```
+/// use weft_pipeline::{Message, MessageType, MessageTypes};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Ping(u64);
+/// impl MessageType for Ping {}
+///
+/// let m = Ping(7).into_message();
+/// assert_eq!(Ping::from_message(m).unwrap(), Ping(7));
+/// assert_eq!(Ping::types(), MessageTypes::of::<Ping>());
+/// ```
+pub trait MessageType: Sized + Send + 'static {
+    /// The set of message variants this type stands for, for the chain's check.
+    fn types() -> MessageTypes {
+        MessageTypes::of::<Self>()
+    }
+
+    /// Takes a `Self` out of a message, or gives the message back.
+    ///
+    /// # Errors
+    ///
+    /// The message, unchanged, when it does not hold a `Self`.
+    #[allow(clippy::result_large_err)]
+    fn from_message(msg: Message) -> Result<Self, Message> {
+        match msg {
+            Message::User(v) => v.downcast::<Self>().map_err(Message::User),
+            other => Err(other),
+        }
+    }
+
+    /// Wraps `self` as a message (no allocation when it fits inline).
+    fn into_message(self) -> Message {
+        Message::User(Value::new(self))
+    }
+}
+
+impl MessageType for Message {
+    fn types() -> MessageTypes {
+        MessageTypes::ANY
+    }
+    fn from_message(msg: Message) -> Result<Self, Message> {
+        Ok(msg)
+    }
+    fn into_message(self) -> Message {
+        self
+    }
+}
+
+impl MessageType for Bytes {
+    fn types() -> MessageTypes {
+        MessageTypes::BYTES
+    }
+    /// A `Bytes`, or a composite of at most one segment (free).
+    fn from_message(msg: Message) -> Result<Self, Message> {
+        match msg {
+            Message::Bytes(b) => Ok(b),
+            Message::Composite(c) if c.segments().len() <= 1 => {
+                Ok(c.into_segments().next().unwrap_or_default())
+            }
+            other => Err(other),
+        }
+    }
+    fn into_message(self) -> Message {
+        Message::Bytes(self)
+    }
+}
+
+/// The one byte type a frame-taking handler needs: a frame that lay in one
+/// read and one that spanned reads are both a `CompositeBuf` (one segment
+/// is stored inline, so the first costs nothing).
+impl MessageType for CompositeBuf {
+    fn types() -> MessageTypes {
+        MessageTypes::BUFFERS
+    }
+    fn from_message(msg: Message) -> Result<Self, Message> {
+        match msg {
+            Message::Bytes(b) => Ok(CompositeBuf::from(b)),
+            Message::Composite(c) => Ok(c),
+            other => Err(other),
+        }
+    }
+    fn into_message(self) -> Message {
+        Message::Composite(self)
+    }
+}
+
+impl MessageType for FileRegion {
+    fn types() -> MessageTypes {
+        MessageTypes::FILE
+    }
+    fn from_message(msg: Message) -> Result<Self, Message> {
+        match msg {
+            Message::File(f) => Ok(f),
+            other => Err(other),
+        }
+    }
+    fn into_message(self) -> Message {
+        Message::File(self)
+    }
+}
+
+/// The `Out` of a handler that hands nothing on (an application handler
+/// at the end of the chain). It has no values, so nothing can be fired.
+///
+/// # Examples
+///
+/// ```
+/// use weft_pipeline::{MessageType, MessageTypes, Nothing};
+/// assert_eq!(Nothing::types(), MessageTypes::NONE);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nothing {}
+
+impl MessageType for Nothing {
+    fn types() -> MessageTypes {
+        MessageTypes::NONE
+    }
+    fn from_message(msg: Message) -> Result<Self, Message> {
+        Err(msg)
+    }
+    fn into_message(self) -> Message {
+        match self {}
     }
 }

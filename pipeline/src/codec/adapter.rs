@@ -38,7 +38,9 @@ use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 use weft_buf::record_copy;
 
-use crate::{Context, Handler, Message, MessageTypes, PipelineError, TypeFlow, WritePromise};
+use weft_buf::CompositeBuf;
+
+use crate::{Context, Event, Handler, Message, MessageType, MessageTypes, PipelineError, TypeFlow, WritePromise};
 
 /// Runs a `tokio_util::codec::Decoder` as an inbound handler.
 ///
@@ -73,7 +75,7 @@ impl<C> fmt::Debug for DecoderAdapter<C> {
 impl<C> DecoderAdapter<C>
 where
     C: Decoder + Send + 'static,
-    C::Item: Any + Send,
+    C::Item: MessageType,
     C::Error: StdError + Send + Sync + 'static,
 {
     /// Wraps `codec`.
@@ -90,7 +92,7 @@ where
         }
     }
 
-    fn run(&mut self, ctx: &mut Context<'_>, eof: bool) {
+    fn run(&mut self, ctx: &mut Context<'_, C::Item>, eof: bool) {
         while !self.failed {
             let res = if eof {
                 self.codec.decode_eof(&mut self.buf)
@@ -98,7 +100,7 @@ where
                 self.codec.decode(&mut self.buf)
             };
             match res {
-                Ok(Some(item)) => ctx.fire_read(Message::from_value(item)),
+                Ok(Some(item)) => ctx.fire_read(item),
                 Ok(None) => return,
                 Err(e) => {
                     self.failed = true;
@@ -113,47 +115,31 @@ where
 impl<C> Handler for DecoderAdapter<C>
 where
     C: Decoder + Send + 'static,
-    C::Item: Any + Send,
+    C::Item: MessageType,
     C::Error: StdError + Send + Sync + 'static,
 {
-    fn inbound_types(&self) -> TypeFlow {
-        TypeFlow::transform(MessageTypes::BUFFERS, MessageTypes::of::<C::Item>())
-    }
+    type In = CompositeBuf;
+    type Out = C::Item;
 
-    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+    fn read(&mut self, ctx: &mut Context<'_, C::Item>, msg: CompositeBuf) {
         if self.failed || self.ended {
             return;
         }
-        match msg {
-            Message::Bytes(b) => {
-                self.buf.extend_from_slice(&b);
-                record_copy(b.len());
-            }
-            Message::Composite(c) => {
-                for seg in c.segments() {
-                    self.buf.extend_from_slice(seg);
-                }
-                record_copy(c.len());
-            }
-            other => {
-                ctx.fire_exception(PipelineError::UnexpectedMessage {
-                    handler: ctx.name().to_string(),
-                    got: other.kind().to_string(),
-                });
-                return;
-            }
+        for seg in msg.segments() {
+            self.buf.extend_from_slice(seg);
         }
+        record_copy(msg.len());
         self.run(ctx, false);
     }
 
-    fn channel_inactive(&mut self, ctx: &mut Context<'_>) {
-        if !self.ended {
+    fn event(&mut self, ctx: &mut Context<'_, C::Item>, event: Event) {
+        if matches!(event, Event::Inactive) && !self.ended {
             self.ended = true;
             if !self.buf.is_empty() {
                 self.run(ctx, true);
             }
         }
-        ctx.fire_channel_inactive();
+        ctx.fire_event(event);
     }
 }
 
@@ -214,6 +200,13 @@ where
     E::Error: StdError + Send + Sync + 'static,
     T: Any + Send,
 {
+    type In = Message;
+    type Out = Message;
+
+    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+        ctx.fire_read(msg);
+    }
+
     fn outbound_types(&self) -> TypeFlow {
         TypeFlow::transform(MessageTypes::of::<T>(), MessageTypes::BYTES)
     }

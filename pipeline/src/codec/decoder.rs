@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use weft_buf::{record_copy, CompositeBuf};
 
-use crate::{Context, Handler, Message, MessageTypes, PipelineError, TypeFlow};
+use crate::{Batch, Context, Event, Handler, MessageType, PipelineError};
 
 /// Default threshold of the opt-in merge mode, in bytes: like h2's 256-byte
 /// threshold for chaining instead of copying.
@@ -91,13 +91,25 @@ pub const MAX_CUMULATION_SEGMENTS: usize = 1024;
 /// # Ok::<(), PipelineError>(())
 /// ```
 pub trait FrameDecoder: Send + 'static {
+    /// What the decoder cuts out: [`CompositeBuf`] for the framing codecs
+    /// (one type whether the frame lay in one read or spanned several), a
+    /// protocol's own request type for a protocol decoder.
+    type Frame: MessageType;
+
     /// Cuts the next frame from the front of `buf`. See the protocol above.
+    /// `ctx` gives the time ([`Context::now`]), and lets the decoder fire
+    /// extra frames ([`Context::fire_read`]) or user events before it
+    /// returns.
     ///
     /// # Errors
     ///
     /// [`PipelineError::TooLongFrame`] (decoding goes on) or any other
     /// error (the stream is corrupt).
-    fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError>;
+    fn decode(
+        &mut self,
+        ctx: &mut Context<'_, Self::Frame>,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<Self::Frame>, PipelineError>;
 
     /// Called at the end of the stream until it returns `Ok(None)`. The
     /// default calls [`decode`](Self::decode); bytes still left afterwards
@@ -106,13 +118,21 @@ pub trait FrameDecoder: Send + 'static {
     /// # Errors
     ///
     /// As [`decode`](Self::decode).
-    fn decode_eof(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
-        self.decode(buf)
+    fn decode_eof(
+        &mut self,
+        ctx: &mut Context<'_, Self::Frame>,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<Self::Frame>, PipelineError> {
+        self.decode(ctx, buf)
     }
 
-    /// What the decoded frames are. Default: [`MessageTypes::BUFFERS`].
-    fn emits(&self) -> MessageTypes {
-        MessageTypes::BUFFERS
+    /// Turns bytes left undecoded when the decoder leaves the pipeline into
+    /// a frame the next handler takes, so a protocol switch loses nothing.
+    /// The default gives them back only when frames are byte buffers
+    /// ([`CompositeBuf`] or `Bytes`); otherwise they are dropped and
+    /// reported as an exception.
+    fn leftover(&mut self, rest: CompositeBuf) -> Option<Self::Frame> {
+        Self::Frame::from_message(rest.into_message()).ok()
     }
 }
 
@@ -302,13 +322,13 @@ impl<D: FrameDecoder> ByteToMessageDecoder<D> {
     }
 
     /// Runs the decoder until it needs more bytes; `eof` selects decode_eof.
-    fn decode_all(&mut self, ctx: &mut Context<'_>, eof: bool) {
+    fn decode_all(&mut self, ctx: &mut Context<'_, D::Frame>, eof: bool) {
         while !self.failed && !self.cumulation.is_empty() {
             let before = self.cumulation.len();
             let res = if eof {
-                self.decoder.decode_eof(&mut self.cumulation)
+                self.decoder.decode_eof(ctx, &mut self.cumulation)
             } else {
-                self.decoder.decode(&mut self.cumulation)
+                self.decoder.decode(ctx, &mut self.cumulation)
             };
             let consumed = self.cumulation.len() != before;
             match res {
@@ -344,52 +364,59 @@ impl<D: FrameDecoder> ByteToMessageDecoder<D> {
         }
     }
 
-    fn fail(&mut self, ctx: &mut Context<'_>, e: PipelineError) {
+    fn fail(&mut self, ctx: &mut Context<'_, D::Frame>, e: PipelineError) {
         self.failed = true;
         self.cumulation.clear();
         ctx.fire_exception(e);
     }
-}
 
-impl<D: FrameDecoder> Handler for ByteToMessageDecoder<D> {
-    fn inbound_types(&self) -> TypeFlow {
-        TypeFlow::transform(MessageTypes::BUFFERS, self.decoder.emits())
-    }
-
-    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+    /// Cumulates one read unless input is no longer taken (after a decode
+    /// error or the end of the stream); false then.
+    fn take(&mut self, msg: CompositeBuf) -> bool {
         if self.failed || self.ended {
             tracing::debug!(
                 len = msg.len(),
                 "input after a decode error or end of stream ignored"
             );
-            return;
+            return false;
         }
-        match msg {
-            Message::Bytes(b) => self.cumulate(b),
-            Message::Composite(c) => {
-                for seg in c.into_segments() {
-                    self.cumulate(seg);
-                }
-            }
-            other => {
-                ctx.fire_exception(PipelineError::UnexpectedMessage {
-                    handler: ctx.name().to_string(),
-                    got: other.kind().to_string(),
-                });
-                return;
-            }
+        for seg in msg.into_segments() {
+            self.cumulate(seg);
         }
-        self.decode_all(ctx, false);
+        true
+    }
+}
+
+impl<D: FrameDecoder> Handler for ByteToMessageDecoder<D> {
+    type In = CompositeBuf;
+    type Out = D::Frame;
+
+    fn read(&mut self, ctx: &mut Context<'_, D::Frame>, msg: CompositeBuf) {
+        if self.take(msg) {
+            self.decode_all(ctx, false);
+        }
     }
 
-    fn deferred(&mut self, ctx: &mut Context<'_>) {
+    /// Several reads at once (a handler before this one batched them):
+    /// cumulated first, then decoded once.
+    fn read_batch(&mut self, ctx: &mut Context<'_, D::Frame>, batch: Batch<'_, CompositeBuf>) {
+        let mut any = false;
+        for msg in batch {
+            any |= self.take(msg);
+        }
+        if any {
+            self.decode_all(ctx, false);
+        }
+    }
+
+    fn deferred(&mut self, ctx: &mut Context<'_, D::Frame>) {
         if !self.ended {
             self.decode_all(ctx, false);
         }
     }
 
-    fn channel_inactive(&mut self, ctx: &mut Context<'_>) {
-        if !self.ended {
+    fn event(&mut self, ctx: &mut Context<'_, D::Frame>, event: Event) {
+        if matches!(event, Event::Inactive) && !self.ended {
             self.ended = true;
             self.decode_all(ctx, true);
             if !self.failed && !self.cumulation.is_empty() {
@@ -400,14 +427,23 @@ impl<D: FrameDecoder> Handler for ByteToMessageDecoder<D> {
                 )));
             }
         }
-        ctx.fire_channel_inactive();
+        ctx.fire_event(event);
     }
 
-    fn handler_removed(&mut self, ctx: &mut Context<'_>) {
-        if !self.cumulation.is_empty() {
-            let rest = std::mem::take(&mut self.cumulation);
-            ctx.fire_read(Message::frame(rest));
-            ctx.fire_read_complete();
+    fn handler_removed(&mut self, ctx: &mut Context<'_, D::Frame>) {
+        if self.cumulation.is_empty() {
+            return;
+        }
+        let rest = std::mem::take(&mut self.cumulation);
+        let len = rest.len();
+        match self.decoder.leftover(rest) {
+            Some(frame) => {
+                ctx.fire_read(frame);
+                ctx.fire_read_complete();
+            }
+            None => ctx.fire_exception(PipelineError::decode(format!(
+                "{len} undecoded bytes dropped: the decoder left the pipeline and its frames are not bytes"
+            ))),
         }
     }
 }

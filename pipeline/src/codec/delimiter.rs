@@ -33,7 +33,7 @@ use bytes::{Buf, Bytes};
 use weft_buf::CompositeBuf;
 
 use crate::codec::FrameDecoder;
-use crate::{Message, PipelineError};
+use crate::{Context, PipelineError};
 
 /// Decoder state.
 ///
@@ -206,7 +206,7 @@ impl DelimiterBasedFrameDecoder {
         &mut self,
         buf: &mut CompositeBuf,
         eof: bool,
-    ) -> Result<Option<Message>, PipelineError> {
+    ) -> Result<Option<CompositeBuf>, PipelineError> {
         // Bytes at the end that may be the start of a delimiter.
         let keep = self.longest - 1;
         match self.state {
@@ -245,11 +245,11 @@ impl DelimiterBasedFrameDecoder {
                         return Err(self.too_long(i as u64));
                     }
                     if self.strip {
-                        let frame = Message::split_frame(buf, i);
+                        let frame = Some(buf.split_to(i));
                         buf.advance(dl);
                         Ok(frame)
                     } else {
-                        Ok(Message::split_frame(buf, i + dl))
+                        Ok(Some(buf.split_to(i + dl)))
                     }
                 }
                 None => {
@@ -275,13 +275,23 @@ impl DelimiterBasedFrameDecoder {
 }
 
 impl FrameDecoder for DelimiterBasedFrameDecoder {
-    fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+    type Frame = CompositeBuf;
+
+    fn decode(
+        &mut self,
+        _ctx: &mut Context<'_, CompositeBuf>,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<CompositeBuf>, PipelineError> {
         self.decode_inner(buf, false)
     }
 
     /// At the end of the stream no longer delimiter can complete, so the
     /// best complete match is cut.
-    fn decode_eof(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+    fn decode_eof(
+        &mut self,
+        _ctx: &mut Context<'_, CompositeBuf>,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<CompositeBuf>, PipelineError> {
         self.decode_inner(buf, true)
     }
 }

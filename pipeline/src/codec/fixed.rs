@@ -27,7 +27,7 @@
 use weft_buf::CompositeBuf;
 
 use crate::codec::FrameDecoder;
-use crate::{Message, PipelineError};
+use crate::{Context, PipelineError};
 
 /// Cuts frames of exactly `n` bytes. Stateless.
 ///
@@ -73,7 +73,13 @@ impl FixedLengthFrameDecoder {
 }
 
 impl FrameDecoder for FixedLengthFrameDecoder {
-    fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
-        Ok(Message::split_frame(buf, self.n))
+    type Frame = CompositeBuf;
+
+    fn decode(
+        &mut self,
+        _ctx: &mut Context<'_, CompositeBuf>,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<CompositeBuf>, PipelineError> {
+        Ok(Some(buf.split_to(self.n)))
     }
 }

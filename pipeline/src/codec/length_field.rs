@@ -103,7 +103,7 @@
 use weft_buf::CompositeBuf;
 
 use crate::codec::FrameDecoder;
-use crate::{Message, PipelineError};
+use crate::{Context, PipelineError};
 
 /// Byte order of a length field.
 ///
@@ -288,7 +288,7 @@ impl LengthFieldBasedFrameDecoder {
         buf: &mut CompositeBuf,
         left: u64,
         total: u64,
-    ) -> Result<Option<Message>, PipelineError> {
+    ) -> Result<Option<CompositeBuf>, PipelineError> {
         let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
         bytes::Buf::advance(buf, n);
         let left = left - n as u64;
@@ -306,7 +306,13 @@ impl LengthFieldBasedFrameDecoder {
 }
 
 impl FrameDecoder for LengthFieldBasedFrameDecoder {
-    fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+    type Frame = CompositeBuf;
+
+    fn decode(
+        &mut self,
+        _ctx: &mut Context<'_, CompositeBuf>,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<CompositeBuf>, PipelineError> {
         let total = match self.state {
             State::Discard { left, total } => return self.discard(buf, left, total),
             State::Body { total } => total,
@@ -352,6 +358,6 @@ impl FrameDecoder for LengthFieldBasedFrameDecoder {
         self.state = State::Header;
         // `strip <= total <= buf.len()` was checked above.
         bytes::Buf::advance(buf, self.strip);
-        Ok(Message::split_frame(buf, total - self.strip))
+        Ok(Some(buf.split_to(total - self.strip)))
     }
 }

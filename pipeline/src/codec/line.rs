@@ -31,7 +31,7 @@
 use weft_buf::CompositeBuf;
 
 use crate::codec::FrameDecoder;
-use crate::{Message, PipelineError};
+use crate::{Context, PipelineError};
 
 /// Decoder state.
 ///
@@ -129,7 +129,13 @@ impl LineBasedFrameDecoder {
 }
 
 impl FrameDecoder for LineBasedFrameDecoder {
-    fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+    type Frame = CompositeBuf;
+
+    fn decode(
+        &mut self,
+        _ctx: &mut Context<'_, CompositeBuf>,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<CompositeBuf>, PipelineError> {
         match self.state {
             State::Discard { discarded } => match buf.find_byte(b'\n') {
                 Some(i) => {
@@ -161,11 +167,11 @@ impl FrameDecoder for LineBasedFrameDecoder {
                         return Err(self.too_long(line as u64));
                     }
                     if self.strip {
-                        let frame = Message::split_frame(buf, line);
+                        let frame = Some(buf.split_to(line));
                         bytes::Buf::advance(buf, i + 1 - line);
                         Ok(frame)
                     } else {
-                        Ok(Message::split_frame(buf, i + 1))
+                        Ok(Some(buf.split_to(i + 1)))
                     }
                 }
                 None => {

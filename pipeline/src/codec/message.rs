@@ -25,7 +25,7 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 
-use crate::{Context, Handler, Message, MessageTypes, PipelineError, TypeFlow, WritePromise};
+use crate::{Context, Handler, Message, MessageType, MessageTypes, PipelineError, TypeFlow, WritePromise};
 
 /// An inbound handler turning each `In` into an `Out` with a closure.
 ///
@@ -72,24 +72,17 @@ where
 
 impl<In, Out, F> Handler for MessageDecoder<In, Out, F>
 where
-    In: Any + Send,
-    Out: Any + Send,
+    In: MessageType,
+    Out: MessageType,
     F: FnMut(In) -> Result<Out, PipelineError> + Send + 'static,
 {
-    fn inbound_types(&self) -> TypeFlow {
-        TypeFlow::transform(MessageTypes::of::<In>(), MessageTypes::of::<Out>())
-    }
+    type In = In;
+    type Out = Out;
 
-    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
-        match msg.downcast::<In>() {
-            Ok(v) => match (self.f)(v) {
-                Ok(out) => ctx.fire_read(Message::from_value(out)),
-                Err(e) => ctx.fire_exception(e),
-            },
-            Err(other) => ctx.fire_exception(PipelineError::UnexpectedMessage {
-                handler: ctx.name().to_string(),
-                got: other.kind().to_string(),
-            }),
+    fn read(&mut self, ctx: &mut Context<'_, Out>, msg: In) {
+        match (self.f)(msg) {
+            Ok(out) => ctx.fire_read(out),
+            Err(e) => ctx.fire_exception(e),
         }
     }
 }
@@ -139,6 +132,13 @@ where
     Out: Any + Send,
     F: FnMut(In) -> Result<Out, PipelineError> + Send + 'static,
 {
+    type In = Message;
+    type Out = Message;
+
+    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+        ctx.fire_read(msg);
+    }
+
     fn outbound_types(&self) -> TypeFlow {
         TypeFlow::transform(MessageTypes::of::<In>(), MessageTypes::of::<Out>())
     }

@@ -167,6 +167,13 @@ impl LengthFieldPrepender {
 }
 
 impl Handler for LengthFieldPrepender {
+    type In = Message;
+    type Out = Message;
+
+    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+        ctx.fire_read(msg);
+    }
+
     fn outbound_types(&self) -> TypeFlow {
         TypeFlow::transform(
             MessageTypes::WIRE,
