@@ -2,18 +2,21 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
-use weft_pipeline::{Message, Pipeline, WriteFuture, WritePromise};
+use weft_pipeline::{Context, Message, MessageType, Pipeline, WriteFuture, WritePromise};
 
 use crate::outbound::FilePath;
 use crate::stats::{Stats, StatsSnapshot};
 
 /// What another task asks a connection's task to do.
 pub(crate) enum Command {
-    Write(Message, Option<WritePromise>),
+    /// A write and the bytes it added to the queued count.
+    Write(Message, Option<WritePromise>, u64),
     Flush,
     Close,
     SetAutoRead(bool),
@@ -22,13 +25,65 @@ pub(crate) enum Command {
 }
 
 /// State shared between a connection's task and its handles.
+/// What a connection shares with its handles.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) stats: Arc<Stats>,
     pub(crate) local: Option<SocketAddr>,
     pub(crate) peer: Option<SocketAddr>,
-    pub(crate) writable: AtomicBool,
+    /// The outbound buffer's writability, as the connection last reported it.
+    writable: AtomicBool,
+    /// Bumped whenever a waiting handle write may go ahead.
+    wake: watch::Sender<()>,
+    /// Bytes written through handles and not yet taken by the connection:
+    /// they count towards the high watermark with the outbound buffer.
+    queued: AtomicU64,
+    high: u64,
     pub(crate) closed: watch::Sender<bool>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        stats: Arc<Stats>,
+        local: Option<SocketAddr>,
+        peer: Option<SocketAddr>,
+        high: u64,
+    ) -> Shared {
+        Shared {
+            stats,
+            local,
+            peer,
+            writable: AtomicBool::new(true),
+            wake: watch::channel(()).0,
+            queued: AtomicU64::new(0),
+            high,
+            closed: watch::channel(false).0,
+        }
+    }
+
+    pub(crate) fn set_writable(&self, w: bool) {
+        self.writable.store(w, Ordering::Relaxed);
+        if w {
+            self.wake.send_replace(());
+        }
+    }
+
+    /// The connection took `n` queued bytes into its pipeline.
+    pub(crate) fn dequeued(&self, n: u64) {
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+        self.wake.send_replace(());
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.send_replace(true);
+        self.wake.send_replace(());
+    }
+
+    /// True if a handle write may enter the queue now: the buffer is
+    /// writable and the queued bytes are under the high watermark.
+    fn may_queue(&self) -> bool {
+        self.writable.load(Ordering::Relaxed) && self.queued.load(Ordering::Relaxed) < self.high
+    }
 }
 
 /// A cloneable, `Send` handle to a connection: other tasks write, flush
@@ -73,9 +128,62 @@ impl Channel {
         let _ = self.tx.send(cmd);
     }
 
+    /// Queues `msg` now if the channel may take it; gives it back otherwise.
+    #[allow(clippy::result_large_err)]
+    fn try_queue(&self, msg: Message, flush: bool) -> Result<WriteFuture, Message> {
+        if !self.shared.may_queue() && self.is_active() {
+            return Err(msg);
+        }
+        let n = msg.len();
+        self.shared.queued.fetch_add(n, Ordering::Relaxed);
+        let (p, f) = WritePromise::new();
+        self.send(Command::Write(msg, Some(p), n));
+        if flush {
+            self.send(Command::Flush);
+        }
+        Ok(f)
+    }
+
+    /// Waits until the channel may take `msg`, then queues it.
+    async fn queue_when_writable(&self, mut msg: Message, flush: bool) -> WriteFuture {
+        let mut wake = self.shared.wake.subscribe();
+        loop {
+            match self.try_queue(msg, flush) {
+                Ok(f) => return f,
+                Err(m) => msg = m,
+            }
+            // An error means the connection is gone; the next try queues
+            // into a closed channel, which fails the write.
+            if wake.changed().await.is_err() {
+                let (p, f) = WritePromise::new();
+                p.fail(io::Error::new(io::ErrorKind::NotConnected, "the channel is closed"));
+                return f;
+            }
+        }
+    }
+
+    fn write_inner(&self, msg: Message, flush: bool) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        let queued = self.try_queue(msg, flush);
+        let ch = self.clone();
+        async move {
+            let done = match queued {
+                Ok(f) => f,
+                Err(msg) => ch.queue_when_writable(msg, flush).await,
+            };
+            done.await
+        }
+    }
+
     /// Queues `msg` at the tail of the pipeline; it goes out at the next
     /// flush. The future resolves when its bytes are handed to the kernel,
     /// or fails with the reason.
+    ///
+    /// Handle writes count towards the channel's high watermark: while
+    /// the channel is unwritable (or handle writes not yet taken by the
+    /// connection reach the high watermark), `msg` is queued only when the
+    /// returned future is polled and the channel has room again, so a task
+    /// that writes faster than the peer reads waits instead of growing
+    /// the process's memory. Otherwise it is queued at once.
     ///
     /// # Examples
     ///
@@ -86,25 +194,47 @@ impl Channel {
     /// done.await?;
     /// # Ok(()) }
     /// ```
-    pub fn write(&self, msg: impl Into<Message>) -> WriteFuture {
-        let (p, f) = WritePromise::new();
-        self.send(Command::Write(msg.into(), Some(p)));
-        f
+    pub fn write(&self, msg: impl Into<Message>) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        self.write_inner(msg.into(), false)
     }
 
-    /// Queues `msg` and flushes.
+    /// [`write`](Self::write) and a flush, in one step.
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(ch: weft_transport::Channel) -> std::io::Result<()> {
-    /// ch.write_and_flush(bytes::Bytes::from_static(b"a")).await?;
-    /// # Ok(()) }
+    /// See the type-level example.
+    pub fn write_and_flush(
+        &self,
+        msg: impl Into<Message>,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        self.write_inner(msg.into(), true)
+    }
+
+    /// The channel of the connection whose pipeline `ctx` belongs to: how a
+    /// handler hands its channel to another task (a subscriber list, a
+    /// worker). `None` outside a `weft-transport` connection (in an
+    /// `EmbeddedChannel`).
+    ///
+    /// # Examples
+    ///
     /// ```
-    pub fn write_and_flush(&self, msg: impl Into<Message>) -> WriteFuture {
-        let f = self.write(msg);
-        self.flush();
-        f
+    /// use weft_pipeline::{Context, Handler, Message};
+    /// use weft_transport::Channel;
+    ///
+    /// struct Register;
+    /// impl Handler for Register {
+    ///     type In = Message;
+    ///     type Out = Message;
+    ///     fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+    ///         if let Some(ch) = Channel::from_context(ctx) {
+    ///             tokio::spawn(async move { ch.write_and_flush(bytes::Bytes::from_static(b"hi")).await });
+    ///         }
+    ///         ctx.fire_read(msg);
+    ///     }
+    /// }
+    /// ```
+    pub fn from_context<O: MessageType>(ctx: &Context<'_, O>) -> Option<Channel> {
+        ctx.channel()?.downcast_ref::<Channel>().cloned()
     }
 
     /// Flushes what was written.

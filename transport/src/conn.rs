@@ -1,36 +1,43 @@
-//! The task that owns one connection: its socket, its pipeline and its
-//! outbound buffer.
+//! The task that owns one connection: its socket, its pipeline, and the
+//! pipeline's head ([`ConnHead`]: the outbound buffer and the channel's
+//! state).
 //!
 //! ```text
-//!            ┌───────────── connection task ─────────────┐
-//!  socket ──▶│ AdaptiveRecvBuf ─▶ pipeline.fire_read ... │
-//!            │                                           │
-//!  socket ◀──│ OutboundBuffer ◀── HeadOp::{Write, Flush} │◀── Channel handles
-//!            │ timers: pipeline.next_deadline()          │    (commands)
-//!            └───────────────────────────────────────────┘
+//!            ┌──────────────── connection task ────────────────┐
+//!  socket ──▶│ AdaptiveRecvBuf ─▶ pipeline.fire_read ...        │
+//!            │                                                 │
+//!  socket ◀──│ ConnHead: OutboundBuffer ◀── Head::write(Wire)  │◀── Channel handles
+//!            │           auto-read, writability, close         │    (commands)
+//!            │ tasks handlers spawned (FuturesOrdered)         │
+//!            │ timers: pipeline.next_deadline()                │
+//!            └─────────────────────────────────────────────────┘
 //! ```
 //!
 //! One `select!` waits for whichever comes first: readability (while
 //! auto-read is on), writability (while flushed writes wait), a command
-//! from a [`Channel`](crate::Channel), the pipeline's next deadline, the
-//! server's shutdown, or the close deadline.
+//! from a [`Channel`](crate::Channel), a task a handler started, the
+//! pipeline's next deadline, the server's shutdown, or the close deadline.
+//! After each event the connection settles: it moves new tasks onto its
+//! list, writes what was flushed, reports watermark crossings to the
+//! pipeline, and starts closing if a handler asked.
 
+use std::any::Any;
 use std::io;
 use std::os::fd::AsFd;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt, StreamExt};
 use tokio::io::Interest;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use weft_pipeline::{HeadOp, Message, Pipeline, PipelineError, WritePromise};
+use weft_pipeline::{Head, Message, Pipeline, PipelineError, Task, Wire, WritePromise};
 
 use crate::channel::{Channel, Command, Shared};
 use crate::config::ChannelConfig;
-use crate::outbound::{Completion, FilePath, OutboundBuffer, Payload};
+use crate::outbound::{Completion, FilePath, OutboundBuffer};
 use crate::recv::AdaptiveRecvBuf;
 use crate::stats::Stats;
 use crate::stream::Stream;
@@ -54,29 +61,86 @@ pub(crate) enum Ended {
     Panicked,
 }
 
+/// The pipeline's head on a socket: the one owner of the outbound buffer,
+/// writability (through the buffer's watermarks) and auto-read.
+struct ConnHead {
+    out: OutboundBuffer<WritePromise>,
+    auto_read: bool,
+    file_path: FilePath,
+    /// A handler asked to close; the connection starts closing when it settles.
+    close_requested: bool,
+    /// Closed or failed: writes fail at once.
+    dead: bool,
+    /// Tasks handlers started, not yet on the connection's list.
+    tasks: Vec<Task>,
+    channel: Channel,
+}
+
+impl Head for ConnHead {
+    fn write(&mut self, msg: Wire, promise: Option<WritePromise>) {
+        if self.dead {
+            if let Some(p) = promise {
+                p.fail(closed_error());
+            }
+            return;
+        }
+        self.out.push_with_path(msg, self.file_path, promise);
+    }
+
+    fn flush(&mut self) {
+        self.out.flush();
+    }
+
+    fn close(&mut self) {
+        self.close_requested = true;
+    }
+
+    fn set_auto_read(&mut self, on: bool) {
+        self.auto_read = on;
+    }
+
+    fn is_writable(&self) -> bool {
+        self.out.is_writable()
+    }
+
+    fn spawn(&mut self, task: Task) {
+        self.tasks.push(task);
+    }
+
+    fn channel(&self) -> Option<&(dyn Any + Send + Sync)> {
+        Some(&self.channel)
+    }
+}
+
+/// The connection's head. Every connection's pipeline gets a `ConnHead` in
+/// [`start`] and never another one.
+fn head_of(p: &mut Pipeline) -> &mut ConnHead {
+    match p.head_mut::<ConnHead>() {
+        Some(h) => h,
+        None => unreachable!("start() installs a ConnHead and nothing replaces it"),
+    }
+}
+
 struct Conn {
     stream: Stream,
     pipeline: Pipeline,
-    out: OutboundBuffer<WritePromise>,
     rb: AdaptiveRecvBuf,
     stats: Arc<Stats>,
     shared: Arc<Shared>,
-    auto_read: bool,
-    file_path: FilePath,
+    tasks: FuturesOrdered<Task>,
     max_reads: usize,
     close_timeout: Duration,
     /// Set once closing: the time by which the connection closes anyway.
     closing: Option<Instant>,
     read_eof: bool,
     failed: bool,
-    closed: bool,
 }
 
 /// Sets up a connection and returns its handle and the future that runs
 /// it (to be spawned).
 pub(crate) fn start(
     stream: Stream,
-    pipeline: Pipeline,
+    mut pipeline: Pipeline,
     cfg: &ChannelConfig,
     shutdown: Option<ShutdownRx>,
 ) -> io::Result<(
@@ -86,35 +150,36 @@ pub(crate) fn start(
     cfg.apply(stream.as_fd(), stream.is_tcp())?;
     let stats = Arc::new(Stats::new());
     let (local, peer) = stream.addrs();
-    let shared = Arc::new(Shared {
-        stats: stats.clone(),
-        local,
-        peer,
-        writable: true.into(),
-        closed: watch::channel(false).0,
-    });
+    let shared = Arc::new(Shared::new(stats.clone(), local, peer, cfg.high));
     let (tx, rx) = mpsc::unbounded_channel();
+    let channel = Channel { tx, shared };
     let mut out = OutboundBuffer::new(stats.clone());
     out.set_watermarks(cfg.high, cfg.low)
         .set_coalesce_threshold(cfg.coalesce);
+    pipeline.set_head(Box::new(ConnHead {
+        out,
+        auto_read: cfg.auto_read,
+        file_path: cfg.file_path,
+        close_requested: false,
+        dead: false,
+        tasks: Vec::new(),
+        channel: channel.clone(),
+    }));
     let (min, initial, max) = cfg.recv_sizes;
     let conn = Conn {
         stream,
         pipeline,
-        out,
         rb: AdaptiveRecvBuf::with_sizes(min, initial, max),
         stats,
-        shared: shared.clone(),
-        auto_read: cfg.auto_read,
-        file_path: cfg.file_path,
+        shared: channel.shared.clone(),
+        tasks: FuturesOrdered::new(),
         max_reads: cfg.max_reads,
         close_timeout: cfg.close_timeout,
         closing: None,
         read_eof: false,
         failed: false,
-        closed: false,
     };
-    let closed = shared.clone();
+    let closed = channel.shared.clone();
     let fut = async move {
         let ended = match AssertUnwindSafe(conn.run(rx, shutdown))
             .catch_unwind()
@@ -131,13 +196,17 @@ pub(crate) fn start(
                 Ended::Panicked
             }
         };
-        closed.closed.send_replace(true);
+        closed.close();
         ended
     };
-    Ok((Channel { tx, shared }, fut))
+    Ok((channel, fut))
 }
 
 impl Conn {
+    fn head(&mut self) -> &mut ConnHead {
+        head_of(&mut self.pipeline)
+    }
+
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, shutdown: Option<ShutdownRx>) {
         let (mut shutdown, mut watch_shutdown) = match shutdown {
             Some(s) => (s, true),
@@ -149,13 +218,14 @@ impl Conn {
             self.begin_close(Some(deadline));
         }
         loop {
-            if self.failed || (self.closing.is_some() && !self.out.has_flushed()) {
+            let writing = self.head().out.has_flushed();
+            if self.failed || (self.closing.is_some() && !writing) {
                 break;
             }
             let timer = self.pipeline.next_deadline().map(Instant::from_std);
             let close_at = self.closing;
-            let reading = self.auto_read && !self.read_eof && self.closing.is_none();
-            let writing = self.out.has_flushed();
+            let reading = self.head().auto_read && !self.read_eof && self.closing.is_none();
+            let tasks = !self.tasks.is_empty();
             tokio::select! {
                 biased;
                 changed = shutdown.changed(), if watch_shutdown => match changed {
@@ -176,13 +246,11 @@ impl Conn {
                     None => commands_open = false,
                 },
                 r = self.stream.ready(Interest::WRITABLE), if writing => match r {
-                    // Progress may fire writability events; what handlers do
-                    // in them (write, flush, resume reading) must run now, or
-                    // a connection that stopped reading would stall.
+                    // Progress may cross the low watermark: handlers that
+                    // react (resume reading, write more) run in `settle`.
                     Ok(()) => {
                         self.pipeline.set_now(Instant::now().into_std());
-                        self.write_ready();
-                        self.perform_head_ops();
+                        self.settle();
                     }
                     Err(e) => self.fail(e),
                 },
@@ -190,12 +258,17 @@ impl Conn {
                     Ok(()) => self.read_ready(),
                     Err(e) => self.fail(e),
                 },
+                done = self.tasks.next(), if tasks => {
+                    if let Some(done) = done {
+                        self.dispatch(|p| p.complete(done));
+                    }
+                }
                 () = sleep_until(timer), if timer.is_some() => {
                     let now = Instant::now().into_std();
                     self.dispatch(|p| p.fire_timer(now));
                 }
                 () = sleep_until(close_at), if close_at.is_some() => {
-                    tracing::debug!(pending = self.out.pending_bytes(), "close deadline passed; closing anyway");
+                    tracing::debug!(pending = self.head().out.pending_bytes(), "close deadline passed; closing anyway");
                     break;
                 }
             }
@@ -203,76 +276,48 @@ impl Conn {
         self.finish();
     }
 
-    /// Runs `f` on the pipeline with the current time set, then performs
-    /// the head operations it caused.
+    /// Runs `f` on the pipeline with the current time set, then settles.
     fn dispatch(&mut self, f: impl FnOnce(&mut Pipeline)) {
         self.pipeline.set_now(Instant::now().into_std());
         f(&mut self.pipeline);
-        self.perform_head_ops();
+        self.settle();
     }
 
-    fn perform_head_ops(&mut self) {
+    /// Acts on what the pipeline left at its head: new tasks, a close, and
+    /// flushed writes; reports watermark crossings to the handlers (and
+    /// settles again after what they do in return).
+    fn settle(&mut self) {
         loop {
-            let ops = self.pipeline.take_head_ops();
-            if ops.is_empty() {
+            let head = head_of(&mut self.pipeline);
+            for t in head.tasks.drain(..) {
+                self.tasks.push_back(t);
+            }
+            let close = std::mem::take(&mut head.close_requested);
+            if close {
+                self.begin_close(None);
+            } else {
+                self.write_ready();
+            }
+            let head = head_of(&mut self.pipeline);
+            let Some(w) = head.out.take_writability_change() else {
                 return;
-            }
-            for op in ops {
-                match op {
-                    HeadOp::Write(msg, promise) => self.queue(msg, promise),
-                    HeadOp::Flush => {
-                        self.out.flush();
-                        self.write_ready();
-                    }
-                    HeadOp::Close => self.begin_close(None),
-                    HeadOp::SetAutoRead(on) => self.auto_read = on,
-                }
-            }
+            };
+            self.shared.set_writable(w);
+            self.pipeline.fire_writability_changed(w);
         }
-    }
-
-    fn queue(&mut self, msg: Message, promise: Option<WritePromise>) {
-        if self.closed || self.failed {
-            if let Some(p) = promise {
-                p.fail(closed_error());
-            }
-            return;
-        }
-        let payload = match msg {
-            Message::Bytes(b) => Payload::Bytes(b),
-            Message::Composite(c) => Payload::Composite(c),
-            Message::File(r) => Payload::File(r, self.file_path),
-            other => {
-                if let Some(p) = promise {
-                    p.fail(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!("{:?} cannot be written to a socket", other.kind()),
-                    ));
-                }
-                return;
-            }
-        };
-        self.out.push(payload, promise);
-        self.writability();
     }
 
     fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Write(msg, p) => self.dispatch(|pl| pl.write(msg, p)),
+            Command::Write(msg, p, queued) => {
+                self.shared.dequeued(queued);
+                self.dispatch(|pl| pl.write(msg, p));
+            }
             Command::Flush => self.dispatch(|pl| pl.flush()),
             Command::Close => self.dispatch(|pl| pl.close()),
-            Command::SetAutoRead(on) => self.auto_read = on,
-            Command::SetFilePath(path) => self.file_path = path,
+            Command::SetAutoRead(on) => self.head().auto_read = on,
+            Command::SetFilePath(path) => self.head().file_path = path,
             Command::Execute(f) => self.dispatch(f),
-        }
-    }
-
-    /// Reports a watermark crossing to the handle and the pipeline (the
-    /// head operations it causes are performed by the caller's loop).
-    fn writability(&mut self) {
-        while let Some(w) = self.out.take_writability_change() {
-            self.shared.writable.store(w, Ordering::Relaxed);
-            self.pipeline.fire_writability_changed(w);
         }
     }
 
@@ -281,15 +326,21 @@ impl Conn {
         if self.failed {
             return;
         }
-        while self.out.has_flushed() {
-            let Conn { stream, out, .. } = self;
+        loop {
+            let Conn {
+                stream, pipeline, ..
+            } = self;
+            let out = &mut head_of(pipeline).out;
+            if !out.has_flushed() {
+                return;
+            }
             let fd = stream.as_fd();
             match stream.try_io(Interest::WRITABLE, || out.write_step(fd)) {
-                Ok(_) => self.writability(),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     self.fail(e);
-                    break;
+                    return;
                 }
             }
         }
@@ -297,7 +348,7 @@ impl Conn {
 
     fn read_ready(&mut self) {
         for _ in 0..self.max_reads {
-            if !self.auto_read || self.failed || self.closing.is_some() {
+            if !self.head().auto_read || self.failed || self.closing.is_some() {
                 break;
             }
             let Conn {
@@ -334,7 +385,7 @@ impl Conn {
         let own = Instant::now() + self.close_timeout;
         let deadline = deadline.map_or(own, |d| d.min(own));
         self.closing = Some(self.closing.map_or(deadline, |c| c.min(deadline)));
-        self.out.flush();
+        self.head().out.flush();
         self.write_ready();
     }
 
@@ -344,16 +395,20 @@ impl Conn {
         }
         self.failed = true;
         tracing::debug!(error = %err, "connection failed");
-        self.out.fail_all(&err);
+        let head = self.head();
+        head.dead = true;
+        head.out.fail_all(&err);
         self.dispatch(|p| p.fire_exception(PipelineError::Io(err)));
     }
 
     fn finish(&mut self) {
-        self.closed = true;
-        if !self.out.is_empty() {
-            self.out.fail_all(&closed_error());
+        let head = self.head();
+        head.dead = true;
+        if !head.out.is_empty() {
+            head.out.fail_all(&closed_error());
         }
-        self.dispatch(|p| p.fire_channel_inactive());
+        self.pipeline.set_now(Instant::now().into_std());
+        self.pipeline.fire_channel_inactive();
     }
 }
 

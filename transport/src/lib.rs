@@ -89,7 +89,7 @@ pub use client::{connect_tcp, connect_unix};
 pub use config::{ChannelConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READS_PER_WAKEUP};
 pub use error::TransportError;
 pub use outbound::{
-    AsyncSink, Completion, FilePath, OutboundBuffer, Payload, DEFAULT_COALESCE_THRESHOLD,
+    AsyncSink, Completion, FilePath, OutboundBuffer, DEFAULT_COALESCE_THRESHOLD,
     DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
 };
 pub use recv::AdaptiveRecvBuf;

@@ -28,17 +28,17 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
+use weft_pipeline::Wire;
+
 use crate::stats::{Counter, Stats};
 use crate::sys::{self, FdKind};
 
 mod file;
 mod gather;
-mod payload;
 mod sink;
 
 pub use file::FilePath;
 pub use gather::STAGING_CAPACITY;
-pub use payload::Payload;
 pub use sink::AsyncSink;
 
 use file::FileState;
@@ -110,7 +110,9 @@ impl Completion for futures::channel::oneshot::Sender<io::Result<()>> {
 }
 
 struct Entry<P> {
-    payload: Payload,
+    payload: Wire,
+    /// How a file region goes out (unused for in-memory payloads).
+    path: FilePath,
     promise: Option<P>,
 }
 
@@ -273,10 +275,28 @@ impl<P: Completion> OutboundBuffer<P> {
     /// assert_eq!(out.pending_bytes(), 3);
     /// assert!(!out.has_flushed());
     /// ```
-    pub fn push(&mut self, payload: impl Into<Payload>, promise: Option<P>) {
-        let payload = payload.into();
+    pub fn push(&mut self, payload: impl Into<Wire>, promise: Option<P>) {
+        self.push_with_path(payload.into(), FilePath::default(), promise);
+    }
+
+    /// Queues a write whose file region (if it is one) goes out by `path`
+    /// instead of the default `sendfile`. O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_transport::{FilePath, OutboundBuffer};
+    /// let mut out: OutboundBuffer = OutboundBuffer::new(Default::default());
+    /// out.push_with_path(bytes::Bytes::from_static(b"abc").into(), FilePath::ReadWrite, None);
+    /// assert_eq!(out.pending_bytes(), 3);
+    /// ```
+    pub fn push_with_path(&mut self, payload: Wire, path: FilePath, promise: Option<P>) {
         self.pending = self.pending.saturating_add(payload.len());
-        self.queue.push_back(Entry { payload, promise });
+        self.queue.push_back(Entry {
+            payload,
+            path,
+            promise,
+        });
         self.update_writability();
     }
 
@@ -429,7 +449,8 @@ impl<P: Completion> OutboundBuffer<P> {
         let sink = self.sink_kind(fd)?;
         let n = match self.queue.front() {
             Some(Entry {
-                payload: Payload::File(region, path),
+                payload: Wire::File(region),
+                path,
                 ..
             }) => {
                 let (region, path) = (region.clone(), *path);
@@ -526,7 +547,7 @@ impl<P: Completion> OutboundBuffer<P> {
             };
             let len = usize::try_from(front.payload.len()).unwrap_or(usize::MAX);
             if n < len {
-                front.payload.advance(n);
+                front.payload.advance(n as u64);
                 break;
             }
             n -= len;
@@ -572,9 +593,9 @@ impl<P: Completion> OutboundBuffer<P> {
             .iter()
             .take(flushed)
             .map_while(|e| match &e.payload {
-                Payload::Bytes(b) => Some(std::slice::from_ref(b)),
-                Payload::Composite(c) => Some(c.segments()),
-                Payload::File(..) => None,
+                Wire::Bytes(b) => Some(std::slice::from_ref(b)),
+                Wire::Composite(c) => Some(c.segments()),
+                Wire::File(..) => None,
             })
             .flatten()
             .map(|b| &b[..]);
@@ -597,7 +618,7 @@ impl<P: Completion> OutboundBuffer<P> {
                 .queue
                 .iter()
                 .take(flushed)
-                .find(|e| matches!(e.payload, Payload::File(..)))
+                .find(|e| matches!(e.payload, Wire::File(..)))
                 .is_some_and(|e| !e.payload.is_empty());
         let iovs = &iovs[..];
         self.stats.add(Counter::WritevIovecs, g.iovs as u64);
