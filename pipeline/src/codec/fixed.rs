@@ -80,6 +80,9 @@ impl FrameDecoder for FixedLengthFrameDecoder {
         _ctx: &mut Context<'_, CompositeBuf>,
         buf: &mut CompositeBuf,
     ) -> Result<Option<CompositeBuf>, PipelineError> {
+        if buf.len() < self.n {
+            return Ok(None); // need the rest of the frame
+        }
         Ok(Some(buf.split_to(self.n)))
     }
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use weft_pipeline::codec::{ByteToMessageDecoder, FrameDecoder};
-use weft_pipeline::{Context, EmbeddedChannel, Handler, Message, Pipeline, PipelineError};
+use weft_pipeline::{Context, EmbeddedChannel, Event, Handler, Message, Pipeline, PipelineError};
 
 /// An exception a [`Catcher`] turned into a message, in stream order.
 #[derive(Debug)]
@@ -14,15 +14,26 @@ pub struct Caught(pub PipelineError);
 pub struct Catcher;
 
 impl Handler for Catcher {
-    fn exception(&mut self, ctx: &mut Context<'_>, err: PipelineError) {
-        ctx.fire_read(Message::user(Caught(err)));
+    type In = Message;
+    type Out = Message;
+
+    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+        ctx.fire_read(msg);
+    }
+
+    fn event(&mut self, ctx: &mut Context<'_>, event: Event) {
+        match event {
+            Event::Exception(err) => ctx.fire_read(Message::user(Caught(err))),
+            other => ctx.fire_event(other),
+        }
     }
 }
 
 /// A channel with `decoder` then a [`Catcher`].
 pub fn channel<D: FrameDecoder>(decoder: D) -> EmbeddedChannel {
     let mut p = Pipeline::new();
-    p.add_last("decoder", ByteToMessageDecoder::new(decoder))
+    p.handlers()
+        .add_last("decoder", ByteToMessageDecoder::new(decoder))
         .expect("decoder fits an empty pipeline")
         .add_last("catcher", Catcher)
         .expect("catcher passes everything");
@@ -51,7 +62,7 @@ pub fn drain(ch: &mut EmbeddedChannel) -> Out {
     let mut too_long = 0;
     let mut other_errors = Vec::new();
     let mut errors: Vec<PipelineError> = ch.take_exceptions();
-    while let Some(m) = ch.read_inbound() {
+    while let Some(m) = ch.read_inbound::<Message>() {
         match m {
             Message::Bytes(b) => frames.push(b.to_vec()),
             Message::Composite(c) => frames.push(c.to_bytes().to_vec()),
