@@ -10,13 +10,12 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use weft_buf::CompositeBuf;
 use weft_pipeline::codec::{
     ByteOrder, ByteToMessageDecoder, DelimiterBasedFrameDecoder, FixedLengthFrameDecoder,
     FrameDecoder, LengthFieldBasedFrameDecoder, LineBasedFrameDecoder,
 };
-use weft_pipeline::{
-    Context, EmbeddedChannel, Handler, Message, MessageTypes, Pipeline, PipelineError, TypeFlow,
-};
+use weft_pipeline::{Context, EmbeddedChannel, Handler, Nothing, Pipeline, PipelineError};
 
 use crate::input::{chunks, raw_cuts, Input};
 
@@ -40,24 +39,23 @@ struct Recorder {
 }
 
 impl Handler for Recorder {
-    fn inbound_types(&self) -> TypeFlow {
-        TypeFlow::sink(MessageTypes::BUFFERS)
-    }
+    type In = CompositeBuf;
+    type Out = Nothing;
 
-    fn read(&mut self, _ctx: &mut Context<'_>, msg: Message) {
-        let bytes = match msg {
-            Message::Bytes(b) => b.to_vec(),
-            Message::Composite(c) => c
-                .segments()
-                .iter()
-                .flat_map(|s| s.iter().copied())
-                .collect(),
-            other => panic!("decoder emitted a {:?}", other.kind()),
-        };
+    fn read(&mut self, _ctx: &mut Context<'_, Nothing>, frame: CompositeBuf) {
+        let bytes = frame
+            .segments()
+            .iter()
+            .flat_map(|s| s.iter().copied())
+            .collect();
         self.log.lock().unwrap().push(Event::Frame(bytes));
     }
 
-    fn exception(&mut self, _ctx: &mut Context<'_>, err: PipelineError) {
+    fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: weft_pipeline::Event) {
+        let err = match event {
+            weft_pipeline::Event::Exception(err) => err,
+            other => return ctx.fire_event(other),
+        };
         let ev = match err {
             PipelineError::TooLongFrame { length, max } => {
                 assert!(length > max, "too-long report {length} <= max {max}");
@@ -75,16 +73,17 @@ impl Handler for Recorder {
 fn run<D: FrameDecoder>(dec: D, merge: usize, parts: &[&[u8]], exact: bool) -> (Vec<Event>, u64) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut p = Pipeline::new();
-    p.add_last("dec", ByteToMessageDecoder::new(dec).with_merge(merge))
+    p.handlers()
+        .add_last("dec", ByteToMessageDecoder::new(dec).with_merge(merge))
+        .unwrap()
+        .add_last(
+            "rec",
+            Recorder {
+                log: log.clone(),
+                exact_too_long: exact,
+            },
+        )
         .unwrap();
-    p.add_last(
-        "rec",
-        Recorder {
-            log: log.clone(),
-            exact_too_long: exact,
-        },
-    )
-    .unwrap();
     let mut ch = EmbeddedChannel::new(p);
     let ((), copied) = weft_buf::measure_copies(|| {
         for part in parts {
@@ -96,7 +95,7 @@ fn run<D: FrameDecoder>(dec: D, merge: usize, parts: &[&[u8]], exact: bool) -> (
         ch.take_exceptions().is_empty(),
         "exception passed the recorder"
     );
-    assert!(ch.read_inbound().is_none(), "message passed the recorder");
+    assert_eq!(ch.inbound_len(), 0, "message passed the recorder");
     let events = std::mem::take(&mut *log.lock().unwrap());
     (events, copied)
 }
