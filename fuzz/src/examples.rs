@@ -24,17 +24,19 @@ fn flat(c: &CompositeBuf) -> Vec<u8> {
 
 fn http_run(parts: &[&[u8]]) -> Vec<HttpEvent> {
     let mut p = Pipeline::new();
-    p.add_last("http", HttpRequestDecoder::new()).unwrap();
+    p.handlers()
+        .add_last("http", HttpRequestDecoder::new())
+        .unwrap();
     let mut ch = EmbeddedChannel::new(p);
     let mut out = Vec::new();
     for part in parts {
         ch.write_inbound(Bytes::copy_from_slice(part));
-        while let Some(ev) = ch.read_inbound_as::<HttpEvent>() {
+        while let Some(ev) = ch.read_inbound::<HttpEvent>() {
             out.push(ev);
         }
     }
     ch.finish();
-    while let Some(ev) = ch.read_inbound_as::<HttpEvent>() {
+    while let Some(ev) = ch.read_inbound::<HttpEvent>() {
         out.push(ev);
     }
     assert!(
