@@ -164,7 +164,6 @@ impl<'p> Handlers<'p> {
     ///     type Out = Nothing;
     ///     fn read(&mut self, _: &mut Context<'_, Nothing>, _: String) {}
     /// }
-    /// # impl weft_pipeline::MessageType for String {}
     ///
     /// let mut p = Pipeline::new();
     /// p.handlers().add_last("frames", Frames)?;

@@ -398,6 +398,32 @@ impl MessageType for Bytes {
     }
 }
 
+/// A `BytesMut` travels as [`Message::Bytes`] (frozen, no copy). Taken
+/// back, it is free when the buffer is not shared and a counted copy
+/// otherwise. What `tokio_util`'s `LengthDelimitedCodec` emits, so a
+/// [`DecoderAdapter`](crate::codec::DecoderAdapter) over it is a handler.
+impl MessageType for BytesMut {
+    fn types() -> MessageTypes {
+        MessageTypes::BYTES
+    }
+    fn from_message(msg: Message) -> Result<Self, Message> {
+        match msg {
+            Message::Bytes(b) => Ok(b.try_into_mut().unwrap_or_else(|shared| {
+                weft_buf::record_copy(shared.len());
+                BytesMut::from(&shared[..])
+            })),
+            other => Err(other),
+        }
+    }
+    fn into_message(self) -> Message {
+        Message::Bytes(self.freeze())
+    }
+}
+
+/// A `String` (what `tokio_util`'s `LinesCodec` emits) travels inline as a
+/// user value.
+impl MessageType for String {}
+
 /// The one byte type a frame-taking handler needs: a frame that lay in one
 /// read and one that spanned reads are both a `CompositeBuf` (one segment
 /// is stored inline, so the first costs nothing).

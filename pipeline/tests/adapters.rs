@@ -4,12 +4,13 @@ use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{LengthDelimitedCodec, LinesCodec};
 use weft_buf::{measure_copies, CompositeBuf};
 use weft_pipeline::codec::{DecoderAdapter, EncoderAdapter, MessageDecoder, MessageEncoder};
-use weft_pipeline::{EmbeddedChannel, Message, MessageTypes, Pipeline, PipelineError, TypeFlow};
+use weft_pipeline::{EmbeddedChannel, Message, MessageType, MessageTypes, Pipeline, PipelineError};
 
 #[test]
 fn length_delimited_codec_decodes_split_input_and_counts_its_copies() {
     let mut p = Pipeline::new();
-    p.add_last("ld", DecoderAdapter::new(LengthDelimitedCodec::new()))
+    p.handlers()
+        .add_last("ld", DecoderAdapter::new(LengthDelimitedCodec::new()))
         .unwrap();
     let mut ch = EmbeddedChannel::new(p);
     let input = b"\0\0\0\x05hello\0\0\0\x02hi";
@@ -30,41 +31,65 @@ fn length_delimited_codec_decodes_split_input_and_counts_its_copies() {
 #[test]
 fn lines_codec_takes_composites_and_emits_strings() {
     let mut p = Pipeline::new();
-    p.add_last("lines", DecoderAdapter::new(LinesCodec::new()))
+    p.handlers()
+        .add_last("lines", DecoderAdapter::new(LinesCodec::new()))
         .unwrap();
     let mut ch = EmbeddedChannel::new(p);
     let c: CompositeBuf = [Bytes::from_static(b"ab"), Bytes::from_static(b"c\nd")]
         .into_iter()
         .collect();
     ch.write_inbound(c);
-    assert_eq!(ch.read_inbound_as::<String>().as_deref(), Some("abc"));
+    assert_eq!(ch.read_inbound::<String>().as_deref(), Some("abc"));
     // the last line comes out at the end of the stream (decode_eof)
     ch.finish();
-    assert_eq!(ch.read_inbound_as::<String>().as_deref(), Some("d"));
+    assert_eq!(ch.read_inbound::<String>().as_deref(), Some("d"));
 }
 
 #[test]
-fn adapter_declares_its_item_type() {
-    let a = DecoderAdapter::new(LinesCodec::new());
-    assert_eq!(
-        weft_pipeline::Handler::inbound_types(&a),
-        TypeFlow::transform(MessageTypes::BUFFERS, MessageTypes::of::<String>())
+fn adapter_emits_its_codecs_item_type() {
+    // The chain's check reads it from the handler's `Out`: a String
+    // consumer may follow the lines adapter, a Bytes one may not.
+    struct Takes<T>(std::marker::PhantomData<T>);
+    impl<T: MessageType> weft_pipeline::Handler for Takes<T> {
+        type In = T;
+        type Out = weft_pipeline::Nothing;
+        fn read(&mut self, _: &mut weft_pipeline::Context<'_, weft_pipeline::Nothing>, _: T) {}
+    }
+    let mut p = Pipeline::new();
+    p.handlers()
+        .add_last("lines", DecoderAdapter::new(LinesCodec::new()))
+        .unwrap();
+    let err = p
+        .handlers()
+        .add_last("bytes", Takes::<Bytes>(std::marker::PhantomData))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`lines` emits User(alloc::string::String)"),
+        "{err}"
     );
-    let b = DecoderAdapter::new(LengthDelimitedCodec::new());
-    assert_eq!(
-        weft_pipeline::Handler::inbound_types(&b),
-        TypeFlow::transform(MessageTypes::BUFFERS, MessageTypes::BYTES)
-    );
+    p.handlers()
+        .add_last("strings", Takes::<String>(std::marker::PhantomData))
+        .unwrap();
+    // LengthDelimitedCodec's BytesMut items travel as Bytes
+    assert_eq!(<BytesMut as MessageType>::types(), MessageTypes::BYTES);
+    let mut p = Pipeline::new();
+    p.handlers()
+        .add_last("ld", DecoderAdapter::new(LengthDelimitedCodec::new()))
+        .unwrap()
+        .add_last("bytes", Takes::<Bytes>(std::marker::PhantomData))
+        .unwrap();
 }
 
 #[test]
 fn codec_error_is_a_corrupt_stream() {
     let mut p = Pipeline::new();
-    p.add_last(
-        "lines",
-        DecoderAdapter::new(LinesCodec::new_with_max_length(4)),
-    )
-    .unwrap();
+    p.handlers()
+        .add_last(
+            "lines",
+            DecoderAdapter::new(LinesCodec::new_with_max_length(4)),
+        )
+        .unwrap();
     let mut ch = EmbeddedChannel::new(p);
     ch.write_inbound(Bytes::from_static(b"toolong\nok\n"));
     assert!(matches!(
@@ -77,11 +102,12 @@ fn codec_error_is_a_corrupt_stream() {
 #[test]
 fn encoder_adapter_counts_the_bytes_it_produces() {
     let mut p = Pipeline::new();
-    p.add_last(
-        "ld",
-        EncoderAdapter::<_, Bytes>::new(LengthDelimitedCodec::new()),
-    )
-    .unwrap();
+    p.handlers()
+        .add_last(
+            "ld",
+            EncoderAdapter::<_, Bytes>::new(LengthDelimitedCodec::new()),
+        )
+        .unwrap();
     let mut ch = EmbeddedChannel::new(p);
     let (_, copied) = measure_copies(|| ch.write_outbound(Bytes::from_static(b"abc")));
     assert_eq!(copied, 7);
@@ -91,7 +117,8 @@ fn encoder_adapter_counts_the_bytes_it_produces() {
 #[test]
 fn encoder_adapter_refuses_another_type() {
     let mut p = Pipeline::new();
-    p.add_last("lines", EncoderAdapter::<_, String>::new(LinesCodec::new()))
+    p.handlers()
+        .add_last("lines", EncoderAdapter::<_, String>::new(LinesCodec::new()))
         .unwrap();
     let mut ch = EmbeddedChannel::new(p);
     ch.write_outbound(Bytes::from_static(b"not a string"));
@@ -107,29 +134,33 @@ fn encoder_adapter_refuses_another_type() {
 fn message_transforms_chain_with_type_checks() {
     #[derive(Debug, PartialEq)]
     struct Upper(String);
+    impl MessageType for Upper {}
     let mut p = Pipeline::new();
-    p.add_last(
-        "utf8",
-        MessageDecoder::new(|b: Bytes| {
-            String::from_utf8(b.to_vec()).map_err(PipelineError::decode)
-        }),
-    )
-    .unwrap()
-    .add_last(
-        "upper",
-        MessageDecoder::new(|s: String| Ok(Upper(s.to_uppercase()))),
-    )
-    .unwrap();
+    p.handlers()
+        .add_last(
+            "utf8",
+            MessageDecoder::new(|b: Bytes| {
+                String::from_utf8(b.to_vec()).map_err(PipelineError::decode)
+            }),
+        )
+        .unwrap()
+        .add_last(
+            "upper",
+            MessageDecoder::new(|s: String| Ok(Upper(s.to_uppercase()))),
+        )
+        .unwrap();
     // a transform that takes Bytes cannot follow one that emits Upper
     let err = p
+        .handlers()
         .add_last("bytes", MessageDecoder::new(|b: BytesMut| Ok(b)))
         .unwrap_err();
     assert!(err.to_string().contains("`upper`"), "{err}");
-    p.add_last("enc", MessageEncoder::new(|u: Upper| Ok(Bytes::from(u.0))))
+    p.handlers()
+        .add_last("enc", MessageEncoder::new(|u: Upper| Ok(Bytes::from(u.0))))
         .unwrap();
     let mut ch = EmbeddedChannel::new(p);
     ch.write_inbound(Bytes::from_static(b"abc"));
-    let up = ch.read_inbound_as::<Upper>().unwrap();
+    let up = ch.read_inbound::<Upper>().unwrap();
     assert_eq!(up, Upper("ABC".into()));
     ch.write_outbound(Message::user(up));
     assert_eq!(ch.read_outbound_bytes().unwrap(), &b"ABC"[..]);
