@@ -188,9 +188,7 @@ impl Pipeline {
     ///
     /// See [`PipelineStats`].
     pub fn fire_read(&mut self, msg: Message) {
-        let mut batch = Vec::with_capacity(1);
-        batch.push(msg);
-        self.fire_in(Inbound::Read(batch));
+        self.fire_in(Inbound::Read(vec![msg]));
     }
 
     /// An event travels head to tail.

@@ -116,7 +116,7 @@ impl Handler for Switcher {
     type In = CompositeBuf;
     type Out = CompositeBuf;
     fn read(&mut self, ctx: &mut Context<'_, CompositeBuf>, frame: CompositeBuf) {
-        if frame == &b"SWITCH"[..] {
+        if frame == b"SWITCH"[..] {
             let fixed = ByteToMessageDecoder::new(FixedLengthFrameDecoder::new(3).unwrap());
             ctx.handlers().replace("decoder", "fixed", fixed).unwrap();
         } else {
