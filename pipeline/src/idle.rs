@@ -86,7 +86,7 @@ impl Timer {
 /// use weft_pipeline::{EmbeddedChannel, IdleState, IdleStateEvent, IdleStateHandler, Pipeline};
 ///
 /// let mut p = Pipeline::new();
-/// p.add_last("idle", IdleStateHandler::new(Some(Duration::from_secs(30)), None, None))?;
+/// p.handlers().add_last("idle", IdleStateHandler::new(Some(Duration::from_secs(30)), None, None))?;
 /// let mut ch = EmbeddedChannel::new(p);
 /// ch.advance(Duration::from_secs(29));
 /// assert!(ch.read_user_event::<IdleStateEvent>().is_none());

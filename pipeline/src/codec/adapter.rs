@@ -13,15 +13,15 @@
 //! use weft_pipeline::{EmbeddedChannel, Pipeline};
 //!
 //! let mut p = Pipeline::new();
-//! p.add_last("lines", DecoderAdapter::new(LinesCodec::new_with_max_length(1024)))?;
+//! p.handlers().add_last("lines", DecoderAdapter::new(LinesCodec::new_with_max_length(1024)))?;
 //! let mut ch = EmbeddedChannel::new(p);
 //! let (_, copied) = weft_buf::measure_copies(|| ch.write_inbound(Bytes::from_static(b"hi\nyo\n")));
-//! assert_eq!(ch.read_inbound_as::<String>().as_deref(), Some("hi"));
-//! assert_eq!(ch.read_inbound_as::<String>().as_deref(), Some("yo"));
+//! assert_eq!(ch.read_inbound::<String>().as_deref(), Some("hi"));
+//! assert_eq!(ch.read_inbound::<String>().as_deref(), Some("yo"));
 //! assert_eq!(copied, 6);
 //!
 //! let mut p = Pipeline::new();
-//! p.add_last("len", EncoderAdapter::<_, Bytes>::new(LengthDelimitedCodec::new()))?;
+//! p.handlers().add_last("len", EncoderAdapter::<_, Bytes>::new(LengthDelimitedCodec::new()))?;
 //! let mut ch = EmbeddedChannel::new(p);
 //! ch.write_outbound(Bytes::from_static(b"abc"));
 //! assert_eq!(ch.read_outbound_bytes().unwrap(), &b"\0\0\0\x03abc"[..]);

@@ -50,44 +50,56 @@ pub const MAX_CUMULATION_SEGMENTS: usize = 1024;
 /// - Use `CompositeBuf`'s `*_at` reads (`try_get_u32_at`, `find_byte`, ...)
 ///   to peek without consuming, so `Ok(None)` leaves `buf` as it was.
 /// - Do not keep references into `buf` between calls; keep offsets.
-/// - A protocol switch: by default a read is decoded completely before the
-///   next handler sees its first frame, so if a handler replaces the
-///   decoder on seeing frame *k*, frames *k+1..* cut from the same read
-///   still travel on from the decoder's old place — into the replacement,
-///   as if they were raw input. Switch on
+/// - A protocol switch: by default a read is decoded completely, and all
+///   its frames reach the next handler in one batch
+///   ([`Handler::read_batch`]), so if that handler replaces the decoder on
+///   seeing frame *k*, frames *k+1..* of the same read are already in its
+///   hands as frames of the old protocol; only the undecoded rest goes to
+///   the replacement. Switch on
 ///   [`single_decode`](ByteToMessageDecoder::single_decode): the decoder
 ///   then hands on one frame, waits until the pipeline has reacted to it
 ///   ([`Context::defer`]), and only then cuts the next; on removal, it
 ///   hands the undecoded bytes on.
-/// - A frame handed on is a [`Message::Bytes`] when it lay in one read and a
-///   [`Message::Composite`] when it spanned reads: the next handler must
-///   take both ([`MessageTypes::BUFFERS`]), or the pipeline refuses it.
+/// - A byte frame is a [`CompositeBuf`] whether it lay in one read (one
+///   segment, stored inline: free) or spanned several (one segment per
+///   read, still no copy); cut it with `buf.split_to(n)`. A handler that
+///   takes `Bytes` cannot follow a framing decoder (the pipeline refuses
+///   it, naming both): take `CompositeBuf`.
 ///
 /// # Examples
 ///
 /// ```
 /// use weft_buf::CompositeBuf;
 /// use weft_pipeline::codec::{ByteToMessageDecoder, FrameDecoder};
-/// use weft_pipeline::{EmbeddedChannel, Message, Pipeline, PipelineError};
+/// use weft_pipeline::{Context, EmbeddedChannel, Pipeline, PipelineError};
 ///
 /// /// Frames of exactly two bytes.
 /// struct Pairs;
 /// impl FrameDecoder for Pairs {
-///     fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+///     type Frame = CompositeBuf;
+///     fn decode(
+///         &mut self,
+///         _ctx: &mut Context<'_, CompositeBuf>,
+///         buf: &mut CompositeBuf,
+///     ) -> Result<Option<CompositeBuf>, PipelineError> {
 ///         if buf.len() < 2 {
-///             return Ok(None);
+///             return Ok(None); // need more bytes
 ///         }
-///         Ok(Some(Message::frame(buf.split_to(2))))
+///         Ok(Some(buf.split_to(2))) // no copy
 ///     }
 /// }
 ///
 /// let mut p = Pipeline::new();
-/// p.add_last("pairs", ByteToMessageDecoder::new(Pairs))?;
+/// p.handlers().add_last("pairs", ByteToMessageDecoder::new(Pairs))?;
 /// let mut ch = EmbeddedChannel::new(p);
 /// ch.write_inbound(bytes::Bytes::from_static(b"abc"));
 /// ch.write_inbound(bytes::Bytes::from_static(b"d"));
-/// assert!(matches!(ch.read_inbound(), Some(Message::Bytes(b)) if b == "ab"));
-/// assert!(matches!(ch.read_inbound(), Some(Message::Composite(c)) if c == &b"cd"[..]));
+/// let ab = ch.read_inbound::<CompositeBuf>().unwrap();
+/// assert_eq!(ab, &b"ab"[..]);
+/// assert_eq!(ab.segments().len(), 1); // inside one read
+/// let cd = ch.read_inbound::<CompositeBuf>().unwrap();
+/// assert_eq!(cd, &b"cd"[..]);
+/// assert_eq!(cd.segments().len(), 2); // spans two reads, still no copy
 /// # Ok::<(), PipelineError>(())
 /// ```
 pub trait FrameDecoder: Send + 'static {
@@ -145,11 +157,13 @@ pub trait FrameDecoder: Send + 'static {
 ///        │                    │                    │
 ///        ▼                    ▼                    ▼
 ///  cumulation: [seg A]   [seg A | seg B]      [seg B' | seg C]
-///                        frame "hello" = A[4..] + B[..3]  (Composite, 0 bytes copied)
-///                                             frame "!" = C[2..3] (Bytes)
+///                        frame "hello" = A[4..] + B[..3]  (2 segments, 0 bytes copied)
+///                                             frame "!" = C[2..3] (1 segment, inline)
 /// ```
 ///
-/// Takes `Bytes` and `Composite` messages. When removed from a pipeline it
+/// Takes byte messages as a [`CompositeBuf`] (`Bytes` or `Composite`) and
+/// hands on [`FrameDecoder::Frame`]s; all the frames cut from one read go
+/// to the next handler in one batch ([`Handler::read_batch`]). When removed from a pipeline it
 /// passes on what it had buffered (so a protocol switch loses nothing).
 /// At the end of the stream (channel inactive) it calls
 /// [`FrameDecoder::decode_eof`] and reports leftover bytes as an error.
@@ -159,7 +173,7 @@ pub trait FrameDecoder: Send + 'static {
 /// the leftover and up to `threshold` bytes of the new read are copied into
 /// one segment (at most `2 × threshold` bytes per read, counted by
 /// `weft_buf::record_copy`); the rest of the read is chained. Small frames
-/// that straddle a read boundary then come out as one `Bytes`, at the cost
+/// that straddle a read boundary then come out as one segment, at the cost
 /// of that copy. Off by default.
 ///
 /// # Examples
@@ -167,18 +181,21 @@ pub trait FrameDecoder: Send + 'static {
 /// ```
 /// use bytes::Bytes;
 /// use weft_pipeline::codec::{ByteToMessageDecoder, FixedLengthFrameDecoder};
-/// use weft_pipeline::{EmbeddedChannel, Message, Pipeline};
+/// use weft_buf::CompositeBuf;
+/// use weft_pipeline::{EmbeddedChannel, Pipeline};
 ///
 /// let mut p = Pipeline::new();
 /// let mut dec = ByteToMessageDecoder::new(FixedLengthFrameDecoder::new(4)?);
 /// dec.merge_small_leftovers(256);
-/// p.add_last("fixed", dec)?;
+/// p.handlers().add_last("fixed", dec)?;
 /// let mut ch = EmbeddedChannel::new(p);
 /// let (_, copied) = weft_buf::measure_copies(|| {
 ///     ch.write_inbound(Bytes::from_static(b"ab"));
 ///     ch.write_inbound(Bytes::from_static(b"cd"));
 /// });
-/// assert!(matches!(ch.read_inbound(), Some(Message::Bytes(b)) if b == "abcd"));
+/// let frame = ch.read_inbound::<CompositeBuf>().unwrap();
+/// assert_eq!(frame, &b"abcd"[..]);
+/// assert_eq!(frame.segments().len(), 1);
 /// assert_eq!(copied, 4); // "ab" + "cd" merged
 /// # Ok::<(), weft_pipeline::PipelineError>(())
 /// ```
@@ -219,24 +236,27 @@ impl<D: FrameDecoder> ByteToMessageDecoder<D> {
     /// ```
     /// use bytes::Bytes;
     /// use weft_pipeline::codec::{ByteToMessageDecoder, FixedLengthFrameDecoder, LineBasedFrameDecoder};
-    /// use weft_pipeline::{Context, EmbeddedChannel, Handler, Message, Pipeline};
+    /// use weft_buf::CompositeBuf;
+    /// use weft_pipeline::{Context, EmbeddedChannel, Handler, Pipeline};
     ///
     /// /// Switches to 3-byte frames after the line "BIN".
     /// struct Upgrade;
     /// impl Handler for Upgrade {
-    ///     fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
-    ///         if msg.to_bytes().as_deref() == Some(b"BIN") {
+    ///     type In = CompositeBuf;
+    ///     type Out = CompositeBuf;
+    ///     fn read(&mut self, ctx: &mut Context<'_, CompositeBuf>, line: CompositeBuf) {
+    ///         if line == b"BIN"[..] {
     ///             let fixed = ByteToMessageDecoder::new(FixedLengthFrameDecoder::new(3).unwrap());
-    ///             ctx.replace("lines", "fixed", fixed).unwrap();
+    ///             ctx.handlers().replace("lines", "fixed", fixed).unwrap();
     ///         } else {
-    ///             ctx.fire_read(msg);
+    ///             ctx.fire_read(line);
     ///         }
     ///     }
     /// }
     /// let mut p = Pipeline::new();
     /// let mut lines = ByteToMessageDecoder::new(LineBasedFrameDecoder::new(64));
     /// lines.single_decode(true);
-    /// p.add_last("lines", lines)?.add_last("upgrade", Upgrade)?;
+    /// p.handlers().add_last("lines", lines)?.add_last("upgrade", Upgrade)?;
     /// let mut ch = EmbeddedChannel::new(p);
     /// ch.write_inbound(Bytes::from_static(b"hi\nBIN\nab\ncd\n"));
     /// let got: Vec<Bytes> = std::iter::from_fn(|| ch.read_inbound_bytes()).collect();

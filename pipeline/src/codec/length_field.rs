@@ -19,7 +19,7 @@
 //! # use weft_pipeline::codec::{ByteToMessageDecoder, LengthFieldBasedFrameDecoder};
 //! # use weft_pipeline::{EmbeddedChannel, Pipeline};
 //! # let mut p = Pipeline::new();
-//! # p.add_last("f", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1024, 0, 2, 0, 0)?))?;
+//! # p.handlers().add_last("f", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1024, 0, 2, 0, 0)?))?;
 //! # let mut ch = EmbeddedChannel::new(p);
 //! ch.write_inbound(Bytes::from_static(b"\x00\x0cHELLO, WORLD"));
 //! assert_eq!(ch.read_inbound_bytes().unwrap(), &b"\x00\x0cHELLO, WORLD"[..]);
@@ -40,7 +40,7 @@
 //! # use weft_pipeline::codec::{ByteToMessageDecoder, LengthFieldBasedFrameDecoder};
 //! # use weft_pipeline::{EmbeddedChannel, Pipeline};
 //! # let mut p = Pipeline::new();
-//! # p.add_last("f", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1024, 0, 2, 0, 2)?))?;
+//! # p.handlers().add_last("f", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1024, 0, 2, 0, 2)?))?;
 //! # let mut ch = EmbeddedChannel::new(p);
 //! ch.write_inbound(Bytes::from_static(b"\x00\x0cHELLO, WORLD"));
 //! assert_eq!(ch.read_inbound_bytes().unwrap(), &b"HELLO, WORLD"[..]);
@@ -62,7 +62,7 @@
 //! # use weft_pipeline::codec::{ByteToMessageDecoder, LengthFieldBasedFrameDecoder};
 //! # use weft_pipeline::{EmbeddedChannel, Pipeline};
 //! # let mut p = Pipeline::new();
-//! # p.add_last("f", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1024, 0, 2, -2, 0)?))?;
+//! # p.handlers().add_last("f", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1024, 0, 2, -2, 0)?))?;
 //! # let mut ch = EmbeddedChannel::new(p);
 //! ch.write_inbound(Bytes::from_static(b"\x00\x0eHELLO, WORLD"));
 //! assert_eq!(ch.read_inbound_bytes().unwrap(), &b"\x00\x0eHELLO, WORLD"[..]);
@@ -83,7 +83,7 @@
 //! # use weft_pipeline::codec::{ByteToMessageDecoder, LengthFieldBasedFrameDecoder};
 //! # use weft_pipeline::{EmbeddedChannel, Pipeline};
 //! # let mut p = Pipeline::new();
-//! # p.add_last("f", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1024, 2, 3, 0, 0)?))?;
+//! # p.handlers().add_last("f", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1024, 2, 3, 0, 0)?))?;
 //! # let mut ch = EmbeddedChannel::new(p);
 //! ch.write_inbound(Bytes::from_static(b"\xca\xfe\x00\x00\x0cHELLO, WORLD"));
 //! assert_eq!(ch.read_inbound_bytes().unwrap().len(), 17);
@@ -222,7 +222,7 @@ impl LengthFieldBasedFrameDecoder {
     /// use weft_pipeline::{EmbeddedChannel, Pipeline};
     /// let d = LengthFieldBasedFrameDecoder::new(64, 0, 2, 0, 2)?.byte_order(ByteOrder::LittleEndian);
     /// let mut p = Pipeline::new();
-    /// p.add_last("f", ByteToMessageDecoder::new(d))?;
+    /// p.handlers().add_last("f", ByteToMessageDecoder::new(d))?;
     /// let mut ch = EmbeddedChannel::new(p);
     /// ch.write_inbound(Bytes::from_static(b"\x02\x00hi"));
     /// assert_eq!(ch.read_inbound_bytes().unwrap(), &b"hi"[..]);

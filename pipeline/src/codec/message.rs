@@ -7,14 +7,14 @@
 //!
 //! let mut p = Pipeline::new();
 //! // inbound: Bytes -> String
-//! p.add_last("utf8", MessageDecoder::new(|b: Bytes| {
+//! p.handlers().add_last("utf8", MessageDecoder::new(|b: Bytes| {
 //!     String::from_utf8(b.to_vec()).map_err(PipelineError::decode)
 //! }))?;
 //! // outbound: String -> Bytes
-//! p.add_last("text", MessageEncoder::new(|s: String| Ok(Bytes::from(s))))?;
+//! p.handlers().add_last("text", MessageEncoder::new(|s: String| Ok(Bytes::from(s))))?;
 //! let mut ch = EmbeddedChannel::new(p);
 //! ch.write_inbound(Bytes::from_static(b"hi"));
-//! assert_eq!(ch.read_inbound_as::<String>().as_deref(), Some("hi"));
+//! assert_eq!(ch.read_inbound::<String>().as_deref(), Some("hi"));
 //! ch.write_outbound(weft_pipeline::Message::user(String::from("yo")));
 //! assert_eq!(ch.read_outbound_bytes().unwrap(), &b"yo"[..]);
 //! # Ok::<(), PipelineError>(())

@@ -11,14 +11,14 @@
 //! ```
 //! use bytes::Bytes;
 //! use weft_pipeline::codec::LengthFieldPrepender;
-//! use weft_pipeline::{EmbeddedChannel, Message, Pipeline};
+//! use weft_pipeline::{EmbeddedChannel, Pipeline, Wire};
 //!
 //! let mut p = Pipeline::new();
-//! p.add_last("len", LengthFieldPrepender::new(2)?)?;
+//! p.handlers().add_last("len", LengthFieldPrepender::new(2)?)?;
 //! let mut ch = EmbeddedChannel::new(p);
 //! let body = Bytes::from_static(b"HELLO, WORLD");
 //! ch.write_outbound(body.clone());
-//! let Some(Message::Composite(frame)) = ch.read_outbound_message() else { panic!() };
+//! let Some(Wire::Composite(frame)) = ch.read_outbound_wire() else { panic!("a composite") };
 //! assert_eq!(frame, &b"\x00\x0cHELLO, WORLD"[..]);
 //! assert_eq!(frame.segments()[1].as_ptr(), body.as_ptr()); // the caller's own bytes
 //! # Ok::<(), weft_pipeline::PipelineError>(())
