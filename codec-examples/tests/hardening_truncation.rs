@@ -14,7 +14,8 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 use weft_buf::FileRegion;
-use weft_transport::{FilePath, OutboundBuffer, Payload, Stats};
+use weft_pipeline::Wire;
+use weft_transport::{FilePath, OutboundBuffer, Stats};
 
 const LEN: usize = 16 << 20;
 const STEP: Duration = Duration::from_secs(30);
@@ -76,8 +77,9 @@ async fn send_while_truncating(path: FilePath) -> (std::io::Result<()>, Vec<u8>,
     let (a, mut b) = tcp_pair().await;
     let stats = Arc::new(Stats::new());
     let mut out: OutboundBuffer = OutboundBuffer::new(stats.clone());
-    out.push(
-        Payload::File(FileRegion::new(file.clone(), 0, LEN as u64).unwrap(), path),
+    out.push_with_path(
+            Wire::File(FileRegion::new(file.clone(), 0, LEN as u64).unwrap()),
+            path,
         None,
     );
     out.flush();
@@ -163,7 +165,9 @@ async fn next_send_works(path: FilePath) {
     f.write_all(&data).unwrap();
     let (a, b) = tcp_pair().await;
     let mut out: OutboundBuffer = OutboundBuffer::new(Arc::new(Stats::new()));
-    out.push(Payload::File(FileRegion::from_file(f).unwrap(), path), None);
+    out.push_with_path(
+            Wire::File(FileRegion::from_file(f).unwrap()),
+            path, None);
     out.flush();
     let reader = tokio::spawn(read_all(b));
     timeout(STEP, out.flush_to(&a)).await.unwrap().unwrap();

@@ -7,21 +7,28 @@
 
 use std::time::Duration;
 
+use weft_buf::CompositeBuf;
 use weft_pipeline::codec::{
     ByteToMessageDecoder, LengthFieldBasedFrameDecoder, LengthFieldPrepender,
 };
-use weft_pipeline::{Context, Handler, Message};
+use weft_pipeline::{Batch, Context, Handler, Nothing};
 use weft_transport::ServerBuilder;
 
-/// Writes every frame back; flushes once per batch of reads.
+/// Writes every frame back; flushes once per batch (the frames of one read).
 struct Echo;
 
 impl Handler for Echo {
-    fn read(&mut self, ctx: &mut Context<'_>, frame: Message) {
-        ctx.write(frame);
+    type In = CompositeBuf;
+    type Out = Nothing;
+
+    fn read(&mut self, ctx: &mut Context<'_, Nothing>, frame: CompositeBuf) {
+        ctx.write_and_flush(frame);
     }
 
-    fn read_complete(&mut self, ctx: &mut Context<'_>) {
+    fn read_batch(&mut self, ctx: &mut Context<'_, Nothing>, frames: Batch<'_, CompositeBuf>) {
+        for frame in frames {
+            ctx.write(frame);
+        }
         ctx.flush();
     }
 }
@@ -33,9 +40,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:7007".into());
     let server = ServerBuilder::new().bind_tcp(addr.parse()?, |p| {
         let frames = LengthFieldBasedFrameDecoder::new(1 << 20, 0, 4, 0, 4)?;
-        p.add_last("frames", ByteToMessageDecoder::new(frames))?;
-        p.add_last("length", LengthFieldPrepender::new(4)?)?;
-        p.add_last("echo", Echo)?;
+        p.handlers()
+            .add_last("frames", ByteToMessageDecoder::new(frames))?
+            .add_last("length", LengthFieldPrepender::new(4)?)?
+            .add_last("echo", Echo)?;
         Ok(())
     })?;
     println!("echo server on {:?}", server.local_addr());

@@ -2,8 +2,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::future::Future;
-use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -15,7 +13,7 @@ use crate::stats::{Stats, StatsSnapshot};
 
 /// What another task asks a connection's task to do.
 pub(crate) enum Command {
-    /// A write and the bytes it added to the queued count.
+    /// A write and the bytes it added to [`Shared`]'s queued count.
     Write(Message, Option<WritePromise>, u64),
     Flush,
     Close,
@@ -33,10 +31,10 @@ pub(crate) struct Shared {
     pub(crate) peer: Option<SocketAddr>,
     /// The outbound buffer's writability, as the connection last reported it.
     writable: AtomicBool,
-    /// Bumped whenever a waiting handle write may go ahead.
+    /// Bumped when the channel becomes writable, takes queued writes, or closes.
     wake: watch::Sender<()>,
     /// Bytes written through handles and not yet taken by the connection:
-    /// they count towards the high watermark with the outbound buffer.
+    /// with the outbound buffer, they count towards the high watermark.
     queued: AtomicU64,
     high: u64,
     pub(crate) closed: watch::Sender<bool>,
@@ -77,12 +75,6 @@ impl Shared {
     pub(crate) fn close(&self) {
         self.closed.send_replace(true);
         self.wake.send_replace(());
-    }
-
-    /// True if a handle write may enter the queue now: the buffer is
-    /// writable and the queued bytes are under the high watermark.
-    fn may_queue(&self) -> bool {
-        self.writable.load(Ordering::Relaxed) && self.queued.load(Ordering::Relaxed) < self.high
     }
 }
 
@@ -128,62 +120,16 @@ impl Channel {
         let _ = self.tx.send(cmd);
     }
 
-    /// Queues `msg` now if the channel may take it; gives it back otherwise.
-    #[allow(clippy::result_large_err)]
-    fn try_queue(&self, msg: Message, flush: bool) -> Result<WriteFuture, Message> {
-        if !self.shared.may_queue() && self.is_active() {
-            return Err(msg);
-        }
-        let n = msg.len();
-        self.shared.queued.fetch_add(n, Ordering::Relaxed);
-        let (p, f) = WritePromise::new();
-        self.send(Command::Write(msg, Some(p), n));
-        if flush {
-            self.send(Command::Flush);
-        }
-        Ok(f)
-    }
-
-    /// Waits until the channel may take `msg`, then queues it.
-    async fn queue_when_writable(&self, mut msg: Message, flush: bool) -> WriteFuture {
-        let mut wake = self.shared.wake.subscribe();
-        loop {
-            match self.try_queue(msg, flush) {
-                Ok(f) => return f,
-                Err(m) => msg = m,
-            }
-            // An error means the connection is gone; the next try queues
-            // into a closed channel, which fails the write.
-            if wake.changed().await.is_err() {
-                let (p, f) = WritePromise::new();
-                p.fail(io::Error::new(io::ErrorKind::NotConnected, "the channel is closed"));
-                return f;
-            }
-        }
-    }
-
-    fn write_inner(&self, msg: Message, flush: bool) -> impl Future<Output = io::Result<()>> + Send + 'static {
-        let queued = self.try_queue(msg, flush);
-        let ch = self.clone();
-        async move {
-            let done = match queued {
-                Ok(f) => f,
-                Err(msg) => ch.queue_when_writable(msg, flush).await,
-            };
-            done.await
-        }
-    }
-
     /// Queues `msg` at the tail of the pipeline; it goes out at the next
     /// flush. The future resolves when its bytes are handed to the kernel,
     /// or fails with the reason.
     ///
-    /// Handle writes count towards the channel's high watermark: while
-    /// the channel is unwritable (or handle writes not yet taken by the
-    /// connection reach the high watermark), `msg` is queued only when the
-    /// returned future is polled and the channel has room again, so a task
-    /// that writes faster than the peer reads waits instead of growing
-    /// the process's memory. Otherwise it is queued at once.
+    /// A write is queued at once, in order with this handle's other calls,
+    /// and counts towards the channel's high watermark from then on (first
+    /// as bytes waiting for the connection's task, then in its outbound
+    /// buffer). A task that writes faster than
+    /// the peer reads bounds its memory by awaiting each write, or by
+    /// awaiting [`writable`](Self::writable) between writes.
     ///
     /// # Examples
     ///
@@ -194,20 +140,46 @@ impl Channel {
     /// done.await?;
     /// # Ok(()) }
     /// ```
-    pub fn write(&self, msg: impl Into<Message>) -> impl Future<Output = io::Result<()>> + Send + 'static {
-        self.write_inner(msg.into(), false)
+    pub fn write(&self, msg: impl Into<Message>) -> WriteFuture {
+        let msg = msg.into();
+        let n = msg.len();
+        self.shared.queued.fetch_add(n, Ordering::Relaxed);
+        let (p, f) = WritePromise::new();
+        self.send(Command::Write(msg, Some(p), n));
+        f
     }
 
-    /// [`write`](Self::write) and a flush, in one step.
+    /// [`write`](Self::write) then [`flush`](Self::flush).
     ///
     /// # Examples
     ///
     /// See the type-level example.
-    pub fn write_and_flush(
-        &self,
-        msg: impl Into<Message>,
-    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
-        self.write_inner(msg.into(), true)
+    pub fn write_and_flush(&self, msg: impl Into<Message>) -> WriteFuture {
+        let f = self.write(msg);
+        self.flush();
+        f
+    }
+
+    /// Waits until the channel is writable ([`is_writable`](Self::is_writable))
+    /// or closed.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(ch: weft_transport::Channel, chunks: Vec<bytes::Bytes>) {
+    /// for c in chunks {
+    ///     ch.writable().await;
+    ///     drop(ch.write_and_flush(c)); // memory stays bounded by the watermarks
+    /// }
+    /// # }
+    /// ```
+    pub async fn writable(&self) {
+        let mut wake = self.shared.wake.subscribe();
+        while self.is_active() && !self.is_writable() {
+            if wake.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// The channel of the connection whose pipeline `ctx` belongs to: how a
@@ -290,7 +262,7 @@ impl Channel {
     ///
     /// ```no_run
     /// # fn f(ch: weft_transport::Channel) {
-    /// ch.execute(|p| { let _ = p.remove("idle"); });
+    /// ch.execute(|p| { let _ = p.handlers().remove("idle"); });
     /// # }
     /// ```
     pub fn execute(&self, f: impl FnOnce(&mut Pipeline) + Send + 'static) {
@@ -308,7 +280,9 @@ impl Channel {
         !*self.shared.closed.borrow()
     }
 
-    /// The writability the outbound buffer last reported (watermarks).
+    /// True while the outbound buffer is under its watermarks (as the
+    /// connection last reported) and the bytes written through handles
+    /// that the connection has not taken yet are under the high watermark.
     ///
     /// # Examples
     ///
@@ -317,6 +291,7 @@ impl Channel {
     /// ```
     pub fn is_writable(&self) -> bool {
         self.shared.writable.load(Ordering::Relaxed)
+            && self.shared.queued.load(Ordering::Relaxed) < self.shared.high
     }
 
     /// Resolves once the connection has closed.

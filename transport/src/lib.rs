@@ -21,24 +21,34 @@
 //! ```no_run
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use weft_pipeline::codec::{ByteToMessageDecoder, LengthFieldBasedFrameDecoder, LengthFieldPrepender};
-//! use weft_pipeline::{Context, Handler, Message, Pipeline, PipelineError};
+//! use weft_buf::CompositeBuf;
+//! use weft_pipeline::{Batch, Context, Handler, Nothing, Pipeline, PipelineError};
 //! use weft_transport::{connect_tcp, ChannelConfig, ServerBuilder};
 //!
+//! /// Answers the frames of one read with their echo and one flush.
 //! struct Echo;
 //! impl Handler for Echo {
-//!     fn read(&mut self, ctx: &mut Context<'_>, frame: Message) { ctx.write(frame); }
-//!     fn read_complete(&mut self, ctx: &mut Context<'_>) { ctx.flush(); }
+//!     type In = CompositeBuf;
+//!     type Out = Nothing;
+//!     fn read(&mut self, ctx: &mut Context<'_, Nothing>, frame: CompositeBuf) {
+//!         ctx.write_and_flush(frame);
+//!     }
+//!     fn read_batch(&mut self, ctx: &mut Context<'_, Nothing>, frames: Batch<'_, CompositeBuf>) {
+//!         frames.for_each(|f| ctx.write(f));
+//!         ctx.flush();
+//!     }
 //! }
 //!
 //! fn framing(p: &mut Pipeline) -> Result<(), PipelineError> {
-//!     p.add_last("frames", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1 << 20, 0, 4, 0, 4)?))?;
-//!     p.add_last("length", LengthFieldPrepender::new(4)?)?;
+//!     p.handlers()
+//!         .add_last("frames", ByteToMessageDecoder::new(LengthFieldBasedFrameDecoder::new(1 << 20, 0, 4, 0, 4)?))?
+//!         .add_last("length", LengthFieldPrepender::new(4)?)?;
 //!     Ok(())
 //! }
 //!
 //! let server = ServerBuilder::new().bind_tcp("127.0.0.1:0".parse()?, |p| {
 //!     framing(p)?;
-//!     p.add_last("echo", Echo)?;
+//!     p.handlers().add_last("echo", Echo)?;
 //!     Ok(())
 //! })?;
 //! let client = connect_tcp(server.local_addr().unwrap(), &ChannelConfig::default(), framing).await?;

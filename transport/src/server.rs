@@ -123,7 +123,7 @@ impl BoundAddr {
 /// use weft_transport::ServerBuilder;
 ///
 /// let server = ServerBuilder::new().bind_tcp("127.0.0.1:0".parse().unwrap(), |p| {
-///     p.add_last("lines", ByteToMessageDecoder::new(LineBasedFrameDecoder::new(1024)))?;
+///     p.handlers().add_last("lines", ByteToMessageDecoder::new(LineBasedFrameDecoder::new(1024)))?;
 ///     Ok(())
 /// })?;
 /// println!("listening on {:?}", server.local_addr());

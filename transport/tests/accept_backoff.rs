@@ -16,6 +16,9 @@ use weft_transport::ServerBuilder;
 struct Echo;
 
 impl Handler for Echo {
+    type In = Message;
+    type Out = Message;
+
     fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
         ctx.write_and_flush(msg);
     }
@@ -42,7 +45,7 @@ async fn emfile_on_accept_backs_off_and_recovers() {
     timeout(TEST_TIMEOUT, async {
         let server = ServerBuilder::new()
             .bind_tcp("127.0.0.1:0".parse().unwrap(), |p| {
-                p.add_last("echo", Echo)?;
+                p.handlers().add_last("echo", Echo)?;
                 Ok(())
             })
             .unwrap();

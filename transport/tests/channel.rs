@@ -10,25 +10,35 @@ use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
+use weft_buf::CompositeBuf;
 use weft_pipeline::codec::{
     ByteToMessageDecoder, LengthFieldBasedFrameDecoder, LengthFieldPrepender,
 };
-use weft_pipeline::{Context, Handler, IdleStateHandler, Message, Pipeline, PipelineError};
+use weft_pipeline::{
+    Context, Event as PipelineEvent, Handler, IdleStateHandler, Message, Nothing, Pipeline,
+    PipelineError,
+};
 use weft_transport::{connect_tcp, connect_unix, Channel, ChannelConfig, Server, ServerBuilder};
 
 /// Echoes each frame; panics on the frame "panic".
 struct Echo;
 
 impl Handler for Echo {
-    fn read(&mut self, ctx: &mut Context<'_>, frame: Message) {
-        if frame.to_bytes().as_deref() == Some(&b"panic"[..]) {
+    type In = CompositeBuf;
+    type Out = Nothing;
+
+    fn read(&mut self, ctx: &mut Context<'_, Nothing>, frame: CompositeBuf) {
+        if frame == b"panic"[..] {
             panic!("the client asked for a panic");
         }
         ctx.write(frame);
     }
 
-    fn read_complete(&mut self, ctx: &mut Context<'_>) {
-        ctx.flush();
+    fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: PipelineEvent) {
+        if matches!(event, PipelineEvent::ReadComplete) {
+            ctx.flush();
+        }
+        ctx.fire_event(event);
     }
 }
 
@@ -43,29 +53,38 @@ enum Event {
 }
 
 impl Handler for Collect {
-    fn read(&mut self, _ctx: &mut Context<'_>, frame: Message) {
+    type In = Message;
+    type Out = Nothing;
+
+    fn read(&mut self, _ctx: &mut Context<'_, Nothing>, frame: Message) {
         let _ = self
             .0
             .send(Event::Frame(frame.to_bytes().unwrap_or_default()));
     }
-    fn writability_changed(&mut self, _ctx: &mut Context<'_>, writable: bool) {
-        let _ = self.0.send(Event::Writable(writable));
-    }
-    fn channel_inactive(&mut self, _ctx: &mut Context<'_>) {
-        let _ = self.0.send(Event::Inactive);
+    fn event(&mut self, _ctx: &mut Context<'_, Nothing>, event: PipelineEvent) {
+        match event {
+            PipelineEvent::Writability(w) => {
+                let _ = self.0.send(Event::Writable(w));
+            }
+            PipelineEvent::Inactive => {
+                let _ = self.0.send(Event::Inactive);
+            }
+            _ => {}
+        }
     }
 }
 
 fn framing(p: &mut Pipeline) -> Result<(), PipelineError> {
     let frames = LengthFieldBasedFrameDecoder::new(1 << 20, 0, 4, 0, 4)?;
-    p.add_last("frames", ByteToMessageDecoder::new(frames))?;
-    p.add_last("length", LengthFieldPrepender::new(4)?)?;
+    p.handlers()
+        .add_last("frames", ByteToMessageDecoder::new(frames))?
+        .add_last("length", LengthFieldPrepender::new(4)?)?;
     Ok(())
 }
 
 fn echo_init(p: &mut Pipeline) -> Result<(), PipelineError> {
     framing(p)?;
-    p.add_last("echo", Echo)?;
+    p.handlers().add_last("echo", Echo)?;
     Ok(())
 }
 
@@ -82,7 +101,7 @@ async fn client(server: &Server) -> (Channel, mpsc::UnboundedReceiver<Event>) {
         &ChannelConfig::default(),
         |p| {
             framing(p)?;
-            p.add_last("collect", Collect(tx))?;
+            p.handlers().add_last("collect", Collect(tx))?;
             Ok(())
         },
     )
@@ -164,7 +183,7 @@ async fn echo_over_unix_sockets() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let ch = connect_unix(&path, &ChannelConfig::default(), |p| {
             framing(p)?;
-            p.add_last("collect", Collect(tx))?;
+            p.handlers().add_last("collect", Collect(tx))?;
             Ok(())
         })
         .await
@@ -256,7 +275,8 @@ async fn watermark_events_reach_the_pipeline_in_order() {
                 let _ = chan_tx.send(ch);
             })
             .bind_tcp("127.0.0.1:0".parse().unwrap(), move |p| {
-                p.add_last("collect", Collect(events_tx.clone()))?;
+                p.handlers()
+                    .add_last("collect", Collect(events_tx.clone()))?;
                 Ok(())
             })
             .unwrap();
@@ -298,17 +318,22 @@ async fn idle_timer_fires_from_the_pipeline_deadline() {
         /// Closes the channel on the first idle event.
         struct CloseOnIdle;
         impl Handler for CloseOnIdle {
-            fn user_event(&mut self, ctx: &mut Context<'_>, _ev: Box<dyn std::any::Any + Send>) {
-                ctx.close();
+            type In = Message;
+            type Out = Nothing;
+            fn read(&mut self, _ctx: &mut Context<'_, Nothing>, _m: Message) {}
+            fn event(&mut self, ctx: &mut Context<'_, Nothing>, ev: PipelineEvent) {
+                if matches!(ev, PipelineEvent::User(_)) {
+                    ctx.close();
+                }
             }
         }
         let server = ServerBuilder::new()
             .bind_tcp("127.0.0.1:0".parse().unwrap(), |p| {
-                p.add_last(
+                p.handlers().add_last(
                     "idle",
                     IdleStateHandler::new(Some(Duration::from_millis(100)), None, None),
                 )?;
-                p.add_last("close", CloseOnIdle)?;
+                p.handlers().add_last("close", CloseOnIdle)?;
                 Ok(())
             })
             .unwrap();
@@ -348,7 +373,9 @@ async fn a_handler_can_switch_auto_read_off_and_a_channel_back_on() {
         /// Stops reading after the first read.
         struct PauseAfterFirst(mpsc::UnboundedSender<Event>);
         impl Handler for PauseAfterFirst {
-            fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+            type In = Message;
+            type Out = Nothing;
+            fn read(&mut self, ctx: &mut Context<'_, Nothing>, msg: Message) {
                 ctx.set_auto_read(false);
                 let _ = self
                     .0
@@ -362,7 +389,8 @@ async fn a_handler_can_switch_auto_read_off_and_a_channel_back_on() {
                 let _ = chan_tx.send(ch);
             })
             .bind_tcp("127.0.0.1:0".parse().unwrap(), move |p| {
-                p.add_last("pause", PauseAfterFirst(events_tx.clone()))?;
+                p.handlers()
+                    .add_last("pause", PauseAfterFirst(events_tx.clone()))?;
                 Ok(())
             })
             .unwrap();

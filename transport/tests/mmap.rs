@@ -16,7 +16,8 @@ use futures::channel::oneshot;
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 use weft_buf::FileRegion;
-use weft_transport::{sys, FilePath, OutboundBuffer, Payload, Stats};
+use weft_pipeline::Wire;
+use weft_transport::{sys, FilePath, OutboundBuffer, Stats};
 
 /// Kills the child by PID if the test ends before it exits.
 struct ChildGuard(Child);
@@ -56,7 +57,7 @@ async fn mmap_write_of_a_read_only_file_sends_from_a_leased_mapping() {
         let (a, b) = tcp_pair().await;
         let reader = tokio::spawn(hash_to_end(b));
         let (mut out, stats) = buffer();
-        out.push(Payload::File(region, FilePath::MmapWrite), None);
+        out.push_with_path(Wire::File(region), FilePath::MmapWrite, None);
         let ((), copied) = weft_buf::measure_copies(|| ());
         let before = weft_buf::thread_copied();
         out.flush_to(&a).await.unwrap();
@@ -81,8 +82,9 @@ async fn mmap_write_without_a_lease_falls_back_to_read_and_write() {
         let (a, b) = tcp_pair().await;
         let reader = tokio::spawn(hash_to_end(b));
         let (mut out, stats) = buffer();
-        out.push(
-            Payload::File(FileRegion::from_file(file).unwrap(), FilePath::MmapWrite),
+        out.push_with_path(
+            Wire::File(FileRegion::from_file(file).unwrap()),
+            FilePath::MmapWrite,
             None,
         );
         out.flush_to(&a).await.unwrap();
@@ -109,7 +111,7 @@ async fn file_truncated_by_another_process_during_mmap_write_fails_the_write_not
         sys::set_send_buffer_size(a.as_fd(), 64 * 1024).unwrap();
         let (mut out, stats) = buffer();
         let (tx, rx) = oneshot::channel();
-        out.push(Payload::File(region, FilePath::MmapWrite), Some(tx));
+        out.push_with_path(Wire::File(region), FilePath::MmapWrite, Some(tx));
         let revoked_before = weft_buf::mapped::revocations();
         let flusher = tokio::spawn(async move {
             let r = out.flush_to(&a).await;

@@ -13,7 +13,8 @@ use futures::channel::oneshot;
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 use weft_buf::{CompositeBuf, FileRegion};
-use weft_transport::{sys, FilePath, OutboundBuffer, Payload, Stats};
+use weft_pipeline::Wire;
+use weft_transport::{sys, FilePath, OutboundBuffer, Stats};
 
 fn buffer() -> (OutboundBuffer, Arc<Stats>) {
     let stats = Arc::new(Stats::new());
@@ -285,10 +286,7 @@ async fn send_by(path: FilePath, len: usize) -> (weft_transport::StatsSnapshot, 
     let reader = tokio::spawn(hash_to_end(b));
     let (mut out, stats) = buffer();
     out.push(Bytes::from_static(b"HEADER"), None);
-    out.push(
-        Payload::File(FileRegion::from_file(file).unwrap(), path),
-        None,
-    );
+    out.push_with_path(Wire::File(FileRegion::from_file(file).unwrap()), path, None);
     out.push(Bytes::from_static(b"TRAILER"), None);
     let before = weft_buf::thread_copied();
     out.flush_to(&a).await.unwrap();

@@ -43,11 +43,12 @@ pub(crate) const SPLICE_PIPE_SIZE: usize = 1024 * 1024;
 /// # Examples
 ///
 /// ```
-/// use weft_transport::{FilePath, Payload};
+/// use weft_transport::{FilePath, OutboundBuffer};
 /// let f = tempfile::tempfile().unwrap();
 /// let region = weft_buf::FileRegion::from_file(f).unwrap();
-/// let p = Payload::File(region, FilePath::ReadWrite);
-/// assert!(p.is_empty());
+/// let mut out: OutboundBuffer = OutboundBuffer::new(Default::default());
+/// out.push_with_path(region.into(), FilePath::ReadWrite, None);
+/// assert_eq!(out.pending_bytes(), 0);
 /// assert_eq!(FilePath::default(), FilePath::Sendfile);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
