@@ -10,17 +10,11 @@ use bytes::Bytes;
 use weft_buf::CompositeBuf;
 use weft_examples::http::{HttpEvent, HttpRequestDecoder};
 use weft_examples::log::protocol::{decode_request, BadRequest, Request as LogRequest};
-use weft_examples::resp::parser::{ProtocolError, RequestParser};
+use weft_examples::resp::parser::RequestParser;
+use weft_examples::resp::protocol::ProtocolError;
 use weft_pipeline::{EmbeddedChannel, Pipeline};
 
 use crate::input::{chunks, raw_cuts, Input};
-
-fn flat(c: &CompositeBuf) -> Vec<u8> {
-    c.segments()
-        .iter()
-        .flat_map(|s| s.iter().copied())
-        .collect()
-}
 
 fn http_run(parts: &[&[u8]]) -> Vec<HttpEvent> {
     let mut p = Pipeline::new();
@@ -78,7 +72,7 @@ fn resp_run(parts: &[&[u8]], total: usize) -> Vec<RespOutcome> {
             assert!(step <= total + 1, "RESP parser does not progress");
             match parser.decode(&mut buf) {
                 Ok(Some(req)) => {
-                    out.push(Ok(req.iter().map(flat).collect()));
+                    out.push(Ok(req.args().map(|a| a.to_bytes().to_vec()).collect()));
                 }
                 Ok(None) => break,
                 Err(e) => {

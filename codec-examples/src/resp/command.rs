@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::db::Db;
-use super::parser::MAX_BULK_LEN;
+use super::protocol::MAX_BULK_LEN;
 use super::reply::Reply;
 use super::value::Value;
 

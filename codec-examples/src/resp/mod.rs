@@ -1,26 +1,32 @@
 //! `weft resp`: a RESP2 (Redis protocol) in-memory key-value server.
 //!
-//! Requests are parsed by [`parser::RequestParser`] straight off the read
-//! buffers: a value that arrives inside one read is stored as a slice of that
-//! read, and `GET` sends it back as a header segment plus that same slice, so
-//! neither `SET` nor `GET` copies it in user space. Replies of a batch of
-//! pipelined requests go out as one [`weft_buf::CompositeBuf`], one `writev`.
+//! The pipeline of each connection is a decoder and a typed handler:
 //!
 //! ```text
-//!  read ──▶ RequestParser ──▶ [args as slices] ──▶ command::execute(Db)
-//!                                                         │ Reply
-//!  socket ◀── writev ◀── ReplyWriter: ["$5\r\n"][value][ "\r\n..."] ◀─┘
+//!  read ──▶ "decoder": ByteToMessageDecoder<RespDecoder> ──▶ RespFrame per request
+//!            (cumulation of the reads;  parser: request.rs fast path, parser.rs otherwise)
+//!                                                   │ one batch per read, inline values
+//!                                                   ▼
+//!           "resp": RespHandler ── command::execute(Db locked once per batch) ──┐ Reply
+//!  socket ◀── one writev ◀── ONE write + ONE flush ◀── ReplyWriter: ["$5\r\n"][value]["\r\n..."]
 //! ```
+//!
+//! Values are never copied in user space: a request that lies inside one
+//! read is a slice of it plus argument offsets ([`request::Request`], 80
+//! bytes, carried inside the message without an allocation); `SET` stores
+//! its value as a slice of the read, and `GET` sends it back as a header
+//! segment plus that same slice. A request that spans reads keeps its
+//! arguments as slices of each read (one vector allocated for it).
 //!
 //! Protocol errors answer `-ERR Protocol error: ...` and close the connection
 //! after the reply, as Redis does; command errors (`-ERR wrong number of
 //! arguments ...`) keep it open.
 //!
 //! Limits, checked before anything waits for or allocates what a header
-//! announces: a bulk string of at most 512 MB ([`parser::MAX_BULK_LEN`], as
-//! Redis' `proto-max-bulk-len`), at most 1 Mi arguments, header and inline
-//! lines of at most 64 KiB, 1 GiB per request. Requests are flat arrays of
-//! bulk strings; a nested array is a protocol error.
+//! announces: a bulk string of at most 512 MB ([`protocol::MAX_BULK_LEN`],
+//! as Redis' `proto-max-bulk-len`), at most 1 Mi arguments, header and
+//! inline lines of at most 64 KiB, 1 GiB per request. Requests are flat
+//! arrays of bulk strings; a nested array is a protocol error.
 //!
 //! The trade-off of keeping values as slices of the reads: a stored value
 //! keeps the whole receive chunk it arrived in alive (a 3-byte value can pin
@@ -35,8 +41,13 @@
 
 pub mod command;
 pub mod db;
+pub mod decoder;
+mod inline;
+pub mod number;
 pub mod parser;
+pub mod protocol;
 pub mod reply;
+pub mod request;
 pub mod server;
 pub mod value;
 

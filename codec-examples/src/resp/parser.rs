@@ -21,74 +21,19 @@
 //!     +--other--> Inline line (split like sdssplitargs)        all read: request
 //! ```
 
-use std::fmt;
-
 use bytes::{Buf, Bytes};
 use weft_buf::CompositeBuf;
 
+use super::inline::split_args;
+use super::number::{parse_i64, parse_i64_slice};
+use super::protocol::{
+    ProtocolError, MAX_BULK_LEN, MAX_INLINE_LEN, MAX_MULTIBULK_LEN, MAX_REQUEST_BYTES,
+};
+use super::request::{scan, Request, Scan};
 use super::value::Value;
-
-/// Largest bulk string accepted, as Redis' `proto-max-bulk-len` (512 MB).
-pub const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
-/// Most arguments in one multibulk request. Redis allows `INT_MAX`; this
-/// server takes 1 Mi, far above any real command, so a hostile count cannot
-/// make it grow an argument vector for long.
-pub const MAX_MULTIBULK_LEN: usize = 1024 * 1024;
-/// Longest inline request and longest `*`/`$` header line searched for its
-/// end, as Redis' `PROTO_INLINE_MAX_SIZE` (64 KiB).
-pub const MAX_INLINE_LEN: usize = 64 * 1024;
-/// Most bytes one request may hold, as Redis' `client-query-buffer-limit`
-/// (1 GiB).
-pub const MAX_REQUEST_BYTES: usize = 1024 * 1024 * 1024;
 
 /// How far the argument vector is reserved up front, whatever the count says.
 const INITIAL_ARGS: usize = 16;
-
-/// Why a request could not be parsed. Redis answers each with
-/// `-ERR Protocol error: ...` and closes the connection after the reply.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProtocolError {
-    /// The `*` count is not an integer or is over [`MAX_MULTIBULK_LEN`].
-    InvalidMultibulkLength,
-    /// A `$` length is not an integer, negative, or over [`MAX_BULK_LEN`].
-    InvalidBulkLength,
-    /// An array element did not start with `$` (nested arrays land here).
-    ExpectedDollar(u8),
-    /// No end of line within [`MAX_INLINE_LEN`] bytes of a `*` header.
-    TooBigMultibulkCount,
-    /// No end of line within [`MAX_INLINE_LEN`] bytes of a `$` header.
-    TooBigBulkCount,
-    /// An inline request longer than [`MAX_INLINE_LEN`].
-    TooBigInline,
-    /// An inline request with a quote that is not closed, or closed and
-    /// not followed by a space.
-    UnbalancedQuotes,
-    /// One request would hold more than [`MAX_REQUEST_BYTES`].
-    RequestTooLarge,
-}
-
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Protocol error: ")?;
-        match self {
-            ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
-            ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
-            ProtocolError::ExpectedDollar(b) => write!(f, "expected '$', got '{}'", *b as char),
-            ProtocolError::TooBigMultibulkCount => f.write_str("too big mbulk count string"),
-            ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
-            ProtocolError::TooBigInline => f.write_str("too big inline request"),
-            ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
-            ProtocolError::RequestTooLarge => f.write_str("request exceeds the query buffer limit"),
-        }
-    }
-}
-
-impl std::error::Error for ProtocolError {}
-
-/// One parsed request: the command name and its arguments, each a slice of
-/// the read buffers.
-pub type Request = Vec<CompositeBuf>;
 
 #[derive(Debug, Default)]
 enum State {
@@ -107,7 +52,9 @@ enum State {
 /// Incremental RESP2 request parser.
 ///
 /// Feed it the cumulation of reads; each call takes at most one request off
-/// the front. `Ok(None)` means "need more bytes"; `Err` means the stream is
+/// the front. A request that lies inside the first read comes out as a
+/// slice of it plus offsets (see [`Request`]); any other is parsed step by
+/// step as its bytes arrive, its arguments slices of the reads. `Ok(None)` means "need more bytes"; `Err` means the stream is
 /// corrupt, and the caller answers `-ERR <error>` and closes.
 ///
 /// # Examples
@@ -120,9 +67,10 @@ enum State {
 /// let mut parser = RequestParser::new();
 /// let mut buf = CompositeBuf::from(Bytes::from_static(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n"));
 /// let req = parser.decode(&mut buf).unwrap().unwrap();
-/// assert_eq!(req, vec![CompositeBuf::from(&b"GET"[..]), CompositeBuf::from(&b"k"[..])]);
+/// let args: Vec<_> = req.args().map(|a| a.to_bytes()).collect();
+/// assert_eq!(args, [&b"GET"[..], b"k"]);
 /// let req = parser.decode(&mut buf).unwrap().unwrap();
-/// assert_eq!(req[0], &b"PING"[..]);
+/// assert_eq!(req.arg(0).unwrap(), &b"PING"[..]);
 /// assert!(parser.decode(&mut buf).unwrap().is_none());
 /// ```
 #[derive(Debug, Default)]
@@ -182,7 +130,7 @@ impl RequestParser {
     /// Takes the next complete request off the front of `buf`.
     ///
     /// Consumes what it has parsed; a partial request stays in the parser
-    /// (its arguments) and in `buf` (the unparsed rest). Empty requests
+    /// (its arguments so far) and in `buf` (the unparsed rest). Empty requests
     /// (`*0`, `*-1`, blank inline lines) are skipped as Redis does.
     ///
     /// # Errors
@@ -200,37 +148,24 @@ impl RequestParser {
     /// assert_eq!(err.to_string(), "Protocol error: invalid bulk length");
     /// ```
     pub fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Request>, ProtocolError> {
-        Ok(self
-            .decode_values(buf)?
-            .map(|args| args.iter().map(Value::to_composite).collect()))
-    }
-
-    /// Like [`decode`](Self::decode), but lends the arguments as
-    /// [`Value`]s from a vector the parser reuses: no allocation per
-    /// request, and an argument inside one read is one `Bytes` slice of it.
-    /// The arguments are valid until the next call.
-    ///
-    /// # Errors
-    ///
-    /// As [`decode`](Self::decode).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use weft_buf::CompositeBuf;
-    /// use weft_examples::resp::parser::RequestParser;
-    /// let mut parser = RequestParser::new();
-    /// let mut buf = CompositeBuf::from(&b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n"[..]);
-    /// let args = parser.decode_values(&mut buf).unwrap().unwrap();
-    /// assert_eq!(args.len(), 2);
-    /// assert_eq!(args[1], &b"hi"[..]);
-    /// ```
-    pub fn decode_values(
-        &mut self,
-        buf: &mut CompositeBuf,
-    ) -> Result<Option<&[Value]>, ProtocolError> {
+        // Between requests, a request inside the first read is cut out of it
+        // whole: one slice of the read plus offsets, no allocation.
+        while self.is_idle() {
+            match scan(buf.chunk()) {
+                Scan::Request { used, request } => {
+                    self.scanned = 0;
+                    // Inside the first segment: a slice of it, not a copy.
+                    return Ok(Some(request.with_frame(buf.copy_to_bytes(used))));
+                }
+                Scan::Skip(used) => {
+                    self.scanned = 0;
+                    buf.advance(used);
+                }
+                Scan::Slow => break,
+            }
+        }
         match self.decode_inner(buf) {
-            Ok(true) => Ok(Some(&self.args)),
+            Ok(true) => Ok(Some(Request::from_args(std::mem::take(&mut self.args)))),
             Ok(false) => Ok(None),
             Err(e) => {
                 self.state = State::Start;
@@ -432,178 +367,12 @@ fn line_of(buf: &mut CompositeBuf, scanned: &mut usize, end: u8, term_len: usize
     }
 }
 
-/// Parses a decimal `i64` the way Redis' `string2ll` does: an optional `-`,
-/// no `+`, no leading zeros, no spaces, at most 20 characters.
-///
-/// # Examples
-///
-/// ```
-/// use weft_buf::CompositeBuf;
-/// use weft_examples::resp::parser::parse_i64;
-/// assert_eq!(parse_i64(&CompositeBuf::from(&b"-42"[..])), Some(-42));
-/// assert_eq!(parse_i64(&CompositeBuf::from(&b"042"[..])), None);
-/// ```
-pub fn parse_i64(text: &CompositeBuf) -> Option<i64> {
-    let mut digits = [0u8; 20];
-    let n = text.len();
-    if n == 0 || n > digits.len() {
-        return None;
-    }
-    text.try_copy_out(0, &mut digits[..n]).ok()?;
-    parse_i64_slice(&digits[..n])
-}
-
-/// [`parse_i64`] on a contiguous slice.
-///
-/// # Examples
-///
-/// ```
-/// use weft_examples::resp::parser::parse_i64_slice;
-/// assert_eq!(parse_i64_slice(b"0"), Some(0));
-/// assert_eq!(parse_i64_slice(b"-9223372036854775808"), Some(i64::MIN));
-/// assert_eq!(parse_i64_slice(b"9223372036854775808"), None);
-/// assert_eq!(parse_i64_slice(b"+1"), None);
-/// ```
-pub fn parse_i64_slice(text: &[u8]) -> Option<i64> {
-    let (negative, digits) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, text),
-    };
-    match digits {
-        [b'0'] if !negative => return Some(0),
-        [b'1'..=b'9', ..] => {}
-        _ => return None,
-    }
-    let mut value: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        let d = i64::from(d - b'0');
-        value = value.checked_mul(10)?;
-        value = if negative {
-            value.checked_sub(d)?
-        } else {
-            value.checked_add(d)?
-        };
-    }
-    Some(value)
-}
-
-/// Splits an inline line into arguments with Redis' `sdssplitargs` rules:
-/// spaces separate, `"..."` takes `\n \r \t \b \a \\ \"` and `\xHH`
-/// escapes, `'...'` takes `\'`, and a closing quote must be followed by a
-/// space or the end. A plain token is a slice of the line; a quoted one is
-/// built anew (a counted copy).
-fn split_args(line: &Bytes, args: &mut Vec<Value>) -> Result<(), ProtocolError> {
-    let s = &line[..];
-    let mut p = 0;
-    loop {
-        while p < s.len() && is_space(s[p]) {
-            p += 1;
-        }
-        if p >= s.len() {
-            return Ok(());
-        }
-        let start = p;
-        let mut quoted = false;
-        let mut current = Vec::new();
-        let (mut inq, mut insq) = (false, false);
-        loop {
-            let c = s.get(p).copied();
-            let next = s.get(p + 1).copied();
-            if inq {
-                match (c, next) {
-                    (Some(b'\\'), Some(b'x'))
-                        if s.get(p + 2).is_some_and(u8::is_ascii_hexdigit)
-                            && s.get(p + 3).is_some_and(u8::is_ascii_hexdigit) =>
-                    {
-                        current.push(hex(s[p + 2]) * 16 + hex(s[p + 3]));
-                        p += 3;
-                    }
-                    (Some(b'\\'), Some(e)) => {
-                        p += 1;
-                        current.push(match e {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 8,
-                            b'a' => 7,
-                            other => other,
-                        });
-                    }
-                    (Some(b'"'), n) => {
-                        if n.is_some_and(|n| !is_space(n)) {
-                            return Err(ProtocolError::UnbalancedQuotes);
-                        }
-                        p += 1;
-                        break;
-                    }
-                    (None, _) => return Err(ProtocolError::UnbalancedQuotes),
-                    (Some(other), _) => current.push(other),
-                }
-            } else if insq {
-                match (c, next) {
-                    (Some(b'\\'), Some(b'\'')) => {
-                        p += 1;
-                        current.push(b'\'');
-                    }
-                    (Some(b'\''), n) => {
-                        if n.is_some_and(|n| !is_space(n)) {
-                            return Err(ProtocolError::UnbalancedQuotes);
-                        }
-                        p += 1;
-                        break;
-                    }
-                    (None, _) => return Err(ProtocolError::UnbalancedQuotes),
-                    (Some(other), _) => current.push(other),
-                }
-            } else {
-                match c {
-                    // Every terminator is a space to the skip above, so each
-                    // token makes progress.
-                    None | Some(b' ' | b'\n' | b'\r' | b'\t') => break,
-                    Some(b'"') => {
-                        inq = true;
-                        quoted = true;
-                    }
-                    Some(b'\'') => {
-                        insq = true;
-                        quoted = true;
-                    }
-                    Some(other) => current.push(other),
-                }
-            }
-            p += 1;
-        }
-        if quoted {
-            weft_buf::record_copy(current.len());
-            args.push(Value::One(Bytes::from(current)));
-        } else {
-            args.push(Value::One(line.slice(start..start + current.len())));
-        }
-    }
-}
-
-/// C's `isspace`.
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-fn hex(d: u8) -> u8 {
-    match d {
-        b'0'..=b'9' => d - b'0',
-        b'a'..=b'f' => d - b'a' + 10,
-        _ => d.wrapping_sub(b'A').wrapping_add(10),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn args(req: &Request) -> Vec<Vec<u8>> {
-        req.iter().map(|a| a.to_bytes().to_vec()).collect()
+        req.args().map(|a| a.to_bytes().to_vec()).collect()
     }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
@@ -689,8 +458,29 @@ mod tests {
         let (req, copied) =
             weft_buf::measure_copies(|| RequestParser::new().decode(&mut buf).unwrap().unwrap());
         assert_eq!(copied, 0);
-        assert_eq!(req[2].segments().len(), 1);
-        assert_eq!(req[2].segments()[0].as_ptr(), read[24..].as_ptr());
+        assert!(req.is_sliced());
+        let value = req.arg(2).unwrap();
+        assert_eq!(value.segments().len(), 1);
+        assert_eq!(value.segments()[0].as_ptr(), read[24..].as_ptr());
+    }
+
+    #[test]
+    fn a_request_across_reads_is_spilled_with_its_arguments_still_slices() {
+        let first = Bytes::from_static(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhe");
+        let mut buf = CompositeBuf::from(first.clone());
+        let mut p = RequestParser::new();
+        assert!(p.decode(&mut buf).unwrap().is_none());
+        buf.push(Bytes::from_static(b"llo\r\nPING\r\n"));
+        let (req, copied) = weft_buf::measure_copies(|| p.decode(&mut buf).unwrap().unwrap());
+        assert_eq!(copied, 0);
+        assert!(!req.is_sliced());
+        assert_eq!(
+            req.arg(1).unwrap().segments()[0].as_ptr(),
+            first[17..].as_ptr()
+        );
+        assert_eq!(req.arg(2).unwrap(), &b"hello"[..]);
+        // The next request lies inside the second read: sliced again.
+        assert!(p.decode(&mut buf).unwrap().unwrap().is_sliced());
     }
 
     #[test]
@@ -701,8 +491,8 @@ mod tests {
         buf.push(Bytes::from_static(b"def\r\n"));
         let (req, copied) = weft_buf::measure_copies(|| p.decode(&mut buf).unwrap().unwrap());
         assert_eq!(copied, 0);
-        assert_eq!(req[1], &b"abcdef"[..]);
-        assert_eq!(req[1].segments().len(), 2);
+        assert_eq!(req.arg(1).unwrap(), &b"abcdef"[..]);
+        assert_eq!(req.arg(1).unwrap().segments().len(), 2);
     }
 
     #[test]
@@ -801,11 +591,11 @@ mod tests {
         let mut buf = CompositeBuf::from(read.clone());
         let mut p = RequestParser::new();
         let ((), copied) = weft_buf::measure_copies(|| {
-            let args = p.decode_values(&mut buf).unwrap().unwrap();
-            assert_eq!(args.len(), 1);
-            assert_eq!(args[0].segments()[0].as_ptr(), read.as_ptr());
-            let args = p.decode_values(&mut buf).unwrap().unwrap();
-            assert_eq!(args[1], &b"hi"[..]);
+            let req = p.decode(&mut buf).unwrap().unwrap();
+            assert_eq!(req.len(), 1);
+            assert_eq!(req.arg(0).unwrap().segments()[0].as_ptr(), read.as_ptr());
+            let req = p.decode(&mut buf).unwrap().unwrap();
+            assert_eq!(req.arg(1).unwrap(), &b"hi"[..]);
         });
         assert_eq!(copied, 0);
         assert!(buf.is_empty());
@@ -887,15 +677,5 @@ mod tests {
             parse_all(b"a\0b \0\r\n").unwrap(),
             vec![vec![b"a\0b".to_vec(), b"\0".to_vec()]]
         );
-    }
-
-    #[test]
-    fn string2ll_rules() {
-        assert_eq!(parse_i64_slice(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_i64_slice(b"-0"), None);
-        assert_eq!(parse_i64_slice(b""), None);
-        assert_eq!(parse_i64_slice(b"-"), None);
-        assert_eq!(parse_i64_slice(b" 1"), None);
-        assert_eq!(parse_i64_slice(b"12a"), None);
     }
 }

@@ -1,32 +1,25 @@
-//! The RESP server on Weft's public API: a [`RespHandler`] that parses the
-//! reads itself, runs each request and sends the replies of a read batch
-//! with one flush.
+//! The RESP server: a [`ByteToMessageDecoder`] running [`RespDecoder`]
+//! cuts requests out of the reads, and a typed [`RespHandler`] runs them.
 //!
 //! ```text
-//!  socket ─▶ RespHandler: cumulation (CompositeBuf of the reads)
-//!              │ RequestParser::decode_values: args as slices, reused vector
-//!              ▼ command::execute(Db, locked once per read)
-//!            replies of the batch: one CompositeBuf, one flush, one writev
+//!  socket ─▶ "decoder": ByteToMessageDecoder<RespDecoder>   (the reads, as segments)
+//!              │ RespFrame per request, all of one read in one batch (inline, no box)
+//!              ▼
+//!            "resp": RespHandler::read_batch: Db locked once, command::execute each
+//!              │ replies encoded into one ReplyWriter (GET values as their own segments)
+//!              ▼ at read complete: ONE write (a CompositeBuf), ONE flush, one writev
 //! ```
-//!
-//! Parsing inside the handler, rather than in a `ByteToMessageDecoder` in
-//! front of it, saves a boxed message, a pipeline dispatch and an argument
-//! vector per request: with pipelined requests these were most of the cost
-//! of a `PING`. [`RespDecoder`] remains for pipelines that want requests as
-//! messages; [`RespHandler`] answers those too.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use weft_buf::CompositeBuf;
-use weft_pipeline::codec::{FrameDecoder, MAX_CUMULATION_SEGMENTS};
-use weft_pipeline::{Context, Handler, Message, MessageTypes, Pipeline, PipelineError, TypeFlow};
+use weft_pipeline::codec::ByteToMessageDecoder;
+use weft_pipeline::{Batch, Context, Event, Handler, Nothing, Pipeline, PipelineError};
 
 use super::command::{execute, After};
 use super::db::{Db, SWEEP_BATCH};
-use super::parser::{ProtocolError, Request, RequestParser};
+use super::decoder::{RespDecoder, RespFrame};
 use super::reply::{Reply, ReplyWriter};
 use super::value::Value;
 
@@ -37,80 +30,17 @@ pub const SWEEP_PERIOD: Duration = Duration::from_millis(100);
 /// bytes are pending, so a long pipeline is answered in bounded pieces.
 pub const EARLY_WRITE_BYTES: usize = 64 * 1024;
 
-/// What the decoder hands the handler.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Frame {
-    /// One request (command name and arguments).
-    Request(Request),
-    /// The stream is corrupt: answer this and close.
-    ProtocolError(ProtocolError),
-}
-
-/// Cuts RESP requests out of the cumulation with a [`RequestParser`].
-/// After a protocol error it ignores the rest of the stream.
+/// Runs [`RespFrame`]s against the shared [`Db`] and writes their replies.
 ///
-/// # Examples
+/// All requests cut from one read arrive in one batch and run with the key
+/// space locked once and one clock reading; their replies are encoded into
+/// one buffer (a value `GET` returns is its own segment, the very bytes
+/// `SET` stored) and go out at "read complete" as one write and one flush,
+/// so pipelined requests cost one `writev`. More than
+/// [`EARLY_WRITE_BYTES`] of replies are handed on early, unflushed.
 ///
-/// ```
-/// use bytes::Bytes;
-/// use weft_pipeline::codec::ByteToMessageDecoder;
-/// use weft_pipeline::{EmbeddedChannel, Pipeline};
-/// use weft_examples::resp::server::{Frame, RespDecoder};
-///
-/// let mut p = Pipeline::new();
-/// p.add_last("resp", ByteToMessageDecoder::new(RespDecoder::default())).unwrap();
-/// let mut ch = EmbeddedChannel::new(p);
-/// ch.write_inbound(Bytes::from_static(b"PING\r\n"));
-/// let frame = ch.read_inbound().unwrap().downcast::<Frame>().unwrap();
-/// assert!(matches!(frame, Frame::Request(args) if args[0] == &b"PING"[..]));
-/// ```
-#[derive(Debug, Default)]
-pub struct RespDecoder {
-    parser: RequestParser,
-    failed: bool,
-}
-
-impl FrameDecoder for RespDecoder {
-    fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
-        if self.failed {
-            buf.clear();
-            return Ok(None);
-        }
-        match self.parser.decode(buf) {
-            Ok(Some(req)) => Ok(Some(Message::user(Frame::Request(req)))),
-            Ok(None) => Ok(None),
-            Err(e) => {
-                // Everything after a protocol error is ignored, as Redis
-                // does while it closes the connection.
-                self.failed = true;
-                buf.clear();
-                Ok(Some(Message::user(Frame::ProtocolError(e))))
-            }
-        }
-    }
-
-    fn decode_eof(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
-        let out = self.decode(buf)?;
-        if out.is_none() {
-            // A request cut short by the peer's close is dropped, as Redis does.
-            buf.clear();
-        }
-        Ok(out)
-    }
-
-    fn emits(&self) -> MessageTypes {
-        MessageTypes::of::<Frame>()
-    }
-}
-
-/// Parses the reads (`Bytes` / `Composite` messages) into requests, runs
-/// them against the shared [`Db`] and writes their replies: all replies of
-/// one read batch are one `CompositeBuf` written and flushed at
-/// `read_complete`, so pipelined requests cost one `writev`. It also
-/// answers [`Frame`]s from a [`RespDecoder`] placed in front of it.
-///
-/// Stops reading while the transport says the connection is not writable
+/// A protocol error is answered, then the channel closes; so does `QUIT`.
+/// Reading stops while the transport says the connection is not writable
 /// (a client that pipelines without reading cannot grow the outbound
 /// buffer without bound).
 ///
@@ -123,22 +53,22 @@ impl FrameDecoder for RespDecoder {
 /// use weft_examples::resp::{db::Db, server::add_resp_handlers};
 ///
 /// let mut p = Pipeline::new();
-/// add_resp_handlers(&mut p, Arc::new(Mutex::new(Db::new()))).unwrap();
+/// add_resp_handlers(&mut p, Arc::new(Mutex::new(Db::new())))?;
 /// let mut ch = EmbeddedChannel::new(p);
 /// ch.write_inbound(Bytes::from_static(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nhi\r\nGET k\r\n"));
-/// let out = ch.read_outbound_bytes().unwrap();
-/// assert_eq!(out, &b"+OK\r\n$2\r\nhi\r\n"[..]);
+/// assert_eq!(ch.read_outbound_bytes().unwrap(), &b"+OK\r\n$2\r\nhi\r\n"[..]);
+/// # Ok::<(), weft_pipeline::PipelineError>(())
 /// ```
 #[derive(Debug)]
 pub struct RespHandler {
     db: Arc<Mutex<Db>>,
     out: ReplyWriter,
-    /// Replies were written in this batch and await the flush.
+    /// A sliced request's arguments, lent to the command engine (reused, so
+    /// a request costs no allocation once it has grown).
+    args: Vec<Value>,
+    /// Replies were handed on early and await the flush.
     unflushed: bool,
     close_after_reply: bool,
-    parser: RequestParser,
-    /// Received bytes not parsed yet: the reads themselves, as segments.
-    cumulation: CompositeBuf,
 }
 
 impl RespHandler {
@@ -155,44 +85,34 @@ impl RespHandler {
         RespHandler {
             db,
             out: ReplyWriter::new(),
+            args: Vec::new(),
             unflushed: false,
             close_after_reply: false,
-            parser: RequestParser::new(),
-            cumulation: CompositeBuf::new(),
         }
     }
 
-    fn cumulate(&mut self, read: Bytes) {
-        self.cumulation.push(read);
-        if self.cumulation.segments().len() > MAX_CUMULATION_SEGMENTS {
-            // A peer sending a byte per packet; counted by `consolidate`.
-            self.cumulation.consolidate();
+    /// Runs `frames` with one lock of the key space and one clock reading.
+    fn run(&mut self, ctx: &mut Context<'_, Nothing>, frames: impl Iterator<Item = RespFrame>) {
+        if self.close_after_reply {
+            return;
         }
-    }
-
-    /// Runs every complete request in the cumulation, with one lock of the
-    /// key space and one clock reading for the batch.
-    fn run_parsed(&mut self, ctx: &mut Context<'_>) {
-        let now = Instant::now();
+        let now = ctx.now();
         let mut db = lock(&self.db);
-        loop {
-            match self.parser.decode_values(&mut self.cumulation) {
-                Ok(Some(args)) => {
-                    let (reply, after) = execute(&mut db, args, now);
+        for frame in frames {
+            match frame {
+                RespFrame::Request(req) => {
+                    let (reply, after) =
+                        req.with_args(&mut self.args, |args| execute(&mut db, args, now));
                     self.out.push(&reply);
                     if after == After::Close {
+                        // Requests after QUIT are not run.
                         self.close_after_reply = true;
-                        self.cumulation.clear();
                         return;
                     }
                 }
-                Ok(None) => return,
-                Err(e) => {
-                    // Everything after a protocol error is ignored, as Redis
-                    // does while it closes the connection.
+                RespFrame::ProtocolError(e) => {
                     self.out.push(&Reply::err(e));
                     self.close_after_reply = true;
-                    self.cumulation.clear();
                     return;
                 }
             }
@@ -204,7 +124,9 @@ impl RespHandler {
         }
     }
 
-    fn send(&mut self, ctx: &mut Context<'_>) {
+    /// Writes what the batch left, flushes once, and closes after a
+    /// protocol error or `QUIT`.
+    fn send(&mut self, ctx: &mut Context<'_, Nothing>) {
         if !self.out.is_empty() {
             ctx.write(self.out.finish());
             self.unflushed = true;
@@ -226,67 +148,28 @@ fn lock(db: &Mutex<Db>) -> MutexGuard<'_, Db> {
 }
 
 impl Handler for RespHandler {
-    fn inbound_types(&self) -> TypeFlow {
-        TypeFlow::sink(MessageTypes::BUFFERS.or(MessageTypes::of::<Frame>()))
+    type In = RespFrame;
+    type Out = Nothing;
+
+    fn read(&mut self, ctx: &mut Context<'_, Nothing>, frame: RespFrame) {
+        self.run(ctx, std::iter::once(frame));
     }
 
-    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
-        if self.close_after_reply {
-            return;
+    fn read_batch(&mut self, ctx: &mut Context<'_, Nothing>, frames: Batch<'_, RespFrame>) {
+        self.run(ctx, frames);
+    }
+
+    fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: Event) {
+        match event {
+            Event::ReadComplete => self.send(ctx),
+            Event::Writability(writable) => ctx.set_auto_read(writable),
+            _ => {}
         }
-        let frame = match msg {
-            Message::Bytes(b) => {
-                self.cumulate(b);
-                return self.run_parsed(ctx);
-            }
-            Message::Composite(c) => {
-                for seg in c.into_segments() {
-                    self.cumulate(seg);
-                }
-                return self.run_parsed(ctx);
-            }
-            other => match other.downcast::<Frame>() {
-                Ok(frame) => frame,
-                Err(_) => return,
-            },
-        };
-        match frame {
-            Frame::Request(args) => {
-                let args: Vec<Value> = args.into_iter().map(Value::from).collect();
-                let (reply, after) = execute(&mut lock(&self.db), &args, Instant::now());
-                self.out.push(&reply);
-                if after == After::Close {
-                    self.close_after_reply = true;
-                }
-            }
-            Frame::ProtocolError(e) => {
-                self.out.push(&Reply::err(e));
-                self.close_after_reply = true;
-            }
-        }
-        if self.out.pending_bytes() >= EARLY_WRITE_BYTES {
-            ctx.write(self.out.finish());
-            self.unflushed = true;
-        }
-    }
-
-    fn read_complete(&mut self, ctx: &mut Context<'_>) {
-        self.send(ctx);
-        ctx.fire_read_complete();
-    }
-
-    fn writability_changed(&mut self, ctx: &mut Context<'_>, writable: bool) {
-        ctx.set_auto_read(writable);
-        ctx.fire_writability_changed(writable);
-    }
-
-    fn channel_inactive(&mut self, ctx: &mut Context<'_>) {
-        ctx.fire_channel_inactive();
+        ctx.fire_event(event);
     }
 }
 
-/// Adds the RESP handler (which parses the reads itself) to a connection's
-/// pipeline.
+/// Adds the RESP decoder and handler to a connection's pipeline.
 ///
 /// # Errors
 ///
@@ -298,10 +181,14 @@ impl Handler for RespHandler {
 /// use std::sync::{Arc, Mutex};
 /// let mut p = weft_pipeline::Pipeline::new();
 /// let db = Arc::new(Mutex::new(weft_examples::resp::db::Db::new()));
-/// weft_examples::resp::server::add_resp_handlers(&mut p, db).unwrap();
+/// weft_examples::resp::server::add_resp_handlers(&mut p, db)?;
+/// assert_eq!(p.names(), ["decoder", "resp"]);
+/// # Ok::<(), weft_pipeline::PipelineError>(())
 /// ```
 pub fn add_resp_handlers(p: &mut Pipeline, db: Arc<Mutex<Db>>) -> Result<(), PipelineError> {
-    p.add_last("resp", RespHandler::new(db))?;
+    p.handlers()
+        .add_last("decoder", ByteToMessageDecoder::new(RespDecoder::new()))?
+        .add_last("resp", RespHandler::new(db))?;
     Ok(())
 }
 
@@ -357,7 +244,7 @@ pub async fn run(listen: SocketAddr) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use weft_pipeline::EmbeddedChannel;
+    use weft_pipeline::{EmbeddedChannel, HeadOp, Wire};
 
     fn channel() -> EmbeddedChannel {
         let mut p = Pipeline::new();
@@ -403,14 +290,10 @@ mod tests {
         });
         assert_eq!(copied, 0);
         // One write of both replies, then one flush.
-        let Some(weft_pipeline::HeadOp::Write(Message::Composite(reply), _)) = ch.read_outbound()
-        else {
+        let Some(HeadOp::Write(Wire::Composite(reply), _)) = ch.read_outbound() else {
             panic!("a composite reply");
         };
-        assert!(matches!(
-            ch.read_outbound(),
-            Some(weft_pipeline::HeadOp::Flush)
-        ));
+        assert!(matches!(ch.read_outbound(), Some(HeadOp::Flush)));
         assert!(ch.read_outbound().is_none());
         assert_eq!(reply, &b"$11\r\nhello world\r\n$11\r\nhello world\r\n"[..]);
         let value_segments = reply
@@ -433,6 +316,75 @@ mod tests {
             out,
             b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"
         );
+        assert!(ch.is_closed());
+    }
+
+    /// Writes and flushes that reached the head, and the bytes written.
+    fn drain(ch: &mut EmbeddedChannel) -> (usize, usize, Vec<u8>) {
+        let (mut writes, mut flushes, mut out) = (0, 0, Vec::new());
+        while let Some(op) = ch.read_outbound() {
+            match op {
+                HeadOp::Write(Wire::Composite(c), _) => {
+                    writes += 1;
+                    out.extend_from_slice(&c.to_bytes());
+                }
+                HeadOp::Write(Wire::Bytes(b), _) => {
+                    writes += 1;
+                    out.extend_from_slice(&b);
+                }
+                HeadOp::Write(Wire::File(_), _) => panic!("no file is written"),
+                HeadOp::Flush => flushes += 1,
+                HeadOp::Close => {}
+            }
+        }
+        (writes, flushes, out)
+    }
+
+    #[test]
+    fn a_batch_of_pipelined_requests_in_one_read_is_answered_with_one_write_and_one_flush() {
+        let mut ch = channel();
+        let mut read = Vec::new();
+        let mut want = Vec::new();
+        for i in 0..100 {
+            read.extend_from_slice(
+                format!("*3\r\n$3\r\nSET\r\n$2\r\nk{}\r\n$1\r\nv\r\n", i % 10).as_bytes(),
+            );
+            read.extend_from_slice(b"PING\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n");
+            want.extend_from_slice(format!("+OK\r\n+PONG\r\n:{}\r\n", i + 1).as_bytes());
+        }
+        ch.write_inbound(Bytes::from(read));
+        let (writes, flushes, out) = drain(&mut ch);
+        assert_eq!((writes, flushes), (1, 1));
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&want)
+        );
+        assert!(!ch.is_closed());
+    }
+
+    #[test]
+    fn a_long_pipeline_is_handed_on_in_bounded_pieces_and_flushed_once() {
+        let mut ch = channel();
+        let value = vec![b'x'; 1000];
+        let mut set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000\r\n".to_vec();
+        set.extend_from_slice(&value);
+        set.extend_from_slice(b"\r\n");
+        ch.write_inbound(Bytes::from(set));
+        drain(&mut ch);
+        // 200 GETs of 1000 bytes: about 200 KB of replies.
+        ch.write_inbound(Bytes::from(b"GET k\r\n".repeat(200)));
+        let (writes, flushes, out) = drain(&mut ch);
+        let pieces = 200 * 1009 / EARLY_WRITE_BYTES;
+        assert_eq!((writes, flushes), (pieces + 1, 1));
+        assert_eq!(out.len(), 200 * 1009);
+    }
+
+    #[test]
+    fn quit_answers_then_closes_and_later_requests_are_not_run() {
+        let mut ch = channel();
+        ch.write_inbound(Bytes::from_static(b"INCR n\r\nQUIT\r\nINCR n\r\n"));
+        let (_, _, out) = drain(&mut ch);
+        assert_eq!(out, b":1\r\n+OK\r\n");
         assert!(ch.is_closed());
     }
 }

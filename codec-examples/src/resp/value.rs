@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use weft_buf::CompositeBuf;
 
-use super::parser::{parse_i64, parse_i64_slice};
+use super::number::{parse_i64, parse_i64_slice};
 
 /// A byte string that is one slice of a read, or several.
 ///
