@@ -32,7 +32,8 @@ impl fmt::Display for Direction {
 /// decoding what flows through it.
 ///
 /// Errors raised while events flow travel inbound as exception events
-/// ([`Handler::exception`](crate::Handler::exception)); one that reaches the
+/// ([`Event::Exception`](crate::Event::Exception), seen by
+/// [`Handler::event`](crate::Handler::event)); one that reaches the
 /// tail unhandled closes the channel.
 ///
 /// # Examples
@@ -76,8 +77,10 @@ pub enum PipelineError {
         /// What that handler takes.
         accepts: String,
     },
-    /// A handler received a message of a type it does not take (only
-    /// possible when a neighbour declared [`MessageTypes::ANY`](crate::MessageTypes::ANY)).
+    /// A handler received a message of a type it does not take: only
+    /// possible behind a neighbour whose `Out` is [`Message`](crate::Message)
+    /// ("any"), since the chain's check refuses every other mismatch. The
+    /// message is dropped and this error travels on as an exception.
     UnexpectedMessage {
         /// The handler.
         handler: String,

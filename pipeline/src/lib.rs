@@ -3,42 +3,43 @@
 //!
 //! # The pipeline
 //!
-//! A [`Pipeline`] is an ordered list of named [`Handler`]s. Inbound events
-//! (a read, "channel active", an exception, ...) travel from the head (the
-//! socket side) towards the tail; outbound operations (write, flush, close)
-//! travel from where they are issued towards the head, where the transport
-//! performs them.
+//! A [`Pipeline`] is an ordered list of named [`Handler`]s between a
+//! [`Head`] (the channel: a socket in `weft-transport`, a [`Recorder`] in
+//! tests) and a tail. Inbound events (a read, "channel active", an
+//! exception, ...) travel from the head towards the tail; outbound
+//! operations (write, flush, close) travel from where they are issued
+//! towards the head, which performs them.
 //!
 //! ```text
-//!                                    I/O request via Context or Pipeline
-//!                                                   │
-//!  ┌────────────────────────────────────────────────┼───────────┐
-//!  │                    Pipeline                    │           │
-//!  │                                                ▼           │
-//!  │    ┌─────────────────────┐          ┌─────────────────────┐ │
-//!  │    │ inbound handler  N  │          │ outbound handler  1 │ │
-//!  │    └──────────▲──────────┘          └──────────┬──────────┘ │
-//!  │               │                                ▼           │
-//!  │    ┌──────────┴──────────┐          ┌─────────────────────┐ │
-//!  │    │ inbound handler N-1 │          │ outbound handler  2 │ │
-//!  │    └──────────▲──────────┘          └──────────┬──────────┘ │
-//!  │               ┆                                ┆           │
-//!  │    ┌──────────┴──────────┐          ┌──────────▼──────────┐ │
-//!  │    │ inbound handler  1  │          │ outbound handler  M │ │
-//!  │    └──────────▲──────────┘          └──────────┬──────────┘ │
-//!  └───────────────┼────────────────────────────────┼───────────┘
-//!                  │                                ▼
-//!        fire_read / fire_* (head)         HeadOp (take_head_ops)
-//!  ┌───────────────┴────────────────────────────────┴───────────┐
-//!  │      transport: socket read, writev, sendfile, close        │
-//!  │      or EmbeddedChannel in tests                            │
-//!  └─────────────────────────────────────────────────────────────┘
+//!                inbound: every joint is typed (Out of one = In of the next)
+//!  ┌──────────────────────────────────────────────────────────────────────┐
+//!  │ Pipeline                                                             │
+//!  │       CompositeBuf            Frame           Request                │
+//!  │  head ───────────▶ [decoder] ─────▶ [codec] ─────────▶ [app] ─▶ tail │
+//!  │   ▲                In → Out       In → Out      In → Nothing         │
+//!  │   │                                                                  │
+//!  │   │     Wire              Message           Message                  │
+//!  │  head ◀─────────── [encoder] ◀───── [codec] ◀───────── [app] ◀─ tail │
+//!  │   │    outbound: write / flush / close, from ctx (before the caller) │
+//!  │   │    or from the tail (Pipeline::write, ctx.write_from_tail)       │
+//!  └───┼──────────────────────────────────────────────────────────────────┘
+//!      ▼  Head::{write(Wire), flush, close}   set_auto_read, is_writable,
+//!         spawn: channel state and tasks, reached at once through Context
+//!   transport: socket read, writev, sendfile, close
+//!   or EmbeddedChannel (a Recorder head) in tests
 //! ```
 //!
 //! Every handler sits in both directions; a method it does not implement
-//! passes the event on. [`Context::write`] starts at the handler *before* the
-//! caller (Netty's `ctx.write`); [`Pipeline::write`] and
-//! [`Context::write_from_tail`] start at the tail (Netty's `channel.write`).
+//! passes the event on. A handler receives its own [`In`](Handler::In)
+//! type — no `Box<dyn Any>`, no downcast — and its [`Context`] only lets
+//! it hand on an [`Out`](Handler::Out). [`Context::write`] starts at the
+//! handler *before* the caller (Netty's `ctx.write`); [`Pipeline::write`]
+//! and [`Context::write_from_tail`] start at the tail (Netty's
+//! `channel.write`). A write reaches the head as a [`Wire`] (bytes, a
+//! composite, a file region): the one type the transport takes, with no
+//! translation on the way. Channel state (auto-read, writability) has one
+//! owner, the head: [`Context::set_auto_read`] and
+//! [`Context::is_writable`] reach it at once.
 //!
 //! # Ordering
 //!
@@ -48,48 +49,80 @@
 //! and each one **runs to completion, with everything it causes, before the
 //! next** (depth first) — the order a synchronous call chain would give,
 //! except that the caller's own remaining code runs first. So a handler that
-//! does `ctx.fire_read(a); ctx.fire_read(b)` guarantees that every handler
-//! downstream sees `a` (and finishes reacting to it) before it sees `b`, and
-//! writes a handler makes from inside `read` reach the head in the order made.
+//! does `ctx.fire_read(a); ctx.fire_event(e); ctx.fire_read(b)` guarantees
+//! that every handler downstream sees `a` (and finishes reacting to it)
+//! before it sees `e`, and `e` before `b`; writes a handler makes from
+//! inside `read` reach the head in the order made.
 //!
-//! Changes to the chain ([`Pipeline::add_last`], [`Context::replace`], ...)
-//! are checked and made at once and route every event not yet delivered. A
-//! removed handler's `handler_removed` runs after the events queued before
-//! the removal; events it fires travel from its old place.
+//! **Consecutive reads fired in one call travel as one batch**: the next
+//! handler gets them in one [`Handler::read_batch`] call (whose default
+//! calls [`read`](Handler::read) for each, in order). All the frames a
+//! [`ByteToMessageDecoder`](codec::ByteToMessageDecoder) cuts from one
+//! socket read arrive this way, so a handler can answer a read's requests
+//! with one write. Any other event fired between two reads ends the batch.
+//!
+//! Changes to the chain ([`Pipeline::handlers`], [`Context::handlers`]:
+//! add, remove, replace) are checked and made at once and route every event
+//! not yet delivered. A removed handler's `handler_removed` runs after the
+//! events queued before the removal; events it fires travel from its old
+//! place. Work a handler starts with [`Context::spawn`] runs on the
+//! connection's task; its continuation comes back to the same handler as an
+//! event, in order with the rest, or is skipped if the handler has left.
 //!
 //! # Typed chains
 //!
-//! A handler declares what it takes and emits in each direction
-//! ([`Handler::inbound_types`], [`TypeFlow`], [`MessageTypes`]). Adding,
-//! removing or replacing a handler so that a neighbour would emit something
-//! the next one does not take fails with [`PipelineError::TypeMismatch`]
-//! naming both handlers, and leaves the pipeline unchanged. A message that
-//! reaches the tail unconsumed is counted ([`Pipeline::stats`]) and logged
-//! with `tracing::warn!` (the 1st, 2nd, 4th, 8th, ... of a pipeline, so a
-//! peer cannot flood the log); an exception that reaches the tail unhandled is
-//! counted, logged with `tracing::error!`, and closes the channel
-//! ([`HeadOp::Close`]).
+//! The chain's types come from the handlers themselves: a handler's
+//! [`In`](Handler::In) and [`Out`](Handler::Out) ([`MessageType`]s). When a
+//! handler is added, removed or replaced, each handler's `Out` must be what
+//! the next one takes; otherwise the change fails with
+//! [`PipelineError::TypeMismatch`] naming both handlers, and the pipeline
+//! is unchanged. [`Message`] as `In` and `Out` means "any message": such a
+//! handler (a logger, an idle timer) fits anywhere and is looked through by
+//! the check; a typed handler behind it is checked at run time, and a
+//! message it cannot take becomes a [`PipelineError::UnexpectedMessage`]
+//! exception, never a panic. [`Nothing`] is the `Out` of a handler that
+//! hands nothing on. The framing decoders emit [`CompositeBuf`](weft_buf::CompositeBuf)
+//! (one segment for a frame inside one read, several for one that spanned
+//! reads; never copied). A type of your own travels with one line,
+//! `impl MessageType for MyFrame {}`, inline (no heap allocation) when
+//! [`Value::fits_inline`] (at most [`INLINE_BYTES`]).
+//!
+//! Outbound, a handler declares what it takes and writes with
+//! [`Handler::outbound_types`] ([`TypeFlow`], [`MessageTypes`]), checked
+//! from tail to head. A message that reaches the tail unconsumed is counted
+//! ([`Pipeline::stats`]) and logged with `tracing::warn!` (the 1st, 2nd,
+//! 4th, 8th, ... of a pipeline, so a peer cannot flood the log); an
+//! exception that reaches the tail unhandled is counted, logged with
+//! `tracing::error!`, and closes the channel ([`HeadOp::Close`]).
 //!
 //! # Tutorial: a codec of your own
 //!
 //! A protocol of `u8`-length-prefixed UTF-8 commands. The decoder cuts a
 //! frame out of the cumulation (no copy) and turns it into a `Command`; the
-//! application answers with bytes; an encoder adds the length prefix.
+//! application takes `Command`s and answers with bytes; an encoder adds the
+//! length prefix.
 //!
 //! ```
 //! use bytes::{Buf, Bytes};
 //! use weft_buf::CompositeBuf;
 //! use weft_pipeline::codec::{ByteToMessageDecoder, FrameDecoder, LengthFieldPrepender};
 //! use weft_pipeline::{
-//!     Context, EmbeddedChannel, Handler, Message, MessageTypes, Pipeline, PipelineError, TypeFlow,
+//!     Context, EmbeddedChannel, Handler, MessageType, Nothing, Pipeline, PipelineError, Value,
 //! };
 //!
 //! #[derive(Debug, PartialEq)]
 //! struct Command(String);
+//! impl MessageType for Command {} // travels between handlers...
+//! const _: () = assert!(Value::fits_inline::<Command>()); // ...with no allocation
 //!
 //! struct CommandDecoder;
 //! impl FrameDecoder for CommandDecoder {
-//!     fn decode(&mut self, buf: &mut CompositeBuf) -> Result<Option<Message>, PipelineError> {
+//!     type Frame = Command;
+//!     fn decode(
+//!         &mut self,
+//!         _ctx: &mut Context<'_, Command>,
+//!         buf: &mut CompositeBuf,
+//!     ) -> Result<Option<Command>, PipelineError> {
 //!         let Ok(len) = buf.try_get_u8_at(0) else { return Ok(None) }; // need the header
 //!         let len = usize::from(len);
 //!         if buf.len() < 1 + len {
@@ -98,44 +131,46 @@
 //!         buf.advance(1);
 //!         let frame = buf.split_to(len); // segments of the reads: no copy
 //!         let text = String::from_utf8(frame.to_bytes().to_vec()).map_err(PipelineError::decode)?;
-//!         Ok(Some(Message::user(Command(text))))
-//!     }
-//!     fn emits(&self) -> MessageTypes {
-//!         MessageTypes::of::<Command>()
+//!         Ok(Some(Command(text)))
 //!     }
 //! }
 //!
 //! struct App;
 //! impl Handler for App {
-//!     fn inbound_types(&self) -> TypeFlow {
-//!         TypeFlow::sink(MessageTypes::of::<Command>())
-//!     }
-//!     fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
-//!         if let Ok(Command(c)) = msg.downcast::<Command>() {
-//!             ctx.write_and_flush(Bytes::from(c.to_uppercase()));
-//!         }
+//!     type In = Command;
+//!     type Out = Nothing;
+//!     fn read(&mut self, ctx: &mut Context<'_, Nothing>, Command(c): Command) {
+//!         ctx.write_and_flush(Bytes::from(c.to_uppercase()));
 //!     }
 //! }
 //!
 //! let mut p = Pipeline::new();
-//! p.add_last("framer", LengthFieldPrepender::new(1)?)?
+//! p.handlers()
+//!     .add_last("framer", LengthFieldPrepender::new(1)?)?
 //!     .add_last("decoder", ByteToMessageDecoder::new(CommandDecoder))?
 //!     .add_last("app", App)?;
 //!
 //! let mut ch = EmbeddedChannel::new(p);
-//! ch.write_inbound(Bytes::from_static(b"\x04pi"));  // half a command
-//! ch.write_inbound(Bytes::from_static(b"ng"));       // the rest
+//! ch.write_inbound(Bytes::from_static(b"\x04pi")); // half a command
+//! ch.write_inbound(Bytes::from_static(b"ng")); // the rest
 //! assert_eq!(ch.read_outbound_bytes().unwrap(), &b"\x04PING"[..]);
 //!
 //! // A handler that does not take `Command` cannot follow the decoder:
 //! struct BytesOnly;
 //! impl Handler for BytesOnly {
-//!     fn inbound_types(&self) -> TypeFlow { TypeFlow::sink(MessageTypes::BUFFERS) }
+//!     type In = CompositeBuf;
+//!     type Out = Nothing;
+//!     fn read(&mut self, _ctx: &mut Context<'_, Nothing>, _frame: CompositeBuf) {}
 //! }
-//! let err = ch.pipeline_mut().add_after("decoder", "raw", BytesOnly).unwrap_err();
-//! assert!(err.to_string().contains("`decoder` emits User("), "{err}");
+//! let err = ch.pipeline_mut().handlers().add_after("decoder", "raw", BytesOnly).unwrap_err();
+//! let text = err.to_string();
+//! assert!(text.contains("`decoder` emits User(") && text.contains("`raw` takes"), "{text}");
 //! # Ok::<(), PipelineError>(())
 //! ```
+//!
+//! # Design: why typed handlers, inline values and batches
+//!
+//! <!-- measurements: filled in by the lead -->
 #![warn(
     missing_docs,
     missing_debug_implementations,
