@@ -10,13 +10,26 @@
 //! space.
 //!
 //! ```text
-//!  produce ──▶ decode (records = slices of the reads) ──▶ writev(headers + payloads) ──▶ 000…000.log
-//!                                                                 │ every 4 KiB     000…000.index (mmap)
-//!  fetch   ──▶ index lookup (mmap) + header walk ──▶ [header][FileRegion of .log] ──▶ sendfile
+//!  produce ─▶ LogDecoder ─▶ LogHandler ─ctx.spawn─▶ task: spawn_blocking(append) ─▶ writev(headers + payloads) ─▶ 000…000.log
+//!             (records are slices                                         and every 4 KiB an index entry ─▶ 000…000.index (mmap)
+//!              of the reads)
+//!  fetch   ─▶ LogDecoder ─▶ LogHandler ─ctx.spawn─▶ task: long poll at the end of the log, then
+//!                                                   spawn_blocking(index lookup (mmap) + header walk)
+//!
+//!  each task's answer comes back to LogHandler, in request order:
+//!    produce ─▶ [ack]                         ─▶ writev
+//!    fetch   ─▶ [header][FileRegion of .log]  ─▶ writev + sendfile
 //! ```
 //!
+//! Each connection runs a [`decoder::LogDecoder`] and a [`handler::LogHandler`]
+//! (wired up in [`server`]). The handler starts every request as a task on
+//! the connection's own task (`Context::spawn`); the tasks of a connection
+//! run one at a time in arrival order, and their answers come back to the
+//! handler, which writes them, in request order.
+//!
 //! The wire protocol is in [`protocol`], the on-disk record in [`record`],
-//! the index in [`index`], recovery in [`segment`].
+//! the index in [`index`], recovery in [`segment`], the log itself in
+//! [`store`].
 //!
 //! Restart recovers: each segment's index entries are checked against the
 //! records they point at (entries that do not match are dropped), the
@@ -26,6 +39,8 @@
 
 pub mod client;
 pub mod crc;
+pub mod decoder;
+pub mod handler;
 pub mod index;
 pub mod protocol;
 pub mod record;
