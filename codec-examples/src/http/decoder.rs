@@ -1,295 +1,223 @@
-//! [`HttpRequestDecoder`]: bytes in, [`HttpEvent`]s out.
-
-use std::time::{Duration, Instant};
+//! [`HttpDecoder`]: the cumulation in, [`HttpFrame`]s out.
+//!
+//! ```text
+//!  cumulation (ByteToMessageDecoder's, the reads as segments)
+//!  ┌──────────────────────────────┬──────────────┬───────────────┐
+//!  │ \r\n (blank lines, skipped)  │ head …\r\n\r\n│ body (skipped)│ next head …
+//!  └──────────────────────────────┴──────────────┴───────────────┘
+//!          find "\r\n\r\n" from where the last search stopped (no rescan),
+//!          limit checked before anything is flattened;
+//!          split_to(head) → one segment: free, several: one counted copy
+//!          → httparse → HttpFrame::Request(RequestHead) (inline, no box)
+//! ```
+//!
+//! State machine of one connection's input:
+//!
+//! ```text
+//!        ┌────────── head parsed (keep-alive, no body) ───────────┐
+//!        ▼                                                        │
+//!   [between requests] ─ byte ─▶ [in a head] ─ \r\n\r\n ─▶ parse ─┤
+//!        ▲                            │                           │ body: n bytes
+//!        │                            │ > MAX_HEAD_BYTES,         ▼
+//!        └── n bytes skipped ─────────┼── bad head, close ──  [skipping a body]
+//!                                     ▼   or chunked
+//!                                  [done]: everything after is discarded
+//! ```
 
 use bytes::Buf;
 use weft_buf::CompositeBuf;
-use weft_pipeline::{Context, Handler, Message, MessageTypes, TypeFlow};
+use weft_pipeline::codec::FrameDecoder;
+use weft_pipeline::{Context, MessageType, PipelineError};
 
-use super::head::{parse_head, BodyKind, Request, MAX_HEAD_BYTES};
+use super::head::{parse_head, BodyKind, RequestHead, MAX_HEAD_BYTES};
 use super::Status;
 
-/// How long a client may take from the first byte of a request head to its
-/// end before it is answered 408 and closed (slowloris defence).
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a kept-alive connection may sit with nothing to send and no
-/// request arriving before it is closed.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// What the decoder passes on: one per request head, in arrival order.
+/// What [`HttpDecoder`] hands on: one per request head, in arrival order.
+/// Fits a pipeline message inline (no allocation per request).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpEvent {
+pub enum HttpFrame {
     /// A well-formed request head.
-    Request(Request),
+    Request(RequestHead),
     /// A head that must be answered with this error status; the connection
     /// then closes and the decoder reads nothing more.
     Invalid(Status),
-    /// A head did not arrive in time: answer 408 and close.
-    Timeout,
 }
 
-/// The request decoder: cumulates reads in a [`CompositeBuf`] (no copy of
-/// the reads), finds the `\r\n\r\n` that ends a head even when it straddles
-/// reads, checks [`MAX_HEAD_BYTES`] before flattening anything, and parses
-/// the head with `httparse`.
+impl MessageType for HttpFrame {}
+
+/// Progress of the request now arriving that is not a frame, fired by
+/// [`HttpDecoder`] as a user event (not boxed) for the handler's timers:
+/// a head that has begun must end within the header timeout, and the idle
+/// timeout must not run while a body arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpProgress {
+    /// The first bytes of a head arrived, and the head is not complete yet
+    /// (fired once per head, only when it spans reads).
+    HeadStarted,
+    /// The body of the last request has arrived and been skipped; the
+    /// decoder waits for the next request.
+    BodySkipped,
+}
+
+/// The request decoder, run in a
+/// [`ByteToMessageDecoder`](weft_pipeline::codec::ByteToMessageDecoder):
+/// finds the `\r\n\r\n` that ends a head in the cumulation, even when it
+/// straddles reads, checks [`MAX_HEAD_BYTES`] before flattening anything,
+/// and parses the head with `httparse` into a [`RequestHead`] that keeps
+/// the head's bytes.
 ///
-/// A head inside one read is parsed in place; only a head split across
-/// reads is flattened (a counted copy of at most [`MAX_HEAD_BYTES`]).
-/// Request bodies (`Content-Length`) are skipped without being read into
-/// memory; after a request that closes the connection, an invalid head or a
-/// timeout, the decoder discards everything else.
-///
-/// Timers (through [`Handler::deadline`]): a head must complete within the
-/// header timeout of its first byte (408 otherwise), and a connection that
-/// waits for a request longer than the idle timeout while it has nothing
-/// left to send is closed.
+/// A head inside one read is parsed in place (a slice of that read); only
+/// a head split across reads is flattened (a counted copy of at most
+/// [`MAX_HEAD_BYTES`]). Request bodies (`Content-Length`) are skipped
+/// without being read into memory; after a request that closes the
+/// connection or an invalid head, the decoder discards everything else.
+/// At the end of the stream, a partial head is dropped quietly.
 ///
 /// # Examples
 ///
 /// ```
 /// use bytes::Bytes;
-/// use weft_examples::http::{HttpEvent, HttpRequestDecoder, Method};
+/// use weft_examples::http::{HttpDecoder, HttpFrame, Method};
+/// use weft_pipeline::codec::ByteToMessageDecoder;
 /// use weft_pipeline::{EmbeddedChannel, Pipeline};
 ///
 /// let mut p = Pipeline::new();
-/// p.add_last("http", HttpRequestDecoder::new()).unwrap();
+/// p.handlers().add_last("http", ByteToMessageDecoder::new(HttpDecoder::new()))?;
 /// let mut ch = EmbeddedChannel::new(p);
 /// // A head split in the middle of its terminator, then a pipelined second one.
 /// ch.write_inbound(Bytes::from_static(b"GET /a HTTP/1.1\r\nHost: x\r\n\r"));
 /// ch.write_inbound(Bytes::from_static(b"\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\n"));
-/// let first = ch.read_inbound_as::<HttpEvent>().unwrap();
-/// let second = ch.read_inbound_as::<HttpEvent>().unwrap();
-/// assert!(matches!(first, HttpEvent::Request(r) if r.target == "/a"));
-/// assert!(matches!(second, HttpEvent::Request(r) if r.method == Method::Head));
+/// let first = ch.read_inbound::<HttpFrame>().unwrap();
+/// let second = ch.read_inbound::<HttpFrame>().unwrap();
+/// assert!(matches!(first, HttpFrame::Request(r) if r.target() == "/a"));
+/// assert!(matches!(second, HttpFrame::Request(r) if r.method() == Method::Head));
+/// # Ok::<(), weft_pipeline::PipelineError>(())
 /// ```
-#[derive(Debug)]
-pub struct HttpRequestDecoder {
-    cumulation: CompositeBuf,
-    /// Bytes of the cumulation already searched for the terminator.
+#[derive(Debug, Default)]
+pub struct HttpDecoder {
+    /// Bytes at the front of the cumulation already searched for the
+    /// terminator (only ever bytes of the head now arriving).
     scanned: usize,
     /// Body bytes still to discard.
     skip: u64,
+    /// [`HttpProgress::HeadStarted`] was fired for the head now arriving.
+    head_announced: bool,
     /// No more requests on this connection.
     done: bool,
-    header_timeout: Duration,
-    idle_timeout: Duration,
-    /// When the first byte of the head now arriving came.
-    head_started: Option<Instant>,
-    /// Since when the connection has been waiting for a request.
-    waiting_since: Option<Instant>,
-    /// Set when the idle wait must restart at the next timer.
-    rearm_at: Option<Instant>,
-    writable: bool,
 }
 
-impl Default for HttpRequestDecoder {
-    fn default() -> Self {
-        HttpRequestDecoder::new()
-    }
-}
-
-impl HttpRequestDecoder {
-    /// A decoder with the default timeouts.
+impl HttpDecoder {
+    /// A decoder waiting for the first request.
     ///
     /// # Examples
     ///
     /// ```
-    /// let d = weft_examples::http::HttpRequestDecoder::new();
+    /// let d = weft_examples::http::HttpDecoder::new();
     /// # let _ = d;
     /// ```
-    pub fn new() -> HttpRequestDecoder {
-        HttpRequestDecoder::with_timeouts(DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT)
+    pub fn new() -> HttpDecoder {
+        HttpDecoder::default()
     }
 
-    /// A decoder with the given header and idle timeouts.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let d = weft_examples::http::HttpRequestDecoder::with_timeouts(
-    ///     Duration::from_secs(5),
-    ///     Duration::from_secs(30),
-    /// );
-    /// # let _ = d;
-    /// ```
-    pub fn with_timeouts(header: Duration, idle: Duration) -> HttpRequestDecoder {
-        HttpRequestDecoder {
-            cumulation: CompositeBuf::new(),
-            scanned: 0,
-            skip: 0,
-            done: false,
-            header_timeout: header,
-            idle_timeout: idle,
-            head_started: None,
-            waiting_since: None,
-            rearm_at: None,
-            writable: true,
-        }
-    }
-
-    fn finish(&mut self, ctx: &mut Context<'_>, ev: HttpEvent) {
+    /// Ends decoding: the frame to hand on last, with everything after it
+    /// discarded (now and in every later call).
+    fn finish(&mut self, buf: &mut CompositeBuf, frame: HttpFrame) -> Option<HttpFrame> {
         self.done = true;
-        self.cumulation.clear();
-        self.head_started = None;
-        self.waiting_since = None;
-        ctx.fire_read(Message::user(ev));
-    }
-
-    fn decode(&mut self, ctx: &mut Context<'_>) {
-        while !self.done {
-            if self.skip > 0 {
-                let n = usize::try_from(self.skip)
-                    .unwrap_or(usize::MAX)
-                    .min(self.cumulation.len());
-                self.cumulation.advance(n);
-                self.skip -= n as u64;
-                if self.skip > 0 {
-                    return;
-                }
-            }
-            // RFC 9112 §2.2: ignore empty lines before a request line. No
-            // request line starts with CR or LF, so this is safe however the
-            // bytes were split (a lone CR waits for what follows).
-            loop {
-                if self.cumulation.starts_with(b"\r\n") {
-                    self.cumulation.advance(2);
-                } else if self.cumulation.starts_with(b"\n") {
-                    self.cumulation.advance(1);
-                } else {
-                    break;
-                }
-                self.scanned = 0;
-            }
-            if self.cumulation.is_empty() {
-                return;
-            }
-            let now = ctx.now();
-            self.head_started.get_or_insert(now);
-            let from = self.scanned.saturating_sub(3);
-            let Some(pos) = self.cumulation.find_from(b"\r\n\r\n", from) else {
-                // The limit is checked before anything is flattened: a
-                // terminator could still end within it only while fewer than
-                // MAX_HEAD_BYTES + 3 bytes sit here without one.
-                if self.cumulation.len() >= MAX_HEAD_BYTES {
-                    self.finish(ctx, HttpEvent::Invalid(Status::HeaderFieldsTooLarge));
-                } else {
-                    self.scanned = self.cumulation.len();
-                }
-                return;
-            };
-            let head_len = pos + 4;
-            if head_len > MAX_HEAD_BYTES {
-                self.finish(ctx, HttpEvent::Invalid(Status::HeaderFieldsTooLarge));
-                return;
-            }
-            let head = self.cumulation.split_to(head_len);
-            self.scanned = 0;
-            self.head_started = None;
-            // Free for a head inside one read; a counted copy of at most
-            // MAX_HEAD_BYTES for one split across reads.
-            let flat = head.to_bytes();
-            match parse_head(&flat) {
-                Ok(req) => {
-                    if req.body == BodyKind::Chunked || !req.keep_alive {
-                        self.finish(ctx, HttpEvent::Request(req));
-                        return;
-                    }
-                    if let BodyKind::Length(n) = req.body {
-                        self.skip = n;
-                    }
-                    self.waiting_since = Some(now);
-                    ctx.fire_read(Message::user(HttpEvent::Request(req)));
-                }
-                Err(status) => {
-                    self.finish(ctx, HttpEvent::Invalid(status));
-                    return;
-                }
-            }
-        }
+        buf.clear();
+        Some(frame)
     }
 }
 
-impl Handler for HttpRequestDecoder {
-    fn inbound_types(&self) -> TypeFlow {
-        TypeFlow::transform(MessageTypes::BUFFERS, MessageTypes::of::<HttpEvent>())
-    }
+impl FrameDecoder for HttpDecoder {
+    type Frame = HttpFrame;
 
-    fn channel_active(&mut self, ctx: &mut Context<'_>) {
-        self.waiting_since = Some(ctx.now());
-        ctx.fire_channel_active();
-    }
-
-    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+    fn decode(
+        &mut self,
+        ctx: &mut Context<'_, HttpFrame>,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<HttpFrame>, PipelineError> {
         if self.done {
-            return;
+            buf.clear();
+            return Ok(None);
         }
-        match msg {
-            Message::Bytes(b) => self.cumulation.push(b),
-            Message::Composite(c) => self.cumulation.append(c),
-            other => {
-                ctx.fire_read(other);
-                return;
+        if self.skip > 0 {
+            let n = usize::try_from(self.skip)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            buf.advance(n);
+            self.skip -= n as u64;
+            if self.skip > 0 {
+                return Ok(None);
             }
+            ctx.fire_user_event(HttpProgress::BodySkipped);
         }
-        self.decode(ctx);
+        // RFC 9112 §2.2: ignore empty lines before a request line. No
+        // request line starts with CR or LF, so this is safe however the
+        // bytes were split (a lone CR waits for what follows).
+        loop {
+            if buf.starts_with(b"\r\n") {
+                buf.advance(2);
+            } else if buf.starts_with(b"\n") {
+                buf.advance(1);
+            } else {
+                break;
+            }
+            self.scanned = 0;
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let from = self.scanned.saturating_sub(3);
+        let Some(pos) = buf.find_from(b"\r\n\r\n", from) else {
+            // The limit is checked before anything is flattened: a
+            // terminator could still end within it only while fewer than
+            // MAX_HEAD_BYTES + 3 bytes sit here without one.
+            if buf.len() >= MAX_HEAD_BYTES {
+                return Ok(self.finish(buf, HttpFrame::Invalid(Status::HeaderFieldsTooLarge)));
+            }
+            self.scanned = buf.len();
+            if !self.head_announced {
+                self.head_announced = true;
+                ctx.fire_user_event(HttpProgress::HeadStarted);
+            }
+            return Ok(None);
+        };
+        let head_len = pos + 4;
+        if head_len > MAX_HEAD_BYTES {
+            return Ok(self.finish(buf, HttpFrame::Invalid(Status::HeaderFieldsTooLarge)));
+        }
+        self.scanned = 0;
+        self.head_announced = false;
+        // Free for a head inside one read; a counted copy of at most
+        // MAX_HEAD_BYTES for one split across reads.
+        let head = buf.split_to(head_len).to_bytes();
+        match parse_head(head) {
+            Ok((req, body)) => {
+                if body == BodyKind::Chunked || !req.keep_alive() {
+                    return Ok(self.finish(buf, HttpFrame::Request(req)));
+                }
+                if let BodyKind::Length(n) = body {
+                    self.skip = n;
+                }
+                Ok(Some(HttpFrame::Request(req)))
+            }
+            Err(status) => Ok(self.finish(buf, HttpFrame::Invalid(status))),
+        }
     }
 
-    fn writability_changed(&mut self, ctx: &mut Context<'_>, writable: bool) {
-        self.writable = writable;
-        if writable && self.waiting_since.is_some() {
-            // A long response has (nearly) drained: the idle wait starts
-            // now. weft-transport fires this event without setting the
-            // pipeline's clock, so `ctx.now()` may be as old as the last
-            // read; a timer due at once restarts the wait with a fresh one.
-            self.rearm_at.get_or_insert(ctx.now());
+    /// The end of the stream: what is complete is decoded, a partial head
+    /// or body is dropped without an error (a client may hang up mid-request).
+    fn decode_eof(
+        &mut self,
+        ctx: &mut Context<'_, HttpFrame>,
+        buf: &mut CompositeBuf,
+    ) -> Result<Option<HttpFrame>, PipelineError> {
+        let frame = self.decode(ctx, buf)?;
+        if frame.is_none() {
+            buf.clear();
         }
-        ctx.fire_writability_changed(writable);
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        if self.done {
-            return None;
-        }
-        if let Some(started) = self.head_started {
-            return started.checked_add(self.header_timeout);
-        }
-        if self.rearm_at.is_some() {
-            return self.rearm_at;
-        }
-        if self.writable && self.skip == 0 {
-            return self.waiting_since?.checked_add(self.idle_timeout);
-        }
-        None
-    }
-
-    fn timer(&mut self, ctx: &mut Context<'_>) {
-        if self.done {
-            return;
-        }
-        let now = ctx.now();
-        if self.rearm_at.take().is_some() && self.waiting_since.is_some() {
-            self.waiting_since = Some(now);
-        }
-        if let Some(started) = self.head_started {
-            if started
-                .checked_add(self.header_timeout)
-                .is_some_and(|d| now >= d)
-            {
-                self.finish(ctx, HttpEvent::Timeout);
-            }
-        } else if let Some(since) = self.waiting_since {
-            if self.writable
-                && since
-                    .checked_add(self.idle_timeout)
-                    .is_some_and(|d| now >= d)
-            {
-                self.done = true;
-                self.waiting_since = None;
-                ctx.close();
-            }
-        }
+        Ok(frame)
     }
 }
 
@@ -298,6 +226,7 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use weft_buf::measure_copies;
+    use weft_pipeline::codec::ByteToMessageDecoder;
     use weft_pipeline::{EmbeddedChannel, Pipeline};
 
     const TWO: &[u8] =
@@ -305,22 +234,27 @@ mod tests {
 
     fn channel() -> EmbeddedChannel {
         let mut p = Pipeline::new();
-        p.add_last(
-            "http",
-            HttpRequestDecoder::with_timeouts(Duration::from_secs(5), Duration::from_secs(30)),
-        )
-        .unwrap();
+        p.handlers()
+            .add_last("http", ByteToMessageDecoder::new(HttpDecoder::new()))
+            .unwrap();
         EmbeddedChannel::new(p)
     }
 
-    fn events(ch: &mut EmbeddedChannel) -> Vec<HttpEvent> {
-        std::iter::from_fn(|| ch.read_inbound_as::<HttpEvent>()).collect()
+    fn frames(ch: &mut EmbeddedChannel) -> Vec<HttpFrame> {
+        let out: Vec<HttpFrame> = std::iter::from_fn(|| ch.read_inbound::<HttpFrame>()).collect();
+        assert_eq!(ch.inbound_len(), 0, "only frames reach the tail");
+        out
     }
 
-    fn targets(evs: &[HttpEvent]) -> Vec<String> {
-        evs.iter()
-            .map(|e| match e {
-                HttpEvent::Request(r) => r.target.clone(),
+    fn progress(ch: &mut EmbeddedChannel) -> Vec<HttpProgress> {
+        std::iter::from_fn(|| ch.read_user_event::<HttpProgress>()).collect()
+    }
+
+    fn targets(frames: &[HttpFrame]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| match f {
+                HttpFrame::Request(r) => r.target().to_owned(),
                 other => format!("{other:?}"),
             })
             .collect()
@@ -332,16 +266,25 @@ mod tests {
             let mut ch = channel();
             ch.write_inbound(Bytes::copy_from_slice(&TWO[..cut]));
             ch.write_inbound(Bytes::copy_from_slice(&TWO[cut..]));
-            assert_eq!(targets(&events(&mut ch)), ["/a", "/b"], "cut at {cut}");
+            assert_eq!(targets(&frames(&mut ch)), ["/a", "/b"], "cut at {cut}");
         }
     }
 
     #[test]
     fn a_head_in_one_read_is_parsed_without_a_copy() {
         let mut ch = channel();
-        let ((), copied) = measure_copies(|| ch.write_inbound(Bytes::from_static(TWO)));
+        let read = Bytes::from_static(TWO);
+        let at = read.as_ptr();
+        let ((), copied) = measure_copies(|| ch.write_inbound(read));
         assert_eq!(copied, 0);
-        assert_eq!(events(&mut ch).len(), 2);
+        let got = frames(&mut ch);
+        assert_eq!(got.len(), 2);
+        // The head is a slice of the read itself.
+        let HttpFrame::Request(first) = &got[0] else {
+            panic!("{got:?}")
+        };
+        assert_eq!(first.as_bytes().as_ptr(), at);
+        assert!(progress(&mut ch).is_empty(), "no event for whole heads");
     }
 
     #[test]
@@ -354,7 +297,8 @@ mod tests {
             }
         });
         assert_eq!(copied, head.len() as u64);
-        assert_eq!(targets(&events(&mut ch)), ["/a"]);
+        assert_eq!(targets(&frames(&mut ch)), ["/a"]);
+        assert_eq!(progress(&mut ch), [HttpProgress::HeadStarted], "once per head");
     }
 
     #[test]
@@ -367,7 +311,7 @@ mod tests {
                 ch.write_inbound(Bytes::copy_from_slice(&input[..cut]));
                 ch.write_inbound(Bytes::copy_from_slice(&input[cut..cut2]));
                 ch.write_inbound(Bytes::copy_from_slice(&input[cut2..]));
-                assert_eq!(targets(&events(&mut ch)), ["/a", "/b"], "cuts {cut} {cut2}");
+                assert_eq!(targets(&frames(&mut ch)), ["/a", "/b"], "cuts {cut} {cut2}");
             }
         }
     }
@@ -382,14 +326,15 @@ mod tests {
         });
         assert_eq!(copied, 0);
         assert_eq!(
-            events(&mut ch),
-            [HttpEvent::Invalid(Status::HeaderFieldsTooLarge)]
+            frames(&mut ch),
+            [HttpFrame::Invalid(Status::HeaderFieldsTooLarge)]
         );
         // Everything after is discarded.
         ch.write_inbound(Bytes::from_static(
             b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
         ));
-        assert!(events(&mut ch).is_empty());
+        assert!(frames(&mut ch).is_empty());
+        assert!(ch.take_exceptions().is_empty());
     }
 
     #[test]
@@ -400,8 +345,8 @@ mod tests {
         head.extend_from_slice(b"\r\n\r\n");
         ch.write_inbound(Bytes::from(head));
         assert_eq!(
-            events(&mut ch),
-            [HttpEvent::Invalid(Status::HeaderFieldsTooLarge)]
+            frames(&mut ch),
+            [HttpFrame::Invalid(Status::HeaderFieldsTooLarge)]
         );
     }
 
@@ -411,10 +356,14 @@ mod tests {
         ch.write_inbound(Bytes::from_static(
             b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234",
         ));
+        let first = frames(&mut ch);
+        assert!(matches!(&first[..], [HttpFrame::Request(r)] if r.has_body()));
+        assert!(progress(&mut ch).is_empty(), "the body is still arriving");
         ch.write_inbound(Bytes::from_static(
             b"56789GET /n HTTP/1.1\r\nHost: x\r\n\r\n",
         ));
-        assert_eq!(targets(&events(&mut ch)), ["/p", "/n"]);
+        assert_eq!(targets(&frames(&mut ch)), ["/n"]);
+        assert_eq!(progress(&mut ch), [HttpProgress::BodySkipped]);
     }
 
     #[test]
@@ -423,34 +372,18 @@ mod tests {
         ch.write_inbound(Bytes::from_static(
             b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
         ));
-        assert_eq!(targets(&events(&mut ch)), ["/a"]);
+        assert_eq!(targets(&frames(&mut ch)), ["/a"]);
+        ch.write_inbound(Bytes::from_static(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(frames(&mut ch).is_empty());
     }
 
     #[test]
-    fn a_trickling_head_times_out_on_the_virtual_clock() {
+    fn a_partial_head_at_the_end_of_the_stream_is_dropped_quietly() {
         let mut ch = channel();
-        for _ in 0..4 {
-            ch.write_inbound(Bytes::from_static(b"G"));
-            ch.advance(Duration::from_secs(1));
-        }
-        assert!(events(&mut ch).is_empty());
-        ch.advance(Duration::from_secs(1));
-        assert_eq!(events(&mut ch), [HttpEvent::Timeout]);
-    }
-
-    #[test]
-    fn an_idle_connection_is_closed_but_not_while_a_response_drains() {
-        let mut ch = channel();
-        ch.write_inbound(Bytes::from_static(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
-        ch.set_writable(false);
-        ch.advance(Duration::from_secs(31));
-        assert!(!ch.is_closed(), "a long response is still going out");
-        ch.set_writable(true);
-        ch.advance(Duration::ZERO);
-        ch.advance(Duration::from_secs(29));
-        assert!(!ch.is_closed());
-        ch.advance(Duration::from_secs(2));
-        assert!(ch.is_closed());
+        ch.write_inbound(Bytes::from_static(b"GET /a HTTP/1.1\r\nHo"));
+        ch.finish();
+        assert!(frames(&mut ch).is_empty());
+        assert!(ch.take_exceptions().is_empty());
     }
 
     mod split {
@@ -472,18 +405,18 @@ mod tests {
             ]
         }
 
-        fn run(parts: &[&[u8]]) -> Vec<HttpEvent> {
+        fn run(parts: &[&[u8]]) -> Vec<HttpFrame> {
             let mut ch = channel();
             for p in parts {
                 ch.write_inbound(Bytes::copy_from_slice(p));
             }
-            events(&mut ch)
+            frames(&mut ch)
         }
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(256))]
             #[test]
-            fn the_same_events_however_the_input_is_split(
+            fn the_same_frames_however_the_input_is_split(
                 pieces in proptest::collection::vec(piece(), 1..8),
                 cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
             ) {

@@ -1,6 +1,8 @@
 //! Request heads: parsed with `httparse` into the few facts a static file
 //! server acts on, with the limits checked first.
 
+use bytes::Bytes;
+
 use super::Status;
 
 /// Largest request head accepted, request line and headers together;
@@ -11,14 +13,14 @@ pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 pub const MAX_HEADERS: usize = 64;
 
 /// A request method the server tells apart.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     /// `GET`
     Get,
     /// `HEAD`
     Head,
-    /// Anything else, answered 405.
-    Other(String),
+    /// Anything else, answered 405 ([`RequestHead::method_name`] has it).
+    Other,
 }
 
 /// How the request's body (which this server never reads) is delimited.
@@ -33,62 +35,224 @@ pub(crate) enum BodyKind {
     Chunked,
 }
 
-/// One parsed request head.
+/// Where a piece of the head lies in its bytes: offsets fit a `u16`
+/// because a head is at most [`MAX_HEAD_BYTES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u16,
+    end: u16,
+}
+
+const _: () = assert!(MAX_HEAD_BYTES <= u16::MAX as usize);
+
+impl Span {
+    /// The span of `part`, a subslice of `head` (as httparse hands out).
+    fn of(head: &[u8], part: &[u8]) -> Result<Span, Status> {
+        let start = (part.as_ptr() as usize)
+            .checked_sub(head.as_ptr() as usize)
+            .ok_or(Status::BadRequest)?;
+        let end = start.checked_add(part.len()).ok_or(Status::BadRequest)?;
+        if end > head.len() {
+            return Err(Status::BadRequest);
+        }
+        let fit = |n: usize| u16::try_from(n).map_err(|_| Status::HeaderFieldsTooLarge);
+        Ok(Span {
+            start: fit(start)?,
+            end: fit(end)?,
+        })
+    }
+}
+
+/// One parsed request head: the head's own bytes (a slice of the read it
+/// arrived in, no copy when it lay in one read) and where the facts this
+/// server acts on lie in them. Small enough to travel through the
+/// pipeline inline (no allocation per request); the strings are read
+/// from the bytes when asked for.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_examples::http::{HttpDecoder, HttpFrame, Method};
+/// use weft_pipeline::codec::ByteToMessageDecoder;
+/// use weft_pipeline::{EmbeddedChannel, Pipeline};
+///
+/// let mut p = Pipeline::new();
+/// p.handlers().add_last("http", ByteToMessageDecoder::new(HttpDecoder::new()))?;
+/// let mut ch = EmbeddedChannel::new(p);
+/// ch.write_inbound(Bytes::from_static(
+///     b"GET /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\n\r\n",
+/// ));
+/// let Some(HttpFrame::Request(req)) = ch.read_inbound::<HttpFrame>() else { panic!() };
+/// assert_eq!(req.method(), Method::Get);
+/// assert_eq!(req.target(), "/a.txt");
+/// assert_eq!(req.range(), Some("bytes=0-1"));
+/// assert!(req.keep_alive());
+/// assert!(weft_pipeline::Value::fits_inline::<HttpFrame>());
+/// # Ok::<(), weft_pipeline::PipelineError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct RequestHead {
+    /// The whole head, request line to the empty line.
+    head: Bytes,
+    method: Method,
+    method_name: Span,
+    target: Span,
+    minor_version: u8,
+    keep_alive: bool,
+    has_body: bool,
+    if_none_match: Option<Span>,
+    if_modified_since: Option<Span>,
+    range: Option<Span>,
+    if_range: Option<Span>,
+}
+
+impl RequestHead {
+    fn text(&self, span: Span) -> &str {
+        // The spans were cut from `&str`s httparse or `from_utf8` checked,
+        // on char boundaries; checking again costs a pass over a few bytes
+        // and keeps this free of `unsafe`.
+        self.head
+            .get(usize::from(span.start)..usize::from(span.end))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+
+    fn header(&self, span: Option<Span>) -> Option<&str> {
+        span.map(|s| self.text(s))
+    }
+
     /// The method.
-    pub method: Method,
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The method as sent (`"GET"`, `"DELETE"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn method_name(&self) -> &str {
+        self.text(self.method_name)
+    }
+
     /// The request target as sent (origin form, `/path?query`).
-    pub target: String,
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn target(&self) -> &str {
+        self.text(self.target)
+    }
+
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
-    pub minor_version: u8,
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn minor_version(&self) -> u8 {
+        self.minor_version
+    }
+
     /// Whether the connection stays open after the answer.
-    pub keep_alive: bool,
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// Whether a `Content-Length` body follows the head (the decoder skips
+    /// it, and tells the handler with [`HttpProgress::BodySkipped`](super::HttpProgress)
+    /// when it is past).
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn has_body(&self) -> bool {
+        self.has_body
+    }
+
     /// `If-None-Match`, if present.
-    pub if_none_match: Option<String>,
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn if_none_match(&self) -> Option<&str> {
+        self.header(self.if_none_match)
+    }
+
     /// `If-Modified-Since`, if present.
-    pub if_modified_since: Option<String>,
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn if_modified_since(&self) -> Option<&str> {
+        self.header(self.if_modified_since)
+    }
+
     /// `Range`, if present.
-    pub range: Option<String>,
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn range(&self) -> Option<&str> {
+        self.header(self.range)
+    }
+
     /// `If-Range`, if present.
-    pub if_range: Option<String>,
-    pub(crate) body: BodyKind,
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn if_range(&self) -> Option<&str> {
+        self.header(self.if_range)
+    }
+
+    /// The head's bytes, request line to the empty line.
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.head
+    }
 }
 
 /// Parses one complete head (ending in `\r\n\r\n`) or says which status
-/// answers it.
-pub(crate) fn parse_head(head: &[u8]) -> Result<Request, Status> {
+/// answers it. The head's bytes are kept, not copied.
+pub(crate) fn parse_head(head: Bytes) -> Result<(RequestHead, BodyKind), Status> {
     if head.len() > MAX_HEAD_BYTES {
         return Err(Status::HeaderFieldsTooLarge);
     }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    match req.parse(head) {
+    match req.parse(&head) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(Status::BadRequest),
         Err(httparse::Error::TooManyHeaders) => return Err(Status::HeaderFieldsTooLarge),
-        Err(httparse::Error::Version) => return Err(version_status(head)),
+        Err(httparse::Error::Version) => return Err(version_status(&head)),
         Err(_) => return Err(Status::BadRequest),
     }
-    let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
+    let (Some(method_name), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(Status::BadRequest);
     };
-    let method = match method {
+    let method = match method_name {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
-        other => Method::Other(other.to_owned()),
+        _ => Method::Other,
     };
-    let mut out = Request {
-        method,
-        target: path.to_owned(),
-        minor_version: minor,
-        keep_alive: minor >= 1,
-        if_none_match: None,
-        if_modified_since: None,
-        range: None,
-        if_range: None,
-        body: BodyKind::None,
-    };
+    let span = |part: &str| Span::of(&head, part.as_bytes());
+    let mut keep_alive = minor >= 1;
+    let mut if_none_match = None;
+    let mut if_modified_since = None;
+    let mut range = None;
+    let mut if_range = None;
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
@@ -96,15 +260,16 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request, Status> {
     for h in req.headers.iter() {
         let name = h.name;
         let value = std::str::from_utf8(h.value).ok().map(str::trim);
+        let value_span = || value.map(span).transpose();
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
         } else if name.eq_ignore_ascii_case("connection") {
             let value = value.ok_or(Status::BadRequest)?;
             for token in value.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
-                    out.keep_alive = false;
+                    keep_alive = false;
                 } else if token.eq_ignore_ascii_case("keep-alive") && minor == 0 {
-                    out.keep_alive = true;
+                    keep_alive = true;
                 }
             }
         } else if name.eq_ignore_ascii_case("content-length") {
@@ -122,20 +287,20 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request, Status> {
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = true;
         } else if name.eq_ignore_ascii_case("if-none-match") {
-            out.if_none_match = value.map(str::to_owned);
+            if_none_match = value_span()?;
         } else if name.eq_ignore_ascii_case("if-modified-since") {
-            out.if_modified_since = value.map(str::to_owned);
+            if_modified_since = value_span()?;
         } else if name.eq_ignore_ascii_case("range") {
-            out.range = value.map(str::to_owned);
+            range = value_span()?;
         } else if name.eq_ignore_ascii_case("if-range") {
-            out.if_range = value.map(str::to_owned);
+            if_range = value_span()?;
         }
     }
     // RFC 9112 §3.2: a 1.1 request without exactly one Host is answered 400.
     if (minor >= 1 && hosts != 1) || hosts > 1 {
         return Err(Status::BadRequest);
     }
-    out.body = match (chunked, content_length) {
+    let body = match (chunked, content_length) {
         // Both framings at once is a request-smuggling shape: refuse it.
         (true, Some(_)) => return Err(Status::BadRequest),
         (true, None) => BodyKind::Chunked,
@@ -144,10 +309,26 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request, Status> {
     };
     // A chunked body cannot be skipped cheaply, and a client waiting for
     // `100 Continue` may never send the body it announced: answer, then close.
-    if out.body == BodyKind::Chunked || (expects_continue && out.body != BodyKind::None) {
-        out.keep_alive = false;
+    if body == BodyKind::Chunked || (expects_continue && body != BodyKind::None) {
+        keep_alive = false;
     }
-    Ok(out)
+    let (method_name, target) = (span(method_name)?, span(path)?);
+    Ok((
+        RequestHead {
+            head,
+            method,
+            method_name,
+            target,
+            minor_version: minor,
+            keep_alive,
+            has_body: matches!(body, BodyKind::Length(_)),
+            if_none_match,
+            if_modified_since,
+            range,
+            if_range,
+        },
+        body,
+    ))
 }
 
 /// httparse reports every version other than 1.0 and 1.1 as a version
@@ -174,17 +355,25 @@ fn version_status(head: &[u8]) -> Status {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Request, Status> {
-        parse_head(s.as_bytes())
+    fn parse(s: &str) -> Result<RequestHead, Status> {
+        parse_head(Bytes::copy_from_slice(s.as_bytes())).map(|(r, _)| r)
+    }
+
+    fn body(s: &str) -> BodyKind {
+        parse_head(Bytes::copy_from_slice(s.as_bytes()))
+            .map(|(_, b)| b)
+            .unwrap()
     }
 
     #[test]
     fn a_plain_get_keeps_the_connection_alive() {
         let r = parse("GET /a/b.txt?x=1 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-        assert_eq!(r.method, Method::Get);
-        assert_eq!(r.target, "/a/b.txt?x=1");
-        assert!(r.keep_alive);
-        assert_eq!(r.body, BodyKind::None);
+        assert_eq!(r.method(), Method::Get);
+        assert_eq!(r.method_name(), "GET");
+        assert_eq!(r.target(), "/a/b.txt?x=1");
+        assert!(r.keep_alive());
+        assert!(!r.has_body());
+        assert_eq!(body("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), BodyKind::None);
     }
 
     #[test]
@@ -192,13 +381,13 @@ mod tests {
         assert!(
             !parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
                 .unwrap()
-                .keep_alive
+                .keep_alive()
         );
-        assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().keep_alive);
+        assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().keep_alive());
         assert!(
             parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
                 .unwrap()
-                .keep_alive
+                .keep_alive()
         );
     }
 
@@ -208,11 +397,11 @@ mod tests {
             "HEAD / HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"x\"\r\nIf-Modified-Since: d\r\nRange: bytes=0-1\r\nIf-Range: \"x\"\r\n\r\n",
         )
         .unwrap();
-        assert_eq!(r.method, Method::Head);
-        assert_eq!(r.if_none_match.as_deref(), Some("\"x\""));
-        assert_eq!(r.if_modified_since.as_deref(), Some("d"));
-        assert_eq!(r.range.as_deref(), Some("bytes=0-1"));
-        assert_eq!(r.if_range.as_deref(), Some("\"x\""));
+        assert_eq!(r.method(), Method::Head);
+        assert_eq!(r.if_none_match(), Some("\"x\""));
+        assert_eq!(r.if_modified_since(), Some("d"));
+        assert_eq!(r.range(), Some("bytes=0-1"));
+        assert_eq!(r.if_range(), Some("\"x\""));
     }
 
     #[test]
@@ -261,17 +450,34 @@ mod tests {
 
     #[test]
     fn bodies_are_described_for_skipping() {
-        let r = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n\r\n").unwrap();
-        assert_eq!(r.method, Method::Other("POST".into()));
-        assert_eq!(r.body, BodyKind::Length(12));
-        assert!(r.keep_alive);
+        let post = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n\r\n";
+        let r = parse(post).unwrap();
+        assert_eq!(r.method(), Method::Other);
+        assert_eq!(r.method_name(), "POST");
+        assert_eq!(body(post), BodyKind::Length(12));
+        assert!(r.has_body());
+        assert!(r.keep_alive());
         let r = parse(
             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\n",
         )
         .unwrap();
-        assert!(!r.keep_alive, "the body may never come");
-        let r = parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
-        assert_eq!(r.body, BodyKind::Chunked);
-        assert!(!r.keep_alive);
+        assert!(!r.keep_alive(), "the body may never come");
+        let chunked = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(body(chunked), BodyKind::Chunked);
+        assert!(!parse(chunked).unwrap().keep_alive());
+        assert!(!parse(chunked).unwrap().has_body(), "not a length to skip");
+    }
+
+    #[test]
+    fn header_values_are_trimmed_slices_of_the_head_and_the_frame_is_inline() {
+        let r = parse("GET /x HTTP/1.1\r\nHost: h\r\nRange:   bytes=1-2  \r\nIf-Range:\r\n\r\n").unwrap();
+        assert_eq!(r.range(), Some("bytes=1-2"));
+        assert_eq!(r.if_range(), Some(""), "present but empty");
+        assert_eq!(r.if_none_match(), None);
+        let range = r.range().unwrap().as_ptr() as usize;
+        let head = r.as_bytes().as_ptr() as usize;
+        assert!(range > head && range < head + r.as_bytes().len(), "not a copy");
+        assert!(weft_pipeline::Value::fits_inline::<RequestHead>());
+        assert!(weft_pipeline::Value::fits_inline::<crate::http::HttpFrame>());
     }
 }

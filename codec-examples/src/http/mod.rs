@@ -1,11 +1,13 @@
 //! `weft http`: an HTTP/1.1 static file server.
 //!
 //! ```text
-//!  socket ─▶ HttpRequestDecoder ─▶ StaticFiles ─▶ write(head Bytes) + write(FileRegion)
-//!            cumulates reads in a   resolves the    the head is one small Bytes, the
-//!            CompositeBuf, finds    target under    body a FileRegion the transport
-//!            \r\n\r\n across reads, the root, opens sends with sendfile
-//!            parses with httparse   the file
+//!  socket ─▶ ByteToMessageDecoder<HttpDecoder> ─▶ HttpHandler ─▶ write(head Bytes)
+//!            the reads cumulate as segments,      resolves the      + write(FileRegion)
+//!            no copy; HttpDecoder finds \r\n\r\n target under the  one flush per read;
+//!            across reads, parses the head with  root, opens the   the head goes out in
+//!            httparse and hands on an HttpFrame  file; answers a   one sendmsg, the body
+//!            (RequestHead: the head's Bytes +    read's requests   with sendfile
+//!            offsets, inline, no box)            in order
 //! ```
 //!
 //! GET and HEAD; keep-alive and pipelining (answers go out in request order);
@@ -22,6 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use weft_pipeline::codec::ByteToMessageDecoder;
 use weft_transport::ServerBuilder;
 
 use crate::common::{announce, raise_nofile_limit, shutdown_signal};
@@ -34,11 +37,14 @@ mod range;
 mod resolve;
 mod respond;
 mod service;
+mod timeouts;
+mod validators;
 
-pub use decoder::{HttpEvent, HttpRequestDecoder, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
-pub use head::{Method, Request, MAX_HEADERS, MAX_HEAD_BYTES};
+pub use decoder::{HttpDecoder, HttpFrame, HttpProgress};
+pub use head::{Method, RequestHead, MAX_HEADERS, MAX_HEAD_BYTES};
 pub use resolve::FileRoot;
-pub use service::StaticFiles;
+pub use service::HttpHandler;
+pub use timeouts::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 
 /// Arguments of `weft http`.
 #[derive(Debug, Clone, clap::Args)]
@@ -64,7 +70,7 @@ pub struct HttpArgs {
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `weft http` until SIGINT or SIGTERM: one pipeline per connection,
-/// [`HttpRequestDecoder`] then [`StaticFiles`].
+/// [`HttpDecoder`] (in a [`ByteToMessageDecoder`]) then [`HttpHandler`].
 ///
 /// # Errors
 ///
@@ -96,8 +102,12 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
     let idle = Duration::from_secs(args.idle_timeout);
     let server = ServerBuilder::new()
         .bind_tcp(args.listen, move |p| {
-            p.add_last("decoder", HttpRequestDecoder::with_timeouts(header, idle))?;
-            p.add_last("files", StaticFiles::with_root(root.clone()))?;
+            p.handlers()
+                .add_last("decoder", ByteToMessageDecoder::new(HttpDecoder::new()))?
+                .add_last(
+                    "files",
+                    HttpHandler::with_root(root.clone()).with_timeouts(header, idle),
+                )?;
             Ok(())
         })
         .map_err(io::Error::other)?;

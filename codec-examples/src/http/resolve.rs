@@ -20,7 +20,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::respond::ValidatorCache;
+use super::validators::ValidatorCache;
 use super::Status;
 
 /// The directory `weft http` serves: its canonical path and, where the

@@ -2,18 +2,18 @@
 //! body, a `FileRegion` that the transport sends with `sendfile`.
 
 use std::fmt::Write as _;
-use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use weft_buf::FileRegion;
 
-use super::date::{format_http_date, parse_http_date, unix_secs};
-use super::head::{Method, Request};
+use super::date::{parse_http_date, unix_secs};
+use super::head::{Method, RequestHead};
 use super::mime::content_type;
 use super::range::{parse_range, RangeAnswer};
 use super::resolve::{resolve, FileRoot, Opened};
+use super::validators::Validators;
 use super::Status;
 
 /// A response ready to write: the head (with any small error body in the
@@ -94,72 +94,6 @@ fn error_response_for(
     }
 }
 
-/// The validator pair of a file.
-#[derive(Debug)]
-pub(crate) struct Validators {
-    etag: String,
-    last_modified: String,
-    mtime_secs: u64,
-}
-
-/// What [`validators`] reads of a file's metadata.
-type ValidatorKey = (u64, i64, i64, u64);
-
-/// Entries kept by a [`ValidatorCache`].
-const VALIDATOR_SLOTS: usize = 16;
-
-/// The entries of a [`ValidatorCache`] and the one to replace next.
-type Slots = (
-    [Option<(ValidatorKey, Arc<Validators>)>; VALIDATOR_SLOTS],
-    usize,
-);
-
-/// The formatted validators of recently served files. Each answer still
-/// takes the metadata from `fstat` on the file it opened; the cache only
-/// saves formatting the same (inode, mtime, size) into text again, so a
-/// file that changes gets new validators at once: its mtime or size is a
-/// new key.
-#[derive(Debug, Default)]
-pub(crate) struct ValidatorCache {
-    slots: std::sync::Mutex<Slots>,
-}
-
-impl ValidatorCache {
-    fn get(&self, meta: &std::fs::Metadata) -> Arc<Validators> {
-        let key = (meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.len());
-        let mut slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((_, v)) = slots.0.iter().flatten().find(|(k, _)| *k == key) {
-            return v.clone();
-        }
-        let v = Arc::new(validators(meta));
-        let next = slots.1;
-        slots.0[next] = Some((key, v.clone()));
-        slots.1 = (next + 1) % VALIDATOR_SLOTS;
-        v
-    }
-}
-
-fn validators(meta: &std::fs::Metadata) -> Validators {
-    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
-    let nanos = mtime
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .subsec_nanos();
-    let mtime_secs = unix_secs(mtime);
-    Validators {
-        etag: format!(
-            "\"{:x}-{mtime_secs:x}.{nanos:x}-{:x}\"",
-            meta.ino(),
-            meta.len()
-        ),
-        last_modified: format_http_date(mtime),
-        mtime_secs,
-    }
-}
-
 /// Weak comparison of an `If-None-Match` list against our tag (RFC 9110 §13.1.2).
 fn none_match_hits(list: &str, etag: &str) -> bool {
     let ours = etag.trim_start_matches("W/");
@@ -187,22 +121,22 @@ fn if_range_holds(header: &str, v: &Validators) -> bool {
 
 /// Answers one request for a file under `root`. `date` is the current
 /// IMF-fixdate for the `Date` header.
-pub(crate) fn respond(root: &FileRoot, req: &Request, date: &str) -> Response {
-    let head_only = req.method == Method::Head;
-    let close = !req.keep_alive;
-    let ka10 = req.keep_alive && req.minor_version == 0;
+pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str) -> Response {
+    let head_only = req.method() == Method::Head;
+    let close = !req.keep_alive();
+    let ka10 = req.keep_alive() && req.minor_version() == 0;
     let err = |s: Status| error_response_for(s, close, ka10, head_only, date);
-    if let Method::Other(_) = req.method {
+    if req.method() == Method::Other {
         return err(Status::MethodNotAllowed);
     }
-    let Opened { file, meta, path } = match resolve(root, &req.target) {
+    let Opened { file, meta, path } = match resolve(root, req.target()) {
         Ok(o) => o,
         Err(s) => return err(s),
     };
     let len = meta.len();
     let v = root.validators.get(&meta);
 
-    let not_modified = match (&req.if_none_match, &req.if_modified_since) {
+    let not_modified = match (req.if_none_match(), req.if_modified_since()) {
         (Some(inm), _) => none_match_hits(inm, &v.etag),
         (None, Some(ims)) => not_modified_since(ims, v.mtime_secs),
         (None, None) => false,
@@ -222,7 +156,7 @@ pub(crate) fn respond(root: &FileRoot, req: &Request, date: &str) -> Response {
         };
     }
 
-    let range = match (&req.range, &req.if_range) {
+    let range = match (req.range(), req.if_range()) {
         (Some(r), None) if !head_only => parse_range(r, len),
         (Some(r), Some(ir)) if !head_only && if_range_holds(ir, &v) => parse_range(r, len),
         _ => RangeAnswer::Full,
@@ -287,6 +221,7 @@ mod tests {
     use super::*;
     use crate::http::head::parse_head;
     use std::fs;
+    use std::time::{Duration, UNIX_EPOCH};
 
     const DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
 
@@ -298,7 +233,7 @@ mod tests {
     }
 
     fn ask(root: &FileRoot, head: &str) -> Response {
-        let req = parse_head(head.as_bytes()).unwrap();
+        let (req, _) = parse_head(Bytes::copy_from_slice(head.as_bytes())).unwrap();
         respond(root, &req, DATE)
     }
 

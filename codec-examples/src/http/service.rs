@@ -1,58 +1,72 @@
-//! [`StaticFiles`]: answers [`HttpEvent`]s with files from a root.
+//! [`HttpHandler`]: answers [`HttpFrame`]s with files from a root.
 
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use weft_pipeline::{Context, Handler, Message, MessageTypes, PipelineError, TypeFlow};
+use weft_pipeline::{Batch, Context, Event, Handler, Nothing};
 
 use super::date::{format_http_date, unix_secs};
-use super::decoder::HttpEvent;
+use super::decoder::{HttpFrame, HttpProgress};
 use super::resolve::FileRoot;
 use super::respond::{error_response, respond, Response};
+use super::timeouts::{Expired, Timeouts, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 use super::Status;
 
-/// The application handler of `weft http`: answers each [`HttpEvent`] in
+/// The application handler of `weft http`, after
+/// [`HttpDecoder`](super::HttpDecoder): answers each [`HttpFrame`] in
 /// arrival order with a head (`Bytes`) and, for a body, a
 /// [`FileRegion`](weft_buf::FileRegion), which the transport sends with
-/// `sendfile`. Answers to pipelined requests are written in order and
-/// flushed together when the read batch is over.
+/// `sendfile`. All the requests cut from one read arrive as one batch and
+/// are answered with their writes queued and one flush.
 ///
 /// While the channel is not writable (its outbound buffer is above the high
 /// watermark), requests wait here and reading stops, so a client that
 /// pipelines many requests and reads slowly cannot make the server open
-/// files without bound.
+/// files without bound; they are answered in the writability event that
+/// says the buffer drained.
+///
+/// Timers (through [`Handler::deadline`]): a head must complete within the
+/// header timeout of its first byte (408 and close otherwise), and a
+/// connection that waits for a request longer than the idle timeout while
+/// it has nothing left to send is closed.
 ///
 /// # Examples
 ///
 /// ```
 /// use bytes::Bytes;
-/// use weft_examples::http::{HttpRequestDecoder, StaticFiles};
-/// use weft_pipeline::{EmbeddedChannel, Message, Pipeline};
+/// use weft_examples::http::{HttpDecoder, HttpHandler};
+/// use weft_pipeline::codec::ByteToMessageDecoder;
+/// use weft_pipeline::{EmbeddedChannel, Pipeline, Wire};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// std::fs::write(dir.path().join("hello.txt"), b"hello").unwrap();
 /// let mut p = Pipeline::new();
-/// p.add_last("decoder", HttpRequestDecoder::new()).unwrap();
-/// p.add_last("files", StaticFiles::new(dir.path()).unwrap()).unwrap();
+/// p.handlers()
+///     .add_last("decoder", ByteToMessageDecoder::new(HttpDecoder::new()))?
+///     .add_last("files", HttpHandler::new(dir.path()).unwrap())?;
 /// let mut ch = EmbeddedChannel::new(p);
 /// ch.write_inbound(Bytes::from_static(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
 /// let head = ch.read_outbound_bytes().unwrap();
 /// assert!(head.starts_with(b"HTTP/1.1 200 OK\r\n"));
-/// let body = ch.read_outbound_message().unwrap();
-/// assert!(matches!(body, Message::File(r) if r.len() == 5));
+/// let body = ch.read_outbound_wire().unwrap();
+/// assert!(matches!(body, Wire::File(r) if r.len() == 5));
+/// # Ok::<(), weft_pipeline::PipelineError>(())
 /// ```
 #[derive(Debug)]
-pub struct StaticFiles {
+pub struct HttpHandler {
     root: Arc<FileRoot>,
-    waiting: VecDeque<HttpEvent>,
+    waiting: VecDeque<HttpFrame>,
     date: (u64, String),
+    timeouts: Timeouts,
+    /// Answers written since the last flush.
+    unflushed: bool,
     closed: bool,
 }
 
-impl StaticFiles {
-    /// Serves files under `root`.
+impl HttpHandler {
+    /// Serves files under `root`, with the default timeouts.
     ///
     /// # Errors
     ///
@@ -62,11 +76,11 @@ impl StaticFiles {
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
-    /// assert!(weft_examples::http::StaticFiles::new(dir.path()).is_ok());
-    /// assert!(weft_examples::http::StaticFiles::new("/no/such/dir").is_err());
+    /// assert!(weft_examples::http::HttpHandler::new(dir.path()).is_ok());
+    /// assert!(weft_examples::http::HttpHandler::new("/no/such/dir").is_err());
     /// ```
-    pub fn new(root: impl AsRef<Path>) -> std::io::Result<StaticFiles> {
-        Ok(StaticFiles::with_root(Arc::new(FileRoot::open(root)?)))
+    pub fn new(root: impl AsRef<Path>) -> std::io::Result<HttpHandler> {
+        Ok(HttpHandler::with_root(Arc::new(FileRoot::open(root)?)))
     }
 
     /// Serves files under a root opened once and shared; cheap, for one
@@ -78,15 +92,50 @@ impl StaticFiles {
     /// use std::sync::Arc;
     /// let dir = tempfile::tempdir().unwrap();
     /// let root = Arc::new(weft_examples::http::FileRoot::open(dir.path()).unwrap());
-    /// let _h = weft_examples::http::StaticFiles::with_root(root.clone());
+    /// let _h = weft_examples::http::HttpHandler::with_root(root.clone());
     /// ```
-    pub fn with_root(root: Arc<FileRoot>) -> StaticFiles {
-        StaticFiles {
+    pub fn with_root(root: Arc<FileRoot>) -> HttpHandler {
+        HttpHandler {
             root,
             waiting: VecDeque::new(),
             date: (u64::MAX, String::new()),
+            timeouts: Timeouts::new(DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT),
+            unflushed: false,
             closed: false,
         }
+    }
+
+    /// Sets the header timeout (from a head's first byte to its end) and
+    /// the idle timeout (waiting for a request with nothing to send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut h = weft_examples::http::HttpHandler::new(dir.path()).unwrap();
+    /// h.timeouts(Duration::from_secs(5), Duration::from_secs(30));
+    /// ```
+    pub fn timeouts(&mut self, header: Duration, idle: Duration) -> &mut Self {
+        self.timeouts.set(header, idle);
+        self
+    }
+
+    /// Builder form of [`timeouts`](Self::timeouts).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let _h = weft_examples::http::HttpHandler::new(dir.path())
+    ///     .unwrap()
+    ///     .with_timeouts(Duration::from_secs(5), Duration::from_secs(30));
+    /// ```
+    #[must_use]
+    pub fn with_timeouts(mut self, header: Duration, idle: Duration) -> Self {
+        self.timeouts(header, idle);
+        self
     }
 
     /// Brings the cached `Date` value up to the current second.
@@ -98,128 +147,199 @@ impl StaticFiles {
         }
     }
 
-    fn answer(&mut self, ctx: &mut Context<'_>, ev: HttpEvent) {
+    /// Answers `frame` now, or queues it behind earlier ones while the
+    /// channel cannot take more.
+    fn take(&mut self, ctx: &mut Context<'_, Nothing>, frame: HttpFrame) {
+        if self.closed {
+            return;
+        }
+        if let HttpFrame::Request(req) = &frame {
+            self.timeouts.request(ctx.now(), req.has_body());
+        }
+        if !self.waiting.is_empty() || !ctx.is_writable() {
+            if self.waiting.is_empty() {
+                ctx.set_auto_read(false);
+            }
+            self.waiting.push_back(frame);
+            return;
+        }
+        self.answer(ctx, frame);
+    }
+
+    /// Writes the answer to `frame` (no flush, unless it closes).
+    fn answer(&mut self, ctx: &mut Context<'_, Nothing>, frame: HttpFrame) {
         if self.closed {
             return;
         }
         self.refresh_date();
         let date = self.date.1.as_str();
-        let response: Response = match ev {
-            HttpEvent::Request(req) => {
+        let response: Response = match frame {
+            HttpFrame::Request(req) => {
                 let r = respond(&self.root, &req, date);
                 tracing::debug!(
-                    method = ?req.method,
-                    target = %req.target,
+                    method = req.method_name(),
+                    target = req.target(),
                     status = r.status.code(),
                     "http"
                 );
                 r
             }
-            HttpEvent::Invalid(status) => error_response(status, true, false, date),
-            HttpEvent::Timeout => error_response(Status::RequestTimeout, true, false, date),
+            HttpFrame::Invalid(status) => error_response(status, true, false, date),
         };
         ctx.write(response.head);
         if let Some(body) = response.body {
             ctx.write(body);
         }
+        self.unflushed = true;
         if response.close {
-            self.closed = true;
-            self.waiting.clear();
-            ctx.flush();
-            ctx.close();
+            self.close(ctx);
         }
     }
-}
 
-impl Handler for StaticFiles {
-    fn inbound_types(&self) -> TypeFlow {
-        TypeFlow::sink(MessageTypes::of::<HttpEvent>())
-    }
-
-    fn outbound_types(&self) -> TypeFlow {
-        TypeFlow::transform(MessageTypes::NONE, MessageTypes::WIRE)
-    }
-
-    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
-        let ev = match msg.downcast::<HttpEvent>() {
-            Ok(ev) => ev,
-            Err(other) => {
-                ctx.fire_read(other);
-                return;
-            }
-        };
-        if !self.waiting.is_empty() || !ctx.is_writable() {
-            if self.waiting.is_empty() {
-                ctx.flush();
-                ctx.set_auto_read(false);
-            }
-            self.waiting.push_back(ev);
-            return;
-        }
-        self.answer(ctx, ev);
-    }
-
-    fn read_complete(&mut self, ctx: &mut Context<'_>) {
-        if !self.closed {
+    fn flush(&mut self, ctx: &mut Context<'_, Nothing>) {
+        if std::mem::take(&mut self.unflushed) && !self.closed {
             ctx.flush();
         }
-        ctx.fire_read_complete();
     }
 
-    /// An I/O error (a reset peer, a file that shrank under `sendfile`)
-    /// ends the connection; it is the client's or the file's doing, so it
-    /// is logged quietly.
-    fn exception(&mut self, ctx: &mut Context<'_>, err: PipelineError) {
-        tracing::debug!(error = %err, "closing the connection");
+    /// Flushes what was written and closes; nothing more is answered.
+    fn close(&mut self, ctx: &mut Context<'_, Nothing>) {
+        if std::mem::take(&mut self.unflushed) {
+            ctx.flush();
+        }
         self.closed = true;
         self.waiting.clear();
         ctx.close();
     }
+}
 
-    fn writability_changed(&mut self, ctx: &mut Context<'_>, writable: bool) {
-        if writable && !self.waiting.is_empty() {
-            // Resume at once: weft-transport performs what a handler does
-            // in this event (write, flush, switch reading on) as soon as it
-            // returns. Resuming from a due timer instead cost a timer tick
-            // (1 ms) per pause.
-            while let Some(ev) = self.waiting.pop_front() {
-                self.answer(ctx, ev);
-            }
-            if !self.closed {
-                ctx.flush();
-                ctx.set_auto_read(true);
-            }
+impl Handler for HttpHandler {
+    type In = HttpFrame;
+    type Out = Nothing;
+
+    fn read(&mut self, ctx: &mut Context<'_, Nothing>, frame: HttpFrame) {
+        self.take(ctx, frame);
+        self.flush(ctx);
+    }
+
+    /// All the requests of one read: answered in order, one flush.
+    fn read_batch(&mut self, ctx: &mut Context<'_, Nothing>, frames: Batch<'_, HttpFrame>) {
+        for frame in frames {
+            self.take(ctx, frame);
         }
-        ctx.fire_writability_changed(writable);
+        self.flush(ctx);
+    }
+
+    fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: Event) {
+        match event {
+            Event::Active => {
+                self.timeouts.active(ctx.now());
+                ctx.fire_event(Event::Active);
+            }
+            Event::User(v) if v.is::<HttpProgress>() => match v.downcast::<HttpProgress>() {
+                Ok(HttpProgress::HeadStarted) => self.timeouts.head_started(ctx.now()),
+                Ok(HttpProgress::BodySkipped) => self.timeouts.body_skipped(ctx.now()),
+                Err(v) => ctx.fire_event(Event::User(v)),
+            },
+            Event::Writability(writable) => {
+                if writable && !self.closed {
+                    self.timeouts.writable_again(ctx.now());
+                    if !self.waiting.is_empty() {
+                        // Resume at once: weft-transport performs what a
+                        // handler does in this event (write, flush, switch
+                        // reading on) as soon as it returns. Resuming from a
+                        // due timer instead cost a timer tick (1 ms) per pause.
+                        while let Some(frame) = self.waiting.pop_front() {
+                            self.answer(ctx, frame);
+                        }
+                        self.flush(ctx);
+                        if !self.closed {
+                            ctx.set_auto_read(true);
+                        }
+                    }
+                }
+                ctx.fire_event(Event::Writability(writable));
+            }
+            // An I/O error (a reset peer, a file that shrank under
+            // `sendfile`) ends the connection; it is the client's or the
+            // file's doing, so it is logged quietly.
+            Event::Exception(err) => {
+                tracing::debug!(error = %err, "closing the connection");
+                if !self.closed {
+                    self.close(ctx);
+                }
+            }
+            Event::Inactive => {
+                self.closed = true;
+                self.waiting.clear();
+                ctx.fire_event(Event::Inactive);
+            }
+            other => ctx.fire_event(other),
+        }
+    }
+
+    fn deadline(&self) -> Option<std::time::Instant> {
+        if self.closed {
+            return None;
+        }
+        self.timeouts.deadline()
+    }
+
+    fn timer(&mut self, ctx: &mut Context<'_, Nothing>) {
+        if self.closed {
+            return;
+        }
+        let idle_ok = self.waiting.is_empty() && ctx.is_writable();
+        match self.timeouts.expired(ctx.now(), idle_ok) {
+            Some(Expired::Header) => {
+                self.take(ctx, HttpFrame::Invalid(Status::RequestTimeout));
+                self.flush(ctx);
+            }
+            Some(Expired::Idle) => {
+                self.closed = true;
+                ctx.close();
+            }
+            None => {}
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::HttpRequestDecoder;
+    use crate::http::HttpDecoder;
     use bytes::Bytes;
-    use weft_pipeline::{EmbeddedChannel, HeadOp, Pipeline};
+    use weft_pipeline::codec::ByteToMessageDecoder;
+    use weft_pipeline::{EmbeddedChannel, HeadOp, Pipeline, Wire};
 
     fn channel(dir: &Path) -> EmbeddedChannel {
         let mut p = Pipeline::new();
-        p.add_last("decoder", HttpRequestDecoder::new()).unwrap();
-        p.add_last("files", StaticFiles::new(dir).unwrap()).unwrap();
-        EmbeddedChannel::new(p)
+        p.handlers()
+            .add_last("decoder", ByteToMessageDecoder::new(HttpDecoder::new()))
+            .unwrap()
+            .add_last(
+                "files",
+                HttpHandler::new(dir)
+                    .unwrap()
+                    .with_timeouts(Duration::from_secs(5), Duration::from_secs(30)),
+            )
+            .unwrap();
+        let mut ch = EmbeddedChannel::new(p);
+        ch.pipeline_mut().fire_channel_active();
+        ch
     }
 
     fn ops(ch: &mut EmbeddedChannel) -> Vec<String> {
         std::iter::from_fn(|| ch.read_outbound())
             .map(|op| match op {
-                HeadOp::Write(Message::Bytes(b), _) => {
+                HeadOp::Write(Wire::Bytes(b), _) => {
                     let s = String::from_utf8_lossy(&b).into_owned();
                     s.split(' ').take(2).collect::<Vec<_>>().join(" ")
                 }
-                HeadOp::Write(Message::File(r), _) => format!("file {}+{}", r.offset(), r.len()),
-                HeadOp::Write(m, _) => format!("{m:?}"),
+                HeadOp::Write(Wire::File(r), _) => format!("file {}+{}", r.offset(), r.len()),
+                HeadOp::Write(w, _) => format!("{w:?}"),
                 HeadOp::Flush => "flush".into(),
                 HeadOp::Close => "close".into(),
-                HeadOp::SetAutoRead(on) => format!("auto-read {on}"),
             })
             .collect()
     }
@@ -263,18 +383,61 @@ mod tests {
         ch.write_inbound(Bytes::from_static(
             b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /a HTTP/1.1\r\nHost: x\r\n\r\n",
         ));
-        assert_eq!(ops(&mut ch), ["flush", "auto-read false", "flush"]);
+        assert!(ops(&mut ch).is_empty(), "nothing answered");
+        assert!(!ch.auto_read(), "reading stops");
         // Answered in the writability event itself, no timer needed.
         ch.set_writable(true);
         assert_eq!(
             ops(&mut ch),
-            [
-                "HTTP/1.1 200",
-                "file 0+4",
-                "HTTP/1.1 200",
-                "flush",
-                "auto-read true"
-            ]
+            ["HTTP/1.1 200", "file 0+4", "HTTP/1.1 200", "flush"]
         );
+        assert!(ch.auto_read());
+    }
+
+    #[test]
+    fn a_trickling_head_is_answered_408_on_the_virtual_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ch = channel(dir.path());
+        for _ in 0..4 {
+            ch.write_inbound(Bytes::from_static(b"G"));
+            ch.advance(Duration::from_secs(1));
+        }
+        assert!(ops(&mut ch).is_empty());
+        ch.advance(Duration::from_secs(1));
+        assert_eq!(ops(&mut ch), ["HTTP/1.1 408", "flush", "close"]);
+        assert!(ch.is_closed());
+    }
+
+    #[test]
+    fn an_idle_connection_is_closed_but_not_while_a_response_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ch = channel(dir.path());
+        ch.write_inbound(Bytes::from_static(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        ch.set_writable(false);
+        ch.advance(Duration::from_secs(31));
+        assert!(!ch.is_closed(), "a long response is still going out");
+        ch.set_writable(true);
+        ch.advance(Duration::ZERO);
+        ch.advance(Duration::from_secs(29));
+        assert!(!ch.is_closed());
+        ch.advance(Duration::from_secs(2));
+        assert!(ch.is_closed());
+    }
+
+    #[test]
+    fn no_idle_close_while_a_request_body_trickles_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ch = channel(dir.path());
+        ch.write_inbound(Bytes::from_static(
+            b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab",
+        ));
+        assert_eq!(ops(&mut ch), ["HTTP/1.1 405", "flush"]);
+        ch.advance(Duration::from_secs(100));
+        assert!(!ch.is_closed(), "the body is still arriving");
+        ch.write_inbound(Bytes::from_static(b"cd"));
+        ch.advance(Duration::from_secs(29));
+        assert!(!ch.is_closed());
+        ch.advance(Duration::from_secs(1));
+        assert!(ch.is_closed(), "idle from the end of the body");
     }
 }
