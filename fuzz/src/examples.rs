@@ -8,30 +8,32 @@
 
 use bytes::Bytes;
 use weft_buf::CompositeBuf;
-use weft_examples::http::{HttpEvent, HttpRequestDecoder};
+use weft_examples::http::{HttpDecoder, HttpFrame};
 use weft_examples::log::protocol::{decode_request, BadRequest, Request as LogRequest};
 use weft_examples::resp::parser::RequestParser;
 use weft_examples::resp::protocol::ProtocolError;
+use weft_pipeline::codec::ByteToMessageDecoder;
 use weft_pipeline::{EmbeddedChannel, Pipeline};
 
 use crate::input::{chunks, raw_cuts, Input};
 
-fn http_run(parts: &[&[u8]]) -> Vec<HttpEvent> {
+fn http_run(parts: &[&[u8]]) -> Vec<HttpFrame> {
     let mut p = Pipeline::new();
     p.handlers()
-        .add_last("http", HttpRequestDecoder::new())
+        .add_last("http", ByteToMessageDecoder::new(HttpDecoder::new()))
         .unwrap();
     let mut ch = EmbeddedChannel::new(p);
     let mut out = Vec::new();
     for part in parts {
         ch.write_inbound(Bytes::copy_from_slice(part));
-        while let Some(ev) = ch.read_inbound::<HttpEvent>() {
-            out.push(ev);
+        while let Some(frame) = ch.read_inbound::<HttpFrame>() {
+            out.push(frame);
         }
+        assert_eq!(ch.inbound_len(), 0, "HTTP decoder passed on a non-frame");
     }
     ch.finish();
-    while let Some(ev) = ch.read_inbound::<HttpEvent>() {
-        out.push(ev);
+    while let Some(frame) = ch.read_inbound::<HttpFrame>() {
+        out.push(frame);
     }
     assert!(
         ch.take_exceptions().is_empty(),
@@ -40,7 +42,7 @@ fn http_run(parts: &[&[u8]]) -> Vec<HttpEvent> {
     out
 }
 
-/// `HttpRequestDecoder` through an `EmbeddedChannel`.
+/// `HttpDecoder` in a `ByteToMessageDecoder`, through an `EmbeddedChannel`.
 pub fn http_head(data: &[u8]) {
     let mut input = Input::new(data);
     let cuts = raw_cuts(&mut input);
@@ -51,9 +53,9 @@ pub fn http_head(data: &[u8]) {
     // An invalid head ends the connection: nothing may follow it.
     if let Some(i) = whole
         .iter()
-        .position(|e| !matches!(e, HttpEvent::Request(_)))
+        .position(|f| !matches!(f, HttpFrame::Request(_)))
     {
-        assert_eq!(i + 1, whole.len(), "events after {:?}", whole[i]);
+        assert_eq!(i + 1, whole.len(), "frames after {:?}", whole[i]);
     }
 }
 
