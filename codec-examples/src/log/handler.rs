@@ -48,6 +48,9 @@ use super::store::LogError;
 /// Requests run one at a time, so more in flight only queue; the bound
 /// keeps a client that pipelines without reading answers (or parks many
 /// long-poll fetches) from growing the broker's memory without limit.
+/// The cost: while reading is paused, the broker notices the client's
+/// close only when it reads again (after an answer), as Kafka, which
+/// stops reading a connection while its request runs, does.
 pub const MAX_REQUESTS_IN_FLIGHT: usize = 16;
 
 /// Runs futures one after another in the order they were handed to
