@@ -109,13 +109,17 @@ pub struct RequestHead {
 
 impl RequestHead {
     fn text(&self, span: Span) -> &str {
-        // The spans were cut from `&str`s httparse or `from_utf8` checked,
-        // on char boundaries; checking again costs a pass over a few bytes
-        // and keeps this free of `unsafe`.
-        self.head
+        // The spans were cut by `parse_head` from `&str`s that httparse or
+        // `from_utf8` checked, within the head; checking again costs a pass
+        // over a few bytes and keeps this free of `unsafe`. The fallback
+        // cannot be reached (the debug assertion says so in tests) and is
+        // not a panic on peer input.
+        let text = self
+            .head
             .get(usize::from(span.start)..usize::from(span.end))
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+            .and_then(|b| std::str::from_utf8(b).ok());
+        debug_assert!(text.is_some(), "span {span:?} outside the head or not UTF-8");
+        text.unwrap_or("")
     }
 
     fn header(&self, span: Option<Span>) -> Option<&str> {
