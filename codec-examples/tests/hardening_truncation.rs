@@ -78,8 +78,8 @@ async fn send_while_truncating(path: FilePath) -> (std::io::Result<()>, Vec<u8>,
     let stats = Arc::new(Stats::new());
     let mut out: OutboundBuffer = OutboundBuffer::new(stats.clone());
     out.push_with_path(
-            Wire::File(FileRegion::new(file.clone(), 0, LEN as u64).unwrap()),
-            path,
+        Wire::File(FileRegion::new(file.clone(), 0, LEN as u64).unwrap()),
+        path,
         None,
     );
     out.flush();
@@ -165,9 +165,7 @@ async fn next_send_works(path: FilePath) {
     f.write_all(&data).unwrap();
     let (a, b) = tcp_pair().await;
     let mut out: OutboundBuffer = OutboundBuffer::new(Arc::new(Stats::new()));
-    out.push_with_path(
-            Wire::File(FileRegion::from_file(f).unwrap()),
-            path, None);
+    out.push_with_path(Wire::File(FileRegion::from_file(f).unwrap()), path, None);
     out.flush();
     let reader = tokio::spawn(read_all(b));
     timeout(STEP, out.flush_to(&a)).await.unwrap().unwrap();

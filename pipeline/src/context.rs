@@ -10,7 +10,9 @@ use futures::FutureExt;
 
 use crate::chain::{Chain, Ev, EventQueue, Inbound, Origin, Outbound};
 use crate::head::{Continuation, Task, TaskDone};
-use crate::{Event, Handler, Handlers, Head, Message, MessageType, PipelineError, Value, WritePromise};
+use crate::{
+    Event, Handler, Handlers, Head, Message, MessageType, PipelineError, Value, WritePromise,
+};
 
 /// The untyped part of a context: where the handler sits and what it may reach.
 pub(crate) struct Core<'a> {
@@ -479,12 +481,15 @@ impl<'a, O: MessageType> Context<'a, O> {
     {
         let handler = self.core.id;
         let fut = fut.map(move |r| {
-            let then: Continuation = Box::new(move |h: &mut dyn Any, core: Core<'_>| {
-                match h.downcast_mut::<H>() {
-                    Some(h) => then(h, &mut Context::new(core), r),
-                    None => tracing::debug!("a task finished after its handler was replaced; result dropped"),
-                }
-            });
+            let then: Continuation =
+                Box::new(
+                    move |h: &mut dyn Any, core: Core<'_>| match h.downcast_mut::<H>() {
+                        Some(h) => then(h, &mut Context::new(core), r),
+                        None => tracing::debug!(
+                            "a task finished after its handler was replaced; result dropped"
+                        ),
+                    },
+                );
             TaskDone { handler, then }
         });
         self.core.head.spawn(Task { fut: Box::pin(fut) });

@@ -77,7 +77,9 @@ impl EmbeddedChannel {
     fn recorder(&mut self) -> &mut Recorder {
         match self.pipeline.recorder() {
             Some(r) => r,
-            None => unreachable!("an EmbeddedChannel's head is a Recorder, installed in new and never replaced"),
+            None => unreachable!(
+                "an EmbeddedChannel's head is a Recorder, installed in new and never replaced"
+            ),
         }
     }
 

@@ -52,7 +52,9 @@ pub struct Batch<'a, T> {
 
 impl<T> fmt::Debug for Batch<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Batch").field("left", &self.msgs.len()).finish()
+        f.debug_struct("Batch")
+            .field("left", &self.msgs.len())
+            .finish()
     }
 }
 
@@ -64,7 +66,9 @@ impl<T: MessageType> Iterator for Batch<'_, T> {
             match T::from_message(m) {
                 Ok(t) => return Some(t),
                 Err(m) => {
-                    let r = self.rejected.get_or_insert_with(|| (0, m.kind().to_string()));
+                    let r = self
+                        .rejected
+                        .get_or_insert_with(|| (0, m.kind().to_string()));
                     r.0 += 1;
                 }
             }

@@ -100,7 +100,12 @@ pub trait Handler: Send + 'static {
     }
 
     /// A message is being written towards the head. The default passes it on.
-    fn write(&mut self, ctx: &mut Context<'_, Self::Out>, msg: Message, promise: Option<WritePromise>) {
+    fn write(
+        &mut self,
+        ctx: &mut Context<'_, Self::Out>,
+        msg: Message,
+        promise: Option<WritePromise>,
+    ) {
         ctx.write_with_promise(msg, promise);
     }
 

@@ -104,7 +104,12 @@ impl<'p> Handlers<'p> {
         self
     }
 
-    fn insert(&mut self, at: At<'_>, name: &str, h: impl Handler) -> Result<&mut Self, PipelineError> {
+    fn insert(
+        &mut self,
+        at: At<'_>,
+        name: &str,
+        h: impl Handler,
+    ) -> Result<&mut Self, PipelineError> {
         let h = Box::new(h);
         let chain = self.chain();
         let id = match at {
@@ -124,7 +129,11 @@ impl<'p> Handlers<'p> {
     /// assert!(weft_pipeline::Pipeline::new().handlers().names().is_empty());
     /// ```
     pub fn names(&mut self) -> Vec<String> {
-        self.chain().names().into_iter().map(str::to_string).collect()
+        self.chain()
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
     }
 
     /// True if a handler named `name` is in the pipeline.
@@ -201,7 +210,12 @@ impl<'p> Handlers<'p> {
     /// # Examples
     ///
     /// See the type-level example.
-    pub fn add_before(&mut self, base: &str, name: &str, h: impl Handler) -> Result<&mut Self, PipelineError> {
+    pub fn add_before(
+        &mut self,
+        base: &str,
+        name: &str,
+        h: impl Handler,
+    ) -> Result<&mut Self, PipelineError> {
         self.insert(At::Before(base), name, h)
     }
 
@@ -214,7 +228,12 @@ impl<'p> Handlers<'p> {
     /// # Examples
     ///
     /// See the type-level example.
-    pub fn add_after(&mut self, base: &str, name: &str, h: impl Handler) -> Result<&mut Self, PipelineError> {
+    pub fn add_after(
+        &mut self,
+        base: &str,
+        name: &str,
+        h: impl Handler,
+    ) -> Result<&mut Self, PipelineError> {
         self.insert(At::After(base), name, h)
     }
 
@@ -246,7 +265,12 @@ impl<'p> Handlers<'p> {
     /// # Examples
     ///
     /// See the type-level example.
-    pub fn replace(&mut self, old: &str, name: &str, h: impl Handler) -> Result<&mut Self, PipelineError> {
+    pub fn replace(
+        &mut self,
+        old: &str,
+        name: &str,
+        h: impl Handler,
+    ) -> Result<&mut Self, PipelineError> {
         let (old_id, new_id) = self.chain().replace(old, name, Box::new(h))?;
         Ok(self.changed([Ev::Removed(old_id), Ev::Added(new_id)]))
     }

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use crate::chain::{Chain, Ev, EventQueue, Inbound, Origin, Outbound};
 use crate::context::Core;
-use crate::{Event, Handlers, Head, Message, PipelineError, Recorder, TaskDone, Value, WritePromise};
+use crate::{
+    Event, Handlers, Head, Message, PipelineError, Recorder, TaskDone, Value, WritePromise,
+};
 
 /// How many unhandled exceptions a pipeline keeps for
 /// [`Pipeline::take_unhandled_exceptions`]; older ones are only counted.
@@ -413,7 +415,8 @@ impl Pipeline {
     /// True if the head is a [`Recorder`] that saw a close.
     pub(crate) fn is_closed_recorder(&self) -> bool {
         let head: &dyn std::any::Any = &*self.head;
-        head.downcast_ref::<Recorder>().is_some_and(Recorder::is_closed)
+        head.downcast_ref::<Recorder>()
+            .is_some_and(Recorder::is_closed)
     }
 
     pub(crate) fn set_capture(&mut self, on: bool) {

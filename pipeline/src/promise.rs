@@ -8,7 +8,6 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::channel::oneshot;
 
-
 /// Completes when the bytes of a write are handed to the kernel (`Ok`) or
 /// fail (`Err`). Dropping a promise without completing it completes its
 /// future with an error (`BrokenPipe`), so a waiter never hangs.

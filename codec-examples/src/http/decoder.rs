@@ -298,7 +298,11 @@ mod tests {
         });
         assert_eq!(copied, head.len() as u64);
         assert_eq!(targets(&frames(&mut ch)), ["/a"]);
-        assert_eq!(progress(&mut ch), [HttpProgress::HeadStarted], "once per head");
+        assert_eq!(
+            progress(&mut ch),
+            [HttpProgress::HeadStarted],
+            "once per head"
+        );
     }
 
     #[test]

@@ -118,7 +118,10 @@ impl RequestHead {
             .head
             .get(usize::from(span.start)..usize::from(span.end))
             .and_then(|b| std::str::from_utf8(b).ok());
-        debug_assert!(text.is_some(), "span {span:?} outside the head or not UTF-8");
+        debug_assert!(
+            text.is_some(),
+            "span {span:?} outside the head or not UTF-8"
+        );
         text.unwrap_or("")
     }
 
@@ -388,11 +391,9 @@ mod tests {
                 .keep_alive()
         );
         assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().keep_alive());
-        assert!(
-            parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
-                .unwrap()
-                .keep_alive()
-        );
+        assert!(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+            .unwrap()
+            .keep_alive());
     }
 
     #[test]
@@ -474,13 +475,17 @@ mod tests {
 
     #[test]
     fn header_values_are_trimmed_slices_of_the_head_and_the_frame_is_inline() {
-        let r = parse("GET /x HTTP/1.1\r\nHost: h\r\nRange:   bytes=1-2  \r\nIf-Range:\r\n\r\n").unwrap();
+        let r = parse("GET /x HTTP/1.1\r\nHost: h\r\nRange:   bytes=1-2  \r\nIf-Range:\r\n\r\n")
+            .unwrap();
         assert_eq!(r.range(), Some("bytes=1-2"));
         assert_eq!(r.if_range(), Some(""), "present but empty");
         assert_eq!(r.if_none_match(), None);
         let range = r.range().unwrap().as_ptr() as usize;
         let head = r.as_bytes().as_ptr() as usize;
-        assert!(range > head && range < head + r.as_bytes().len(), "not a copy");
+        assert!(
+            range > head && range < head + r.as_bytes().len(),
+            "not a copy"
+        );
         assert!(weft_pipeline::Value::fits_inline::<RequestHead>());
         assert!(weft_pipeline::Value::fits_inline::<crate::http::HttpFrame>());
     }

@@ -76,4 +76,3 @@ fn validators(meta: &std::fs::Metadata) -> Validators {
         mtime_secs,
     }
 }
-

@@ -40,7 +40,10 @@ use weft_buf::record_copy;
 
 use weft_buf::CompositeBuf;
 
-use crate::{Context, Event, Handler, Message, MessageType, MessageTypes, PipelineError, TypeFlow, WritePromise};
+use crate::{
+    Context, Event, Handler, Message, MessageType, MessageTypes, PipelineError, TypeFlow,
+    WritePromise,
+};
 
 /// Runs a `tokio_util::codec::Decoder` as an inbound handler.
 ///

@@ -25,7 +25,9 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 
-use crate::{Context, Handler, Message, MessageType, MessageTypes, PipelineError, TypeFlow, WritePromise};
+use crate::{
+    Context, Handler, Message, MessageType, MessageTypes, PipelineError, TypeFlow, WritePromise,
+};
 
 /// An inbound handler turning each `In` into an `Out` with a closure.
 ///
