@@ -37,10 +37,11 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use futures::StreamExt;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::codec::{Decoder, FramedRead, LengthDelimitedCodec};
+use weft_buf::CompositeBuf;
 use weft_pipeline::codec::{
     ByteToMessageDecoder, DecoderAdapter, LengthFieldBasedFrameDecoder, DEFAULT_MERGE_THRESHOLD,
 };
-use weft_pipeline::{Context, Handler, Message, MessageTypes, Pipeline, TypeFlow};
+use weft_pipeline::{Context, Handler, Message, MessageType, Nothing, Pipeline};
 
 const STREAM_BYTES: usize = 8 << 20;
 const MAX_FRAME: usize = 1 << 20;
@@ -114,15 +115,20 @@ impl Recv {
     }
 }
 
-/// Counts the frames that reach it.
-struct Sink(Arc<AtomicU64>);
+/// Counts the frames (of type `T`) that reach it.
+struct Sink<T>(Arc<AtomicU64>, std::marker::PhantomData<fn(T)>);
 
-impl Handler for Sink {
-    fn inbound_types(&self) -> TypeFlow {
-        TypeFlow::sink(MessageTypes::BUFFERS)
+impl<T> Sink<T> {
+    fn new(count: &Arc<AtomicU64>) -> Self {
+        Sink(count.clone(), std::marker::PhantomData)
     }
+}
 
-    fn read(&mut self, _ctx: &mut Context<'_>, msg: Message) {
+impl<T: MessageType> Handler for Sink<T> {
+    type In = T;
+    type Out = Nothing;
+
+    fn read(&mut self, _ctx: &mut Context<'_, Nothing>, msg: T) {
         black_box(&msg);
         self.0.fetch_add(1, Ordering::Relaxed);
     }
@@ -139,8 +145,9 @@ fn weft_pass(input: &Input, merge: bool) -> u64 {
         decoder.merge_small_leftovers(DEFAULT_MERGE_THRESHOLD);
     }
     let mut p = Pipeline::new();
-    p.add_last("decoder", decoder)
-        .and_then(|p| p.add_last("sink", Sink(count.clone())))
+    p.handlers()
+        .add_last("decoder", decoder)
+        .and_then(|h| h.add_last("sink", Sink::<CompositeBuf>::new(&count)))
         .expect("decoder and sink meet");
     let mut recv = Recv {
         chunk: BytesMut::new(),
@@ -164,8 +171,9 @@ fn adapter_pass(input: &Input) -> u64 {
         .max_frame_length(MAX_FRAME)
         .new_codec();
     let mut p = Pipeline::new();
-    p.add_last("codec", DecoderAdapter::new(codec))
-        .and_then(|p| p.add_last("sink", Sink(count.clone())))
+    p.handlers()
+        .add_last("codec", DecoderAdapter::new(codec))
+        .and_then(|h| h.add_last("sink", Sink::<BytesMut>::new(&count)))
         .expect("adapter and sink meet");
     let mut recv = Recv {
         chunk: BytesMut::new(),

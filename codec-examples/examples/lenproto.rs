@@ -8,24 +8,24 @@
 use bytes::Bytes;
 use weft_buf::CompositeBuf;
 use weft_pipeline::codec::{ByteToMessageDecoder, LengthFieldBasedFrameDecoder as Frames};
-use weft_pipeline::{codec::LengthFieldPrepender, Context, Handler, Message};
+use weft_pipeline::{codec::LengthFieldPrepender, Batch, Context, Handler, Nothing};
 use weft_transport::ServerBuilder;
 
 /// Answers each name frame with `hello, <name>`.
 struct Greeter;
 
 impl Handler for Greeter {
-    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+    type In = CompositeBuf; // a frame, in one read or spanning several
+    type Out = Nothing;
+
+    fn read(&mut self, ctx: &mut Context<'_, Nothing>, name: CompositeBuf) {
         let mut reply = CompositeBuf::from(Bytes::from_static(b"hello, "));
-        match msg {
-            Message::Bytes(name) => reply.push(name),
-            Message::Composite(name) => reply.append(name),
-            _ => return,
-        }
+        reply.append(name);
         ctx.write(reply); // the prepender adds the 4-byte length in front
     }
 
-    fn read_complete(&mut self, ctx: &mut Context<'_>) {
+    fn read_batch(&mut self, ctx: &mut Context<'_, Nothing>, names: Batch<'_, CompositeBuf>) {
+        names.for_each(|name| self.read(ctx, name));
         ctx.flush(); // one writev for every reply of this read
     }
 }
@@ -36,9 +36,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = ServerBuilder::new().bind_tcp(addr.parse()?, |p| {
         // at most 64 KiB + 4 per frame; a 4-byte length at offset 0, stripped
         let frames = Frames::new(65_540, 0, 4, 0, 4)?;
-        p.add_last("frames", ByteToMessageDecoder::new(frames))?;
-        p.add_last("length", LengthFieldPrepender::new(4)?)?;
-        p.add_last("greeter", Greeter)?;
+        p.handlers()
+            .add_last("frames", ByteToMessageDecoder::new(frames))?
+            .add_last("length", LengthFieldPrepender::new(4)?)?
+            .add_last("greeter", Greeter)?;
         Ok(())
     })?;
     println!("listening on {}", server.local_addr().ok_or("not bound")?);

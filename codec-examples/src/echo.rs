@@ -26,10 +26,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use weft_buf::CompositeBuf;
 use weft_pipeline::codec::{
     ByteToMessageDecoder, LengthFieldBasedFrameDecoder, LineBasedFrameDecoder,
 };
-use weft_pipeline::{Context, Handler, Message, MessageTypes, Pipeline, PipelineError, TypeFlow};
+use weft_pipeline::{Batch, Context, Event, Handler, Nothing, Pipeline, PipelineError};
 use weft_transport::ServerBuilder;
 
 use crate::common::{announce, raise_nofile_limit, shutdown_signal};
@@ -55,8 +56,10 @@ impl fmt::Display for Framing {
     }
 }
 
-/// Writes every frame it reads back to the peer, unchanged, and flushes when
-/// the read batch is over (so many small frames go out in one `writev`).
+/// Writes every frame it reads back to the peer, unchanged: the frames cut
+/// from one read arrive as one batch and go back as one write of one
+/// [`CompositeBuf`] (their segments, no copy) and one flush, so many small
+/// frames go out in one `writev`.
 ///
 /// Backpressure: when the channel stops being writable (a peer that sends
 /// but does not read), `Echo` switches reading off, and back on once the
@@ -71,7 +74,7 @@ impl fmt::Display for Framing {
 /// use weft_pipeline::{EmbeddedChannel, Pipeline};
 ///
 /// let mut p = Pipeline::new();
-/// p.add_last("echo", Echo::new()).unwrap();
+/// p.handlers().add_last("echo", Echo::new()).unwrap();
 /// let mut ch = EmbeddedChannel::new(p);
 /// ch.write_inbound(Bytes::from_static(b"ping"));
 /// assert_eq!(ch.read_outbound_bytes().unwrap(), &b"ping"[..]);
@@ -96,43 +99,46 @@ impl Echo {
 }
 
 impl Handler for Echo {
-    fn inbound_types(&self) -> TypeFlow {
-        TypeFlow::sink(MessageTypes::BUFFERS)
+    type In = CompositeBuf;
+    type Out = Nothing;
+
+    fn read(&mut self, ctx: &mut Context<'_, Nothing>, frame: CompositeBuf) {
+        ctx.write_and_flush(frame);
     }
 
-    fn outbound_types(&self) -> TypeFlow {
-        TypeFlow::transform(MessageTypes::NONE, MessageTypes::BUFFERS)
-    }
-
-    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
-        ctx.write(msg);
-    }
-
-    fn read_complete(&mut self, ctx: &mut Context<'_>) {
-        ctx.flush();
-        ctx.fire_read_complete();
-    }
-
-    fn writability_changed(&mut self, ctx: &mut Context<'_>, writable: bool) {
-        if !writable && !self.paused {
-            self.paused = true;
-            ctx.set_auto_read(false);
-        } else if writable && self.paused {
-            // Resume at once: weft-transport performs what a handler does
-            // in this event right after it (since ca17b2e). Resuming from a
-            // due timer instead cost a timer tick (1 ms) per pause, which a
-            // client with 512 KiB in flight hit on every window.
-            self.paused = false;
-            ctx.set_auto_read(true);
+    fn read_batch(&mut self, ctx: &mut Context<'_, Nothing>, frames: Batch<'_, CompositeBuf>) {
+        let mut all = CompositeBuf::with_capacity(frames.len());
+        for frame in frames {
+            all.append(frame);
         }
-        ctx.fire_writability_changed(writable);
+        ctx.write_and_flush(all);
     }
 
-    /// A too-long frame or an I/O error ends the connection: the peer
-    /// broke the protocol or went away, which is not a server error.
-    fn exception(&mut self, ctx: &mut Context<'_>, err: PipelineError) {
-        tracing::info!(error = %err, "closing the connection");
-        ctx.close();
+    fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: Event) {
+        match event {
+            Event::Writability(false) if !self.paused => {
+                self.paused = true;
+                ctx.set_auto_read(false);
+            }
+            // Resume at once: the transport runs what a handler does in
+            // this event right after it. Resuming from a due timer instead
+            // cost a timer tick (1 ms) per pause, which a client with
+            // 512 KiB in flight hit on every window.
+            Event::Writability(true) if self.paused => {
+                self.paused = false;
+                ctx.set_auto_read(true);
+            }
+            // A too-long frame or an I/O error ends the connection: the
+            // peer broke the protocol or went away, which is not a server
+            // error.
+            Event::Exception(err) => {
+                tracing::info!(error = %err, "closing the connection");
+                ctx.close();
+                return;
+            }
+            _ => {}
+        }
+        ctx.fire_event(event);
     }
 }
 
@@ -180,14 +186,16 @@ pub fn init_pipeline(
             // allocation and no extra iovec per frame), and a frame inside
             // one read goes back as one slice of it.
             let decoder = LengthFieldBasedFrameDecoder::new(max_total, 0, 4, 0, 0)?;
-            p.add_last("framer", ByteToMessageDecoder::new(decoder))?;
+            p.handlers()
+                .add_last("framer", ByteToMessageDecoder::new(decoder))?;
         }
         Framing::Line => {
             let decoder = LineBasedFrameDecoder::new(max_frame).strip_delimiter(false);
-            p.add_last("framer", ByteToMessageDecoder::new(decoder))?;
+            p.handlers()
+                .add_last("framer", ByteToMessageDecoder::new(decoder))?;
         }
     }
-    p.add_last("echo", Echo::new())?;
+    p.handlers().add_last("echo", Echo::new())?;
     Ok(())
 }
 
@@ -253,7 +261,7 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use weft_buf::measure_copies;
-    use weft_pipeline::EmbeddedChannel;
+    use weft_pipeline::{EmbeddedChannel, Wire};
 
     fn channel(framing: Framing, max: usize) -> EmbeddedChannel {
         let mut p = Pipeline::new();
@@ -261,24 +269,23 @@ mod tests {
         EmbeddedChannel::new(p)
     }
 
-    fn drain(ch: &mut EmbeddedChannel) -> Vec<Message> {
-        std::iter::from_fn(|| ch.read_outbound_message()).collect()
+    /// Every write that reached the head, as the segments it carries.
+    fn drain(ch: &mut EmbeddedChannel) -> Vec<Vec<Bytes>> {
+        std::iter::from_fn(|| ch.read_outbound_wire())
+            .map(|w| match w {
+                Wire::Bytes(b) => vec![b],
+                Wire::Composite(c) => c.into_segments().collect(),
+                Wire::File(f) => panic!("unexpected {f:?}"),
+            })
+            .collect()
     }
 
-    fn flat(msgs: &[Message]) -> Vec<u8> {
-        let mut v = Vec::new();
-        for m in msgs {
-            match m {
-                Message::Bytes(b) => v.extend_from_slice(b),
-                Message::Composite(c) => {
-                    for s in c.segments() {
-                        v.extend_from_slice(s)
-                    }
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        v
+    fn flat(writes: &[Vec<Bytes>]) -> Vec<u8> {
+        writes
+            .iter()
+            .flatten()
+            .flat_map(|b| b.iter().copied())
+            .collect()
     }
 
     #[test]
@@ -301,8 +308,9 @@ mod tests {
         ch.write_inbound(read.clone());
         let out = drain(&mut ch);
         // Header and body go back as the one slice of the read they came in.
-        let Some(Message::Bytes(frame)) = out.first() else {
-            panic!("{out:?}");
+        let [segs] = &out[..] else { panic!("{out:?}") };
+        let [frame] = &segs[..] else {
+            panic!("{segs:?}")
         };
         assert_eq!(frame, &read);
         assert_eq!(frame.as_ptr(), read.as_ptr());
@@ -316,13 +324,9 @@ mod tests {
         let ((), copied) = measure_copies(|| ch.write_inbound(read.clone()));
         assert_eq!(copied, 0);
         let out = drain(&mut ch);
-        let ptrs: Vec<*const u8> = out
-            .iter()
-            .map(|m| match m {
-                Message::Bytes(b) => b.as_ptr(),
-                other => panic!("{other:?}"),
-            })
-            .collect();
+        // The three frames of the one read: one batch, one write, one flush.
+        assert_eq!(out.len(), 1, "{out:?}");
+        let ptrs: Vec<*const u8> = out[0].iter().map(|b| b.as_ptr()).collect();
         assert_eq!(
             ptrs,
             [read.as_ptr(), read[6..].as_ptr(), read[10..].as_ptr()]
@@ -343,15 +347,13 @@ mod tests {
 
     #[test]
     fn reading_stops_while_the_channel_is_not_writable() {
-        use weft_pipeline::HeadOp;
         let mut ch = channel(Framing::Line, 64);
         ch.set_writable(false);
         assert!(!ch.auto_read());
         ch.set_writable(true);
         assert!(ch.auto_read(), "resumes as soon as it is writable");
-        while let Some(op) = ch.read_outbound() {
-            assert!(matches!(op, HeadOp::SetAutoRead(_)), "{op:?}");
-        }
+        // Auto-read is channel state, not an outbound operation.
+        assert!(ch.read_outbound().is_none());
     }
 
     #[test]
