@@ -3,12 +3,16 @@
 #
 #   benches/peers.sh            # full run (about 4 minutes here)
 #   benches/peers.sh --quick    # shorter loads and a 256 MiB file (about 1.5 minutes)
+#   benches/peers.sh [--quick] --only echo|resp|http|proxy   # one section
 #
 # Pairs: weft http vs nginx (1 GiB file: GB/s and server CPU s/GB; 4 KiB
 # file: wrk req/s), weft resp vs redis-server (redis-benchmark ping/set/get at
-# -P 1 and -P 16), weft echo --framing length vs a tokio-util Framed +
-# LengthDelimitedCodec echo server (bin `framed-echo` of this crate; load from
-# bin `echo-load`, frames of 8 and 32 segments of 1 KiB), weft proxy --mode
+# -P 1 and -P 16; req/s and server CPU per request, each command run
+# alone), weft echo --framing length vs a tokio-util Framed +
+# LengthDelimitedCodec echo server that flushes once per batch of ready
+# frames (bin `framed-echo` of this crate; load from bin `echo-load`: 64-byte
+# frames with 64 and 1 in flight per connection, and frames of 8 and 32
+# segments of 1 KiB; frames/s and server CPU per frame), weft proxy --mode
 # splice vs --mode copy (GB/s and proxy CPU s/GiB).
 #
 # Every server gets one thread (nginx: 1 worker; tokio servers:
@@ -19,7 +23,16 @@
 set -euo pipefail
 
 QUICK=0
-if [[ "${1:-}" == "--quick" ]]; then QUICK=1; fi
+ONLY=all
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) QUICK=1 ;;
+    --only) ONLY=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--only echo|resp|http|proxy]" >&2; exit 2 ;;
+  esac
+  shift
+done
+section() { [[ $ONLY == all || $ONLY == "$1" ]]; }
 if ((QUICK)); then
   BIG_MIB=256; DUR=3; REQS=20000; DOWNLOADS=2
 else
@@ -119,6 +132,8 @@ report() { # report WHAT WEFT_NAME WEFT PEER_NAME PEER TARGET
 WORK=$(mktemp -d /tmp/weft-peers.XXXXXX)
 chmod 755 "$WORK"
 mkdir -p "$WORK/www" "$WORK/nginx"
+RESULTS=()
+if section http || section proxy; then
 log "writing a ${BIG_MIB} MiB file and a 4 KiB file in $WORK/www"
 head -c $((BIG_MIB << 20)) /dev/urandom > "$WORK/www/big.bin"
 head -c 4096 /dev/urandom > "$WORK/www/small.bin"
@@ -202,6 +217,7 @@ else
   log "WARNING: strace saw no sendfile from nginx; its figures are not a sendfile baseline"
 fi
 
+if section http; then
 log "http: nginx (1 worker)"
 measure_http "$NGINX_PORT" "$NGINX" "$NGINX_WORKER"
 N_GBPS=$GBPS N_CPU=$CPU_PER_GB N_RPS=$RPS
@@ -216,10 +232,10 @@ measure_http "$WEFT_HTTP_PORT" "$WEFT_HTTP"
 W_GBPS=$GBPS W_CPU=$CPU_PER_GB W_RPS=$RPS
 stop "$WEFT_HTTP"
 
-RESULTS=()
 RESULTS+=("$(report "http ${BIG_MIB}MiB file GB/s" weft "$W_GBPS" nginx "$N_GBPS" '>= 1.0')")
 RESULTS+=("$(report "http ${BIG_MIB}MiB server CPU s/GB" weft "$W_CPU" nginx "$N_CPU" '<= 1.0')")
 RESULTS+=("$(report "http 4KiB file req/s (wrk -c64)" weft "$W_RPS" nginx "$N_RPS" '>= 1.0')")
+fi
 
 # --- proxy: weft proxy splice vs copy, relaying nginx's big file -------------------
 measure_proxy() { # measure_proxy MODE: sets P_GBPS P_CPU
@@ -241,22 +257,30 @@ measure_proxy() { # measure_proxy MODE: sets P_GBPS P_CPU
   P_GBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.3f", b / s / 1e9 }')
   P_CPU=$(awk -v t=$((t1 - t0)) -v k="$TICK" -v b="$bytes" 'BEGIN { printf "%.3f", t / k / (b / 1073741824) }')
 }
+if section proxy; then
 log "proxy: splice, then copy"
 measure_proxy splice
 S_GBPS=$P_GBPS S_CPU=$P_CPU
 measure_proxy copy
 RESULTS+=("$(report "proxy ${BIG_MIB}MiB GB/s" splice "$S_GBPS" copy "$P_GBPS" 'reported')")
 RESULTS+=("$(report "proxy ${BIG_MIB}MiB CPU s/GiB" splice "$S_CPU" copy "$P_CPU" '<= 0.7')")
+fi
 stop "$NGINX"
+fi
 
 # --- resp: weft resp vs redis-server ---------------------------------------------
-bench_redis() { # bench_redis PORT PIPELINE: prints "ping set get" req/s
-  timeout 120 redis-benchmark -h 127.0.0.1 -p "$1" -n "$REQS" -c 50 -P "$2" -t ping,set,get -q 2>/dev/null \
-    | tr '\r' '\n' | awk '
-      /^PING_MBULK:/ { p = $2 } /^SET:/ { s = $2 } /^GET:/ { g = $2 }
-      END { print p + 0, s + 0, g + 0 }'
+bench_cmd() { # bench_cmd PORT PIPELINE TEST PID: prints "req/s µs-of-server-CPU-per-request"
+  local t0 t1 rps
+  t0=$(cpu_ticks "$4")
+  rps=$(timeout 120 redis-benchmark -h 127.0.0.1 -p "$1" -n "$REQS" -c 50 -P "$2" -t "$3" -q 2>/dev/null \
+    | tr '\r' '\n' | awk -v t="$3" 'toupper($1) ~ "^" toupper(t) "(_MBULK)?:$" { r = $2 } END { print r + 0 }')
+  t1=$(cpu_ticks "$4")
+  # PING runs twice (inline and multi-bulk): 2 x REQS requests.
+  local n=$REQS; [[ $3 == ping ]] && n=$((2 * REQS))
+  echo "$rps $(awk -v t=$((t1 - t0)) -v k="$TICK" -v n="$n" 'BEGIN { printf "%.3f", t / k / n * 1e6 }')"
 }
 
+if section resp; then
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
   --daemonize no --logfile "$WORK/redis.log" &
@@ -269,17 +293,21 @@ WEFT_RESP=$!
 PIDS+=("$WEFT_RESP")
 wait_port "$WEFT_RESP_PORT" "$WEFT_RESP"
 for P in 1 16; do
-  log "resp: redis-benchmark -P $P"
-  read -r RP RS RG < <(bench_redis "$REDIS_PORT" "$P")
-  read -r WP WS WG < <(bench_redis "$WEFT_RESP_PORT" "$P")
-  RESULTS+=("$(report "resp PING req/s -P $P" weft "$WP" redis "$RP" '>= 1.0')")
-  RESULTS+=("$(report "resp SET req/s -P $P" weft "$WS" redis "$RS" '>= 1.0')")
-  RESULTS+=("$(report "resp GET req/s -P $P" weft "$WG" redis "$RG" '>= 1.0')")
+  for T in ping set get; do
+    log "resp: redis-benchmark -P $P -t $T"
+    read -r RR RC < <(bench_cmd "$REDIS_PORT" "$P" "$T" "$REDIS")
+    read -r WR WC < <(bench_cmd "$WEFT_RESP_PORT" "$P" "$T" "$WEFT_RESP")
+    U=$(echo "$T" | tr a-z A-Z)
+    RESULTS+=("$(report "resp $U req/s -P $P" weft "$WR" redis "$RR" '>= 1.0')")
+    RESULTS+=("$(report "resp $U server CPU us/req -P $P" weft "$WC" redis "$RC" '<= 1.0')")
+  done
 done
 stop "$WEFT_RESP"
 stop "$REDIS"
+fi
 
 # --- echo: weft echo --framing length vs Framed + LengthDelimitedCodec -------------
+if section echo; then
 FRAMED_PORT=$(free_port)
 TOKIO_WORKER_THREADS=1 "$BIN/framed-echo" --listen "127.0.0.1:$FRAMED_PORT" > "$WORK/framed.log" 2>&1 &
 FRAMED=$!
@@ -290,18 +318,32 @@ WEFT_ECHO=$!
 PIDS+=("$WEFT_ECHO")
 wait_port "$FRAMED_PORT" "$FRAMED"
 wait_port "$WEFT_ECHO_PORT" "$WEFT_ECHO"
-echo_fps() { # echo_fps PORT SEGMENTS
-  timeout $((DUR + 30)) "$BIN/echo-load" --addr "127.0.0.1:$1" --segments "$2" --segment-size 1024 \
-    --conns 4 --window 16 --seconds "$DUR" | sed -n 's/^frames_per_s=\([0-9.]*\).*/\1/p'
+echo_run() { # echo_run PORT PID SEGMENTS SEGMENT_SIZE WINDOW: prints "frames/s ns-of-server-CPU-per-frame"
+  local t0 t1 fps
+  t0=$(cpu_ticks "$2")
+  fps=$(timeout $((DUR + 30)) "$BIN/echo-load" --addr "127.0.0.1:$1" --segments "$3" --segment-size "$4" \
+    --conns 4 --window "$5" --seconds "$DUR" | sed -n 's/^frames_per_s=\([0-9.]*\).*/\1/p')
+  t1=$(cpu_ticks "$2")
+  echo "$fps $(awk -v t=$((t1 - t0)) -v k="$TICK" -v f="$fps" -v d="$DUR" 'BEGIN { printf "%.1f", t / k / (f * d) * 1e9 }')"
 }
+for W in 64 1; do
+  log "echo: 64-byte frames, $W in flight per connection, 4 connections"
+  read -r FF FC < <(echo_run "$FRAMED_PORT" "$FRAMED" 1 64 "$W")
+  read -r WF WC < <(echo_run "$WEFT_ECHO_PORT" "$WEFT_ECHO" 1 64 "$W")
+  T='>= 1.2'; [[ $W == 1 ]] && T='>= 1.0'
+  RESULTS+=("$(report "echo 64B x$W frames/s" weft "$WF" framed "$FF" "$T")")
+  RESULTS+=("$(report "echo 64B x$W server CPU ns/frame" weft "$WC" framed "$FC" '<= 0.8')")
+done
 for SEGS in 8 32; do
   log "echo: frames of $SEGS x 1 KiB"
-  F=$(echo_fps "$FRAMED_PORT" "$SEGS")
-  W=$(echo_fps "$WEFT_ECHO_PORT" "$SEGS")
-  RESULTS+=("$(report "echo ${SEGS}x1KiB frames/s" weft "$W" framed "$F" '>= 1.3')")
+  read -r FF FC < <(echo_run "$FRAMED_PORT" "$FRAMED" "$SEGS" 1024 16)
+  read -r WF WC < <(echo_run "$WEFT_ECHO_PORT" "$WEFT_ECHO" "$SEGS" 1024 16)
+  RESULTS+=("$(report "echo ${SEGS}x1KiB frames/s" weft "$WF" framed "$FF" '>= 1.3')")
+  RESULTS+=("$(report "echo ${SEGS}x1KiB server CPU ns/frame" weft "$WC" framed "$FC" 'reported')")
 done
 stop "$WEFT_ECHO"
 stop "$FRAMED"
+fi
 
 echo "# weft-peers: $(nproc) cores, $(uname -r), loopback, every server on one thread; ratio = first / second"
 printf '%s\n' "${RESULTS[@]}"

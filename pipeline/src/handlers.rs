@@ -275,3 +275,124 @@ impl<'p> Handlers<'p> {
         Ok(self.changed([Ev::Removed(old_id), Ev::Added(new_id)]))
     }
 }
+
+/// A pipeline built handler by handler with the neighbours' types checked
+/// by the compiler: [`then`](Self::then) takes only a handler whose
+/// [`In`](Handler::In) is `T`, the [`Out`](Handler::Out) of the handler
+/// before it. The result is the same named chain that
+/// [`Handlers`] edits (and checks again at run time when it changes).
+///
+/// The head hands reads on as `CompositeBuf` (one read is one segment), so
+/// a chain starts at `CompositeBuf`.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use weft_buf::CompositeBuf;
+/// use weft_pipeline::codec::{ByteToMessageDecoder, LengthFieldPrepender, LineBasedFrameDecoder};
+/// use weft_pipeline::{Context, EmbeddedChannel, Handler, Nothing, Pipeline};
+///
+/// struct Shout;
+/// impl Handler for Shout {
+///     type In = CompositeBuf;
+///     type Out = Nothing;
+///     fn read(&mut self, ctx: &mut Context<'_, Nothing>, line: CompositeBuf) {
+///         ctx.write_and_flush(Bytes::from(line.to_bytes().to_ascii_uppercase()));
+///     }
+/// }
+///
+/// let mut p = Pipeline::new();
+/// p.typed()
+///     .pass("length", LengthFieldPrepender::new(1)?)?
+///     .then("lines", ByteToMessageDecoder::new(LineBasedFrameDecoder::new(80)))?
+///     .then("shout", Shout)?;
+/// let mut ch = EmbeddedChannel::new(p);
+/// ch.write_inbound(Bytes::from_static(b"hi\n"));
+/// assert_eq!(ch.read_outbound_bytes().unwrap(), &b"\x02HI"[..]);
+/// # Ok::<(), weft_pipeline::PipelineError>(())
+/// ```
+///
+/// A handler that does not take what the one before it hands on does not
+/// compile:
+///
+/// ```compile_fail
+/// use weft_pipeline::{Context, Handler, Nothing, Pipeline};
+///
+/// struct Numbers;
+/// impl Handler for Numbers {
+///     type In = u64;
+///     type Out = Nothing;
+///     fn read(&mut self, _: &mut Context<'_, Nothing>, _: u64) {}
+/// }
+/// # impl weft_pipeline::MessageType for u64 {}
+///
+/// let mut p = Pipeline::new();
+/// p.typed().then("numbers", Numbers); // error: expected `CompositeBuf`, found `u64`
+/// ```
+pub struct TypedHandlers<'p, T> {
+    handlers: Handlers<'p>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for TypedHandlers<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TypedHandlers")
+            .field("emits", &std::any::type_name::<T>())
+            .field("handlers", &self.handlers)
+            .finish()
+    }
+}
+
+impl<'p> TypedHandlers<'p, weft_buf::CompositeBuf> {
+    pub(crate) fn new(handlers: Handlers<'p>) -> Self {
+        TypedHandlers {
+            handlers,
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'p, T: crate::MessageType> TypedHandlers<'p, T> {
+    /// Adds `h` at the tail; it must take the `T` the chain hands on so
+    /// far, and the chain then hands on its `Out`.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::DuplicateName`], or a run-time
+    /// [`PipelineError::TypeMismatch`] with a handler already in the
+    /// pipeline before this chain was started.
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn then<H: Handler<In = T>>(
+        mut self,
+        name: &str,
+        h: H,
+    ) -> Result<TypedHandlers<'p, H::Out>, PipelineError> {
+        self.handlers.add_last(name, h)?;
+        Ok(TypedHandlers {
+            handlers: self.handlers,
+            _t: std::marker::PhantomData,
+        })
+    }
+
+    /// Adds a handler that takes and hands on anything ([`Message`](crate::Message)),
+    /// such as an encoder or an idle timer; the chain still hands on `T`.
+    ///
+    /// # Errors
+    ///
+    /// As [`then`](Self::then).
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn pass<H>(mut self, name: &str, h: H) -> Result<Self, PipelineError>
+    where
+        H: Handler<In = crate::Message, Out = crate::Message>,
+    {
+        self.handlers.add_last(name, h)?;
+        Ok(self)
+    }
+}

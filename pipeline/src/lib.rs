@@ -201,7 +201,7 @@ pub use embedded::EmbeddedChannel;
 pub use erased::Batch;
 pub use error::{Direction, PipelineError};
 pub use handler::{Event, Handler};
-pub use handlers::Handlers;
+pub use handlers::{Handlers, TypedHandlers};
 pub use head::{Head, HeadOp, Recorder, Task, TaskDone};
 pub use idle::{IdleState, IdleStateEvent, IdleStateHandler};
 pub use message::{Message, MessageKind};

@@ -147,6 +147,16 @@ impl Pipeline {
         Handlers::top(self)
     }
 
+    /// Builds the pipeline from the tail on with the neighbours' types
+    /// checked by the compiler (see [`TypedHandlers`](crate::TypedHandlers)).
+    ///
+    /// # Examples
+    ///
+    /// See [`TypedHandlers`](crate::TypedHandlers).
+    pub fn typed(&mut self) -> crate::TypedHandlers<'_, weft_buf::CompositeBuf> {
+        crate::TypedHandlers::new(self.handlers())
+    }
+
     /// Installs the channel end of the pipeline and returns the one it
     /// replaces (the [`Recorder`] of a new pipeline, with what reached it).
     ///
