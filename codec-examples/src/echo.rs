@@ -58,8 +58,8 @@ impl fmt::Display for Framing {
 
 /// Writes every frame it reads back to the peer, unchanged: the frames cut
 /// from one read arrive as one batch and go back as one write of one
-/// [`CompositeBuf`] (their segments, no copy) and one flush, so many small
-/// frames go out in one `writev`.
+/// [`CompositeBuf`] (their segments, no copy); one flush when the reads of
+/// this wakeup are over, so many small frames go out in one `writev`.
 ///
 /// Backpressure: when the channel stops being writable (a peer that sends
 /// but does not read), `Echo` switches reading off, and back on once the
@@ -103,7 +103,7 @@ impl Handler for Echo {
     type Out = Nothing;
 
     fn read(&mut self, ctx: &mut Context<'_, Nothing>, frame: CompositeBuf) {
-        ctx.write_and_flush(frame);
+        ctx.write(frame);
     }
 
     fn read_batch(&mut self, ctx: &mut Context<'_, Nothing>, frames: Batch<'_, CompositeBuf>) {
@@ -111,11 +111,14 @@ impl Handler for Echo {
         for frame in frames {
             all.append(frame);
         }
-        ctx.write_and_flush(all);
+        ctx.write(all);
     }
 
     fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: Event) {
         match event {
+            // The reads of this wakeup are over: one flush for all their
+            // batches, so their echoes share a writev.
+            Event::ReadComplete => ctx.flush(),
             Event::Writability(false) if !self.paused => {
                 self.paused = true;
                 ctx.set_auto_read(false);
