@@ -200,7 +200,10 @@ impl Pipeline {
     ///
     /// See [`PipelineStats`].
     pub fn fire_read(&mut self, msg: Message) {
-        self.fire_in(Inbound::Read(vec![msg]));
+        let start = self.queue.len();
+        self.queue.push_read(Origin::Head, start, msg);
+        self.queue.close_batch(start);
+        self.run_queue();
     }
 
     /// An event travels head to tail.
