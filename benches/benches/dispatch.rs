@@ -59,6 +59,11 @@ impl Handler for Sink {
         black_box(&frame);
         self.0.fetch_add(1, Ordering::Relaxed);
     }
+
+    fn read_batch(&mut self, _ctx: &mut Context<'_, Nothing>, batch: Batch<'_, CompositeBuf>) {
+        let n = batch.map(|m| black_box(m)).count();
+        self.0.fetch_add(n as u64, Ordering::Relaxed);
+    }
 }
 
 /// The reads of one pass: each holds `PER_READ` whole frames.

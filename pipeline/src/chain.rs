@@ -66,12 +66,14 @@ pub(crate) struct EventQueue {
 }
 
 impl EventQueue {
+    #[inline]
     pub(crate) fn push(&mut self, ev: Ev) {
         self.slots.push(Some(ev));
     }
 
     /// Queues a read from `from`; joins the read slot `from` queued last if
     /// nothing was queued after it in this call (slots from `start` on).
+    #[inline]
     pub(crate) fn push_read(&mut self, from: Origin, start: usize, msg: Message) {
         if self.slots.len() > start {
             if let Some(Some(Ev::In(o, Inbound::Read(v)))) = self.slots.last_mut() {
@@ -87,6 +89,7 @@ impl EventQueue {
     }
 
     /// Gives a drained batch vector back for reuse.
+    #[inline]
     pub(crate) fn recycle(&mut self, mut v: Vec<Message>) {
         v.clear();
         if v.capacity() <= SPARE_CAPACITY && self.spare.len() < SPARE_BATCHES {
@@ -94,11 +97,13 @@ impl EventQueue {
         }
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
     }
 
     /// Makes the events pushed since `start` a batch that runs next.
+    #[inline]
     pub(crate) fn close_batch(&mut self, start: usize) {
         if self.slots.len() > start {
             self.batches.push((start, start, self.slots.len()));
@@ -106,6 +111,7 @@ impl EventQueue {
     }
 
     /// The next event to run, depth first.
+    #[inline]
     pub(crate) fn next(&mut self) -> Option<Ev> {
         loop {
             let top = self.batches.last_mut()?;

@@ -159,6 +159,7 @@ impl<'a, O: MessageType> Context<'a, O> {
     /// # Examples
     ///
     /// See the type-level example.
+    #[inline]
     pub fn fire_read(&mut self, msg: O) {
         let me = self.me();
         self.core

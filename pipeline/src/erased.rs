@@ -61,6 +61,7 @@ impl<T> fmt::Debug for Batch<'_, T> {
 impl<T: MessageType> Iterator for Batch<'_, T> {
     type Item = T;
 
+    #[inline]
     fn next(&mut self) -> Option<T> {
         for m in self.msgs.by_ref() {
             match T::from_message(m) {

@@ -354,6 +354,7 @@ pub trait MessageType: Sized + Send + 'static {
     ///
     /// The message, unchanged, when it does not hold a `Self`.
     #[allow(clippy::result_large_err)]
+    #[inline]
     fn from_message(msg: Message) -> Result<Self, Message> {
         match msg {
             Message::User(v) => v.downcast::<Self>().map_err(Message::User),
@@ -362,6 +363,7 @@ pub trait MessageType: Sized + Send + 'static {
     }
 
     /// Wraps `self` as a message (no allocation when it fits inline).
+    #[inline]
     fn into_message(self) -> Message {
         Message::User(Value::new(self))
     }
@@ -371,9 +373,11 @@ impl MessageType for Message {
     fn types() -> MessageTypes {
         MessageTypes::ANY
     }
+    #[inline]
     fn from_message(msg: Message) -> Result<Self, Message> {
         Ok(msg)
     }
+    #[inline]
     fn into_message(self) -> Message {
         self
     }
@@ -384,6 +388,7 @@ impl MessageType for Bytes {
         MessageTypes::BYTES
     }
     /// A `Bytes`, or a composite of at most one segment (free).
+    #[inline]
     fn from_message(msg: Message) -> Result<Self, Message> {
         match msg {
             Message::Bytes(b) => Ok(b),
@@ -393,6 +398,7 @@ impl MessageType for Bytes {
             other => Err(other),
         }
     }
+    #[inline]
     fn into_message(self) -> Message {
         Message::Bytes(self)
     }
@@ -406,6 +412,7 @@ impl MessageType for BytesMut {
     fn types() -> MessageTypes {
         MessageTypes::BYTES
     }
+    #[inline]
     fn from_message(msg: Message) -> Result<Self, Message> {
         match msg {
             Message::Bytes(b) => Ok(b.try_into_mut().unwrap_or_else(|shared| {
@@ -415,6 +422,7 @@ impl MessageType for BytesMut {
             other => Err(other),
         }
     }
+    #[inline]
     fn into_message(self) -> Message {
         Message::Bytes(self.freeze())
     }
@@ -431,6 +439,7 @@ impl MessageType for CompositeBuf {
     fn types() -> MessageTypes {
         MessageTypes::BUFFERS
     }
+    #[inline]
     fn from_message(msg: Message) -> Result<Self, Message> {
         match msg {
             Message::Bytes(b) => Ok(CompositeBuf::from(b)),
@@ -438,6 +447,7 @@ impl MessageType for CompositeBuf {
             other => Err(other),
         }
     }
+    #[inline]
     fn into_message(self) -> Message {
         Message::Composite(self)
     }
@@ -447,12 +457,14 @@ impl MessageType for FileRegion {
     fn types() -> MessageTypes {
         MessageTypes::FILE
     }
+    #[inline]
     fn from_message(msg: Message) -> Result<Self, Message> {
         match msg {
             Message::File(f) => Ok(f),
             other => Err(other),
         }
     }
+    #[inline]
     fn into_message(self) -> Message {
         Message::File(self)
     }
@@ -474,9 +486,11 @@ impl MessageType for Nothing {
     fn types() -> MessageTypes {
         MessageTypes::NONE
     }
+    #[inline]
     fn from_message(msg: Message) -> Result<Self, Message> {
         Err(msg)
     }
+    #[inline]
     fn into_message(self) -> Message {
         match self {}
     }
