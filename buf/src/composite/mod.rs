@@ -29,6 +29,7 @@
 //! ```
 
 use std::ops::{Bound, RangeBounds};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -38,6 +39,7 @@ mod cmp;
 mod convert;
 mod copying;
 mod cursor;
+mod index;
 mod read;
 mod search;
 
@@ -100,6 +102,9 @@ pub struct CompositeBuf {
     segs: SmallVec<[Bytes; INLINE_SEGMENTS]>,
     head: usize,
     len: usize,
+    /// Segment start offsets for O(log n) lookups, built by the first
+    /// indexed read on a buffer of many segments (see `index.rs`).
+    index: OnceLock<Box<index::Index>>,
 }
 
 /// Turns any range over `0..len` into `start..end`, or `None` if it does
@@ -132,6 +137,7 @@ impl CompositeBuf {
             segs: SmallVec::new(),
             head: 0,
             len: 0,
+            index: OnceLock::new(),
         }
     }
 
@@ -148,6 +154,7 @@ impl CompositeBuf {
             segs: SmallVec::with_capacity(segments),
             head: 0,
             len: 0,
+            index: OnceLock::new(),
         }
     }
 
@@ -224,8 +231,9 @@ impl CompositeBuf {
         if seg.is_empty() {
             return;
         }
-        self.len += seg.len();
         self.compact_if_sparse();
+        self.index_push(seg.len());
+        self.len += seg.len();
         self.segs.push(seg);
     }
 
@@ -245,13 +253,21 @@ impl CompositeBuf {
         if seg.is_empty() {
             return;
         }
-        self.len += seg.len();
+        let n = seg.len();
+        let had_front = self.head < self.segs.len();
         if self.head > 0 {
             self.head -= 1;
             self.segs[self.head] = seg;
+            let slot = self.head;
+            self.index_push_front(slot, had_front.then_some(slot + 1), n);
         } else {
             self.segs.insert(0, seg);
+            if let Some(ix) = self.index.get_mut() {
+                ix.starts.insert(0, 0);
+            }
+            self.index_push_front(0, had_front.then_some(1), n);
         }
+        self.len += n;
     }
 
     /// Appends every segment of `other`. No payload byte is copied.
@@ -265,9 +281,17 @@ impl CompositeBuf {
     /// assert_eq!(a, &b"abcd"[..]);
     /// ```
     pub fn append(&mut self, other: CompositeBuf) {
-        self.len += other.len;
         self.compact_if_sparse();
-        self.segs.extend(other.segs.into_iter().skip(other.head));
+        if self.index.get().is_some() {
+            for seg in other.into_segments() {
+                self.index_push(seg.len());
+                self.len += seg.len();
+                self.segs.push(seg);
+            }
+        } else {
+            self.len += other.len;
+            self.segs.extend(other.segs.into_iter().skip(other.head));
+        }
     }
 
     /// Returns a buffer holding `range`, sharing memory with `self`.
@@ -320,8 +344,10 @@ impl CompositeBuf {
         if start == end {
             return out;
         }
-        let mut pos = 0;
-        for seg in self.segments() {
+        // Start at the segment holding `start`: O(log n), not a walk.
+        let (first, off) = self.locate(start);
+        let mut pos = start - off;
+        for seg in &self.segments()[first..] {
             let seg_end = pos + seg.len();
             if seg_end > start && pos < end {
                 let from = start.saturating_sub(pos);
@@ -452,6 +478,7 @@ impl CompositeBuf {
         self.segs.clear();
         self.head = 0;
         self.len = 0;
+        self.index_reset();
     }
 
     /// Once every segment is consumed, drops the placeholders.
@@ -460,6 +487,7 @@ impl CompositeBuf {
         if self.head == self.segs.len() {
             self.segs.clear();
             self.head = 0;
+            self.index_reset();
         }
     }
 
@@ -470,21 +498,12 @@ impl CompositeBuf {
     fn compact_if_sparse(&mut self) {
         if self.head > 0 && self.head * 2 >= self.segs.len() {
             self.segs.drain(..self.head);
+            if let Some(ix) = self.index.get_mut() {
+                ix.starts.drain(..self.head);
+                ix.hint_shift(self.head);
+            }
             self.head = 0;
         }
-    }
-
-    /// Finds the segment holding byte `pos` and the offset inside it.
-    /// `pos` must be `< self.len`.
-    fn locate(&self, pos: usize) -> (usize, usize) {
-        let mut base = 0;
-        for (i, seg) in self.segments().iter().enumerate() {
-            if pos < base + seg.len() {
-                return (i, pos - base);
-            }
-            base += seg.len();
-        }
-        (self.segments().len(), 0)
     }
 
     /// Iterates over the bytes from `start` on, as contiguous pieces.

@@ -8,8 +8,10 @@ macro_rules! int_reads {
         $(
             #[doc = concat!("Reads a ", $order, " `", stringify!($ty), "` at `index` without advancing.")]
             ///
-            /// The value may straddle any number of segment boundaries. Cost is
-            /// O(segments before `index`) to find the start, then a few byte moves.
+            /// The value may straddle any number of segment boundaries. Finding
+            /// the segment is O(1) for an index in the first segment or near
+            /// the last one read, O(log segments) otherwise; a value spanning
+            /// two segments is two fixed-size copies.
             ///
             /// # Panics
             ///
@@ -52,10 +54,9 @@ macro_rules! int_reads {
             /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(&[1]));
             #[doc = concat!("assert!(buf.", stringify!($try_get), "(1).is_err());")]
             /// ```
+            #[inline]
             pub fn $try_get(&self, index: usize) -> Result<$ty, BufError> {
-                let mut raw = [0u8; std::mem::size_of::<$ty>()];
-                self.try_copy_out(index, &mut raw)?;
-                Ok($ty::$from(raw))
+                Ok($ty::$from(self.read_array(index)?))
             }
         )*
     };
@@ -117,6 +118,30 @@ impl CompositeBuf {
             .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
     }
 
+    /// Reads `N` bytes at `index`: one fixed-size read when they lie in
+    /// one segment, two copies when they span exactly two, the general
+    /// loop otherwise.
+    #[inline]
+    fn read_array<const N: usize>(&self, index: usize) -> Result<[u8; N], BufError> {
+        let available = self.len().saturating_sub(index);
+        if N > available {
+            return Err(BufError::Underflow {
+                requested: N,
+                available,
+            });
+        }
+        let (i, off) = self.locate(index);
+        let segs = self.segments();
+        // `index < len`, so `locate` found a live segment and `off` lies in it.
+        let here = segs
+            .get(i)
+            .map_or(&[][..], |s| s.get(off..).unwrap_or_default());
+        if let Some(raw) = here.first_chunk::<N>() {
+            return Ok(*raw);
+        }
+        Ok(read_straddling(here, segs.get(i + 1..).unwrap_or_default()))
+    }
+
     fn uint_raw(&self, index: usize, nbytes: usize) -> Result<[u8; 8], BufError> {
         if !(1..=8).contains(&nbytes) {
             return Err(BufError::OutOfRange {
@@ -167,6 +192,31 @@ impl CompositeBuf {
         }
         Ok(())
     }
+}
+
+/// `N` bytes that begin in `here` (shorter than `N`) and continue in
+/// `rest`, which the caller has checked holds enough of them.
+#[inline(never)]
+fn read_straddling<const N: usize>(here: &[u8], rest: &[bytes::Bytes]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let k = here.len();
+    out[..k].copy_from_slice(here);
+    let want = N - k;
+    match rest.first() {
+        Some(next) if next.len() >= want => out[k..].copy_from_slice(&next[..want]),
+        _ => {
+            let mut filled = k;
+            for seg in rest {
+                let n = seg.len().min(N - filled);
+                out[filled..filled + n].copy_from_slice(&seg[..n]);
+                filled += n;
+                if filled == N {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
