@@ -15,22 +15,20 @@ use super::CompositeBuf;
 macro_rules! fast_reads {
     ($($name:ident, $ty:ty, $from:ident;)*) => {
         $(
-            #[inline]
+            #[inline(always)]
             fn $name(&mut self) -> $ty {
                 const N: usize = std::mem::size_of::<$ty>();
                 if let Some(first) = self.segs.get_mut(self.head) {
-                    if let Some(raw) = first.first_chunk::<N>() {
-                        let v = <$ty>::$from(*raw);
-                        if first.len() > N {
+                    if first.len() > N {
+                        if let Some(raw) = first.first_chunk::<N>() {
+                            let v = <$ty>::$from(*raw);
                             first.advance(N);
                             self.len -= N;
-                        } else {
-                            self.drop_front();
+                            return v;
                         }
-                        return v;
                     }
                 }
-                <$ty>::$from(self.take_straddling::<N>())
+                <$ty>::$from(self.take_slow::<N>())
             }
         )*
     };
@@ -46,6 +44,19 @@ impl CompositeBuf {
         self.reset_if_drained();
     }
 
+    /// The rest of an integer read: the value ends the front segment
+    /// exactly (read it, drop the segment) or straddles a boundary. Out of
+    /// line, so the inlined fast path stays a handful of instructions.
+    #[inline(never)]
+    fn take_slow<const N: usize>(&mut self) -> [u8; N] {
+        if let Some(raw) = self.segs.get(self.head).and_then(|s| s.first_chunk::<N>()) {
+            let raw = *raw;
+            self.drop_front();
+            return raw;
+        }
+        self.take_straddling::<N>()
+    }
+
     /// Reads and consumes `N` bytes that do not all lie in the front
     /// segment. When they span exactly two segments (the common case) this
     /// is two fixed-size copies and no loop; more segments take the general
@@ -54,25 +65,31 @@ impl CompositeBuf {
     /// # Panics
     ///
     /// Panics if fewer than `N` bytes remain, as `Buf::get_u32` does.
-    #[inline(never)]
+    #[inline]
     fn take_straddling<const N: usize>(&mut self) -> [u8; N] {
         assert!(N <= self.len, "read past `remaining`: {N} > {}", self.len);
         let mut out = [0u8; N];
         // `N <= len` and the front segment holds fewer than N bytes, so a
         // second segment exists.
         let k = self.segs[self.head].len();
-        out[..k].copy_from_slice(&self.segs[self.head]);
-        self.drop_front();
         let want = N - k;
-        let second = &mut self.segs[self.head];
-        if second.len() > want {
-            out[k..].copy_from_slice(&second[..want]);
-            second.advance(want);
-            self.len -= want;
-        } else if second.len() == want {
-            out[k..].copy_from_slice(second);
+        if self
+            .segs
+            .get(self.head + 1)
+            .is_some_and(|s| s.len() >= want)
+        {
+            let (first, second) = (&self.segs[self.head], &self.segs[self.head + 1]);
+            out = super::read::gather(first, second, k);
             self.drop_front();
+            if self.segs[self.head].len() > want {
+                self.segs[self.head].advance(want);
+                self.len -= want;
+            } else {
+                self.drop_front();
+            }
         } else {
+            out[..k].copy_from_slice(&self.segs[self.head]);
+            self.drop_front();
             self.copy_to_slice(&mut out[k..]);
         }
         out

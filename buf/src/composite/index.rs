@@ -27,6 +27,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bytes::Bytes;
+
 use super::CompositeBuf;
 
 /// Up to this many live segments, finding an index is a linear scan and no
@@ -67,17 +69,11 @@ impl Index {
 }
 
 impl CompositeBuf {
-    /// The table, built now if the buffer has more than
-    /// [`LINEAR_SEGMENTS`] live segments and none exists yet. O(segments)
-    /// once; later `&mut` operations keep it up to date in O(1) each.
-    fn index(&self) -> Option<&Index> {
-        if let Some(ix) = self.index.get() {
-            return Some(ix);
-        }
-        if self.segments().len() <= LINEAR_SEGMENTS {
-            return None;
-        }
-        Some(self.index.get_or_init(|| {
+    /// Builds the table (first indexed read on a long buffer).
+    #[cold]
+    #[inline(never)]
+    fn build_index(&self) -> &Index {
+        self.index.get_or_init(|| {
             let mut starts = Vec::with_capacity(self.segs.capacity());
             // Anchor: the front segment starts at virtual 0.
             starts.resize(self.head, 0);
@@ -91,7 +87,7 @@ impl CompositeBuf {
                 end: pos,
                 hint: AtomicUsize::new(self.head),
             })
-        }))
+        })
     }
 
     /// Finds the segment holding byte `pos` and the offset inside it; the
@@ -101,57 +97,81 @@ impl CompositeBuf {
     /// [`LINEAR_SEGMENTS`].
     #[inline]
     pub(crate) fn locate(&self, pos: usize) -> (usize, usize) {
-        // The front segment needs no table.
-        let front = self.segments().first().map_or(0, |s| s.len());
-        if pos < front {
-            return (0, pos);
-        }
-        match self.index() {
-            Some(ix) => self.locate_indexed(ix, pos),
-            None => {
-                let mut base = 0;
-                for (i, seg) in self.segments().iter().enumerate() {
-                    if pos < base + seg.len() {
-                        return (i, pos - base);
-                    }
-                    base += seg.len();
-                }
-                (self.segments().len(), 0)
-            }
-        }
+        let (i, off) = self.locate_abs(&self.segs, pos);
+        (i - self.head, off)
     }
 
-    fn locate_indexed(&self, ix: &Index, pos: usize) -> (usize, usize) {
-        let n = self.segs.len();
+    /// [`locate`](Self::locate) with the segment number counted in `all`
+    /// (`self.segs` as a slice, taken once by the caller).
+    #[inline]
+    pub(crate) fn locate_abs(&self, all: &[Bytes], pos: usize) -> (usize, usize) {
+        // The front segment needs no table.
+        let front = all.get(self.head).map_or(0, Bytes::len);
+        if pos < front {
+            return (self.head, pos);
+        }
+        self.locate_past_front(all, pos)
+    }
+
+    /// [`locate_abs`](Self::locate_abs) for a byte the caller knows lies
+    /// past the front segment.
+    #[inline]
+    pub(crate) fn locate_past_front(&self, all: &[Bytes], pos: usize) -> (usize, usize) {
         let head = self.head;
-        let base = ix.end.wrapping_sub(self.len);
-        // Logical start of segment `i` (absolute), for head < i <= n.
-        let start_of = |i: usize| -> usize {
-            if i >= n {
-                self.len
-            } else {
-                ix.starts[i].wrapping_sub(base)
-            }
-        };
-        let h = ix.hint.load(Ordering::Relaxed);
-        // The hinted segment, then the one after it (sequential reads).
-        for cand in [h, h.wrapping_add(1)] {
-            if cand > head && cand < n {
-                let s = start_of(cand);
-                if s <= pos && pos < start_of(cand + 1) {
-                    if cand != h {
-                        ix.hint.store(cand, Ordering::Relaxed);
-                    }
-                    return (cand - head, pos - s);
+        if let Some(ix) = self.index.get() {
+            let base = ix.end.wrapping_sub(self.len);
+            let h = ix.hint.load(Ordering::Relaxed);
+            // The hinted segment, then the one after it (sequential reads).
+            // `h > head`: the front segment's entry is not kept up to date.
+            if let (true, Some(&start), Some(seg)) = (h > head, ix.starts.get(h), all.get(h)) {
+                let off = pos.wrapping_sub(start.wrapping_sub(base));
+                if off < seg.len() {
+                    return (h, off);
+                }
+                let off = off.wrapping_sub(seg.len());
+                if all.get(h + 1).is_some_and(|next| off < next.len()) {
+                    ix.hint.store(h + 1, Ordering::Relaxed);
+                    return (h + 1, off);
                 }
             }
+            return self.locate_search(ix, all, pos, base);
         }
-        // Segments after the front one whose start is <= pos; pos is past
-        // the front segment, so there is at least one.
-        let after = ix.starts[head + 1..n].partition_point(|&s| s.wrapping_sub(base) <= pos);
-        let i = head + after;
+        self.locate_unindexed(all, pos)
+    }
+
+    /// Binary search over the segments after the front one.
+    #[inline(never)]
+    fn locate_search(&self, ix: &Index, all: &[Bytes], pos: usize, base: usize) -> (usize, usize) {
+        let head = self.head;
+        // Segments after the front one whose start is <= pos (none if
+        // `pos` lies in the front segment).
+        let starts = ix.starts.get(head + 1..all.len()).unwrap_or_default();
+        let i = head + starts.partition_point(|&s| s.wrapping_sub(base) <= pos);
         ix.hint.store(i, Ordering::Relaxed);
-        (after, pos - start_of(i))
+        // The front segment's entry is not kept: it starts at 0.
+        let start = match i == head {
+            true => 0,
+            false => ix.starts.get(i).map_or(0, |s| s.wrapping_sub(base)),
+        };
+        (i, pos - start)
+    }
+
+    /// No table yet: scan a short list, or build the table for a long one.
+    #[inline(never)]
+    fn locate_unindexed(&self, all: &[Bytes], pos: usize) -> (usize, usize) {
+        let live = all.get(self.head..).unwrap_or_default();
+        if live.len() > LINEAR_SEGMENTS {
+            let ix = self.build_index();
+            return self.locate_search(ix, all, pos, ix.end.wrapping_sub(self.len));
+        }
+        let mut base = 0;
+        for (i, seg) in live.iter().enumerate() {
+            if pos < base + seg.len() {
+                return (self.head + i, pos - base);
+            }
+            base += seg.len();
+        }
+        (all.len(), 0)
     }
 
     /// Keeps the table in step with a segment appended at the back; call

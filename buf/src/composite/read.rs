@@ -1,5 +1,7 @@
 //! Non-advancing reads at an index, across segment boundaries.
 
+use bytes::Bytes;
+
 use super::CompositeBuf;
 use crate::BufError;
 
@@ -54,7 +56,7 @@ macro_rules! int_reads {
             /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(&[1]));
             #[doc = concat!("assert!(buf.", stringify!($try_get), "(1).is_err());")]
             /// ```
-            #[inline]
+            #[inline(always)]
             pub fn $try_get(&self, index: usize) -> Result<$ty, BufError> {
                 Ok($ty::$from(self.read_array(index)?))
             }
@@ -130,16 +132,36 @@ impl CompositeBuf {
                 available,
             });
         }
-        let (i, off) = self.locate(index);
-        let segs = self.segments();
+        // Inside the front segment: no lookup at all.
+        let front = self.segments().first().map_or(&[][..], |s| &s[..]);
+        if let Some(raw) = front.get(index..).and_then(|s| s.first_chunk::<N>()) {
+            return Ok(*raw);
+        }
+        Ok(self.read_array_past_front(index))
+    }
+
+    /// `read_array` when the value does not lie inside the front segment;
+    /// the caller has checked that `N` bytes follow `index`. `index` may
+    /// still lie in the front segment (a value that straddles its end):
+    /// the lookup then lands on the front segment through the table.
+    #[inline(never)]
+    fn read_array_past_front<const N: usize>(&self, index: usize) -> [u8; N] {
+        let all: &[Bytes] = &self.segs;
+        let (i, off) = self.locate_past_front(all, index);
         // `index < len`, so `locate` found a live segment and `off` lies in it.
-        let here = segs
+        let here = all
             .get(i)
             .map_or(&[][..], |s| s.get(off..).unwrap_or_default());
         if let Some(raw) = here.first_chunk::<N>() {
-            return Ok(*raw);
+            return *raw;
         }
-        Ok(read_straddling(here, segs.get(i + 1..).unwrap_or_default()))
+        // Two whole-word loads when both segments hold at least N bytes.
+        let tail = all.get(i).and_then(|s| s.last_chunk::<N>());
+        let head = all.get(i + 1).and_then(|s| s.first_chunk::<N>());
+        if let (Some(tail), Some(head)) = (tail, head) {
+            return join_words(tail, head, here.len());
+        }
+        read_straddling(here, all.get(i + 1..).unwrap_or_default())
     }
 
     fn uint_raw(&self, index: usize, nbytes: usize) -> Result<[u8; 8], BufError> {
@@ -194,18 +216,63 @@ impl CompositeBuf {
     }
 }
 
+/// The value whose first `k` bytes (`0 < k < N <= 8`) are the last `k` of
+/// `tail` and whose other `N - k` are the first of `head`: two word loads
+/// and two shifts. Assembling it byte by byte through memory would stall
+/// on store forwarding (four byte stores, then one four-byte load).
+#[inline(always)]
+pub(crate) fn join_words<const N: usize>(tail: &[u8; N], head: &[u8; N], k: usize) -> [u8; N] {
+    const { assert!(N <= 8) };
+    let word = |b: &[u8; N]| {
+        let mut w = [0u8; 8];
+        w[..N].copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
+    // In little-endian order byte j of the result is bit 8j: the tail's
+    // last k bytes move down to 0..k, the head's first N-k bytes up to k..N.
+    let lo = word(tail).checked_shr(8 * (N - k) as u32).unwrap_or(0);
+    let hi = word(head).checked_shl(8 * k as u32).unwrap_or(0);
+    let bytes = (lo | hi).to_le_bytes();
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[..N]);
+    out
+}
+
+/// The `N` bytes (`N <= 8`) made of `first[..k]` then `second[..N - k]`,
+/// which the caller has checked exist; assembled in a register, byte by
+/// byte, for segments too short for [`join_words`].
+#[inline(always)]
+pub(crate) fn gather<const N: usize>(first: &[u8], second: &[u8], k: usize) -> [u8; N] {
+    const { assert!(N <= 8) };
+    let mut v = 0u64;
+    for j in 0..N {
+        let b = if j < k {
+            first.get(j)
+        } else {
+            second.get(j - k)
+        };
+        v |= u64::from(b.copied().unwrap_or(0)) << (8 * j);
+    }
+    let bytes = v.to_le_bytes();
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[..N]);
+    out
+}
+
 /// `N` bytes that begin in `here` (shorter than `N`) and continue in
 /// `rest`, which the caller has checked holds enough of them.
-#[inline(never)]
-fn read_straddling<const N: usize>(here: &[u8], rest: &[bytes::Bytes]) -> [u8; N] {
+#[inline]
+fn read_straddling<const N: usize>(here: &[u8], rest: &[Bytes]) -> [u8; N] {
     let mut out = [0u8; N];
     let k = here.len();
-    out[..k].copy_from_slice(here);
-    let want = N - k;
+    let want = N.saturating_sub(k);
     match rest.first() {
-        Some(next) if next.len() >= want => out[k..].copy_from_slice(&next[..want]),
+        Some(next) if next.len() >= want && k < N => {
+            out = gather(here, next, k);
+        }
         _ => {
-            let mut filled = k;
+            out[..k.min(N)].copy_from_slice(&here[..k.min(N)]);
+            let mut filled = k.min(N);
             for seg in rest {
                 let n = seg.len().min(N - filled);
                 out[filled..filled + n].copy_from_slice(&seg[..n]);
