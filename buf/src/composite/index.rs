@@ -28,12 +28,18 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::CompositeBuf;
 
 /// Up to this many live segments, finding an index is a linear scan and no
 /// table is built.
 pub(crate) const LINEAR_SEGMENTS: usize = 8;
+
+/// From this many segments on, `push_front` on a list with no free front
+/// slot makes room (see [`CompositeBuf::make_front_room`]) instead of
+/// shifting the list by one.
+pub(crate) const FRONT_ROOM_MIN: usize = 8;
 
 /// Segment start positions; see the module documentation.
 #[derive(Debug)]
@@ -203,6 +209,28 @@ impl CompositeBuf {
             }
             ix.starts[slot] = base.wrapping_sub(seg_len);
         }
+    }
+
+    /// Puts as many free slots before the live segments as there are
+    /// segments, so the next `push_front`s fill them in O(1). O(segments),
+    /// once per doubling, like a `VecDeque` growing.
+    pub(crate) fn make_front_room(&mut self) {
+        let live = self.segs.len() - self.head;
+        let room = live.max(FRONT_ROOM_MIN);
+        let mut segs = SmallVec::with_capacity(room + 2 * live);
+        segs.extend(std::iter::repeat_with(Bytes::new).take(room));
+        segs.extend(self.segs.drain(self.head..));
+        self.segs = segs;
+        let shift = room.wrapping_sub(self.head);
+        if let Some(ix) = self.index.get_mut() {
+            let mut starts = Vec::with_capacity(room + 2 * live);
+            starts.resize(room, 0);
+            starts.extend_from_slice(ix.starts.get(self.head..).unwrap_or_default());
+            ix.starts = starts;
+            let h = ix.hint.get_mut();
+            *h = h.wrapping_add(shift);
+        }
+        self.head = room;
     }
 
     /// Drops the table (the segments are being replaced wholesale).

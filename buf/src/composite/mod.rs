@@ -45,6 +45,7 @@ mod search;
 
 pub use cmp::DEBUG_DUMP_LIMIT;
 pub use cursor::Cursor;
+use index::FRONT_ROOM_MIN;
 
 /// How many segments a [`CompositeBuf`] stores inline before it allocates.
 ///
@@ -238,8 +239,9 @@ impl CompositeBuf {
     }
 
     /// Prepends a segment, such as a protocol header, without moving the
-    /// body's bytes. O(number of segments) for the segment list; no payload
-    /// byte is copied. An empty segment is dropped.
+    /// body's bytes. O(1) amortized: a long segment list is given free
+    /// slots at its front (as many as it has segments) when it runs out;
+    /// no payload byte is copied. An empty segment is dropped.
     ///
     /// # Examples
     ///
@@ -255,12 +257,16 @@ impl CompositeBuf {
         }
         let n = seg.len();
         let had_front = self.head < self.segs.len();
+        if self.head == 0 && self.segs.len() >= FRONT_ROOM_MIN {
+            self.make_front_room();
+        }
         if self.head > 0 {
             self.head -= 1;
             self.segs[self.head] = seg;
             let slot = self.head;
             self.index_push_front(slot, had_front.then_some(slot + 1), n);
         } else {
+            // A short list: shifting it is cheaper than making room.
             self.segs.insert(0, seg);
             if let Some(ix) = self.index.get_mut() {
                 ix.starts.insert(0, 0);
@@ -418,7 +424,8 @@ impl CompositeBuf {
     }
 
     /// Splits the buffer in two at `at`: `self` keeps `[0, at)` and the
-    /// returned buffer holds `[at, len)`. No payload byte is copied.
+    /// returned buffer holds `[at, len)`. No payload byte is copied; cost is
+    /// O(log segments) to find the cut plus O(segments after it).
     ///
     /// # Panics
     ///
@@ -440,9 +447,29 @@ impl CompositeBuf {
             "split_off out of bounds: {at} > {}",
             self.len
         );
-        let mut head = self.split_to(at);
-        std::mem::swap(self, &mut head);
-        head
+        if at == self.len {
+            return CompositeBuf::new();
+        }
+        if at == 0 {
+            return std::mem::take(self);
+        }
+        // O(log n) to find the cut, then O(segments after it) to move them.
+        let (mut i, off) = self.locate_abs(&self.segs, at);
+        let mut tail = CompositeBuf::with_capacity(self.segs.len() - i);
+        if off > 0 {
+            // `off` lies inside segment `i`: both halves are non-empty.
+            let rest = self.segs[i].split_off(off);
+            tail.segs.push(rest);
+            i += 1;
+        }
+        tail.segs.extend(self.segs.drain(i..));
+        tail.len = self.len - at;
+        self.len = at;
+        if let Some(ix) = self.index.get_mut() {
+            ix.starts.truncate(i);
+            ix.end = ix.end.wrapping_sub(tail.len);
+        }
+        tail
     }
 
     /// Shortens the buffer to `len` bytes, dropping the rest. Does nothing if
@@ -491,12 +518,17 @@ impl CompositeBuf {
         }
     }
 
-    /// Before growing the list, drops the placeholders if they are at least
-    /// half of it, so the list never grows without bound while it is read
+    /// Before growing a full list, drops the placeholders if they are at
+    /// least half of it, so the list never grows without bound while it is read
     /// from the front and appended at the back. Amortized O(1).
     #[inline]
     fn compact_if_sparse(&mut self) {
-        if self.head > 0 && self.head * 2 >= self.segs.len() {
+        // Only when the list is full: free slots at the front made by
+        // `push_front` stay until growing would otherwise reallocate.
+        if self.head > 0
+            && self.segs.len() == self.segs.capacity()
+            && self.head * 2 >= self.segs.len()
+        {
             self.segs.drain(..self.head);
             if let Some(ix) = self.index.get_mut() {
                 ix.starts.drain(..self.head);
