@@ -501,6 +501,111 @@ fn sink_interleaved(rounds: usize) -> (f64, f64, f64) {
     (median(a), median(b), median(c))
 }
 
+/// Medians (ns) of several measurements taken interleaved, round by round
+/// in a rotating order, so that load from other processes hits each alike.
+/// Each closure does its own untimed setup and returns the time of its
+/// measured part.
+fn interleaved(rounds: usize, fs: &mut [&mut dyn FnMut() -> Duration]) -> Vec<f64> {
+    let n = fs.len();
+    let mut t = vec![Vec::with_capacity(rounds); n];
+    for r in 0..rounds + rounds / 10 {
+        for k in 0..n {
+            let which = (k + r) % n;
+            let d = fs[which]();
+            if r >= rounds / 10 {
+                t[which].push(d.as_secs_f64() * 1e9);
+            }
+        }
+    }
+    t.into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        })
+        .collect()
+}
+
+fn timed<R>(f: impl FnOnce() -> R) -> Duration {
+    let start = std::time::Instant::now();
+    black_box(f());
+    start.elapsed()
+}
+
+/// The lookup and `Buf::get_u32` targets, interleaved (see
+/// [`interleaved`]): lines for the summary.
+fn lookups_interleaved() -> String {
+    let mut out = String::new();
+    for n in LOOKUP_COUNTS {
+        let segs = segments(n, LOOKUP_SEG);
+        let frame = composite(&segs);
+        let one = CompositeBuf::from(Bytes::from(concat(&segs)));
+        let bytes = Bytes::from(concat(&segs));
+        let sweep = straddle_indices(n);
+        let random = scrambled(&sweep);
+        let same = vec![sweep[sweep.len() / 2]; sweep.len()];
+        let m = interleaved(
+            2000,
+            &mut [
+                &mut || timed(|| sum_at(&frame, &same)),
+                &mut || timed(|| sum_at(&one, &same)),
+                &mut || timed(|| sum_at(&frame, &sweep)),
+                &mut || timed(|| sum_at(&one, &sweep)),
+                &mut || timed(|| sum_at(&frame, &random)),
+                &mut || timed(|| sum_at(&one, &random)),
+            ],
+        );
+        let per = sweep.len() as f64;
+        out.push_str(&format!(
+            "- interleaved, `get_u32_at` straddling, {n} × 64 B vs one segment (ns per read): \
+             same index {:.1} vs {:.1} = **{:.2}×**, in order {:.1} vs {:.1} = **{:.2}×**, \
+             scrambled {:.1} vs {:.1} = **{:.2}×** (target ≤ 3×)\n",
+            m[0] / per,
+            m[1] / per,
+            m[0] / m[1],
+            m[2] / per,
+            m[3] / per,
+            m[2] / m[3],
+            m[4] / per,
+            m[5] / per,
+            m[4] / m[5],
+        ));
+        let m = interleaved(
+            1000,
+            &mut [
+                &mut || {
+                    let f = frame.clone();
+                    timed(|| read_from(f, 0))
+                },
+                &mut || {
+                    let f = bytes.clone();
+                    timed(|| read_from(f, 0))
+                },
+                &mut || {
+                    let f = frame.clone();
+                    timed(|| read_scalar(f))
+                },
+                &mut || {
+                    let f = bytes.clone();
+                    timed(|| read_scalar(f))
+                },
+            ],
+        );
+        let per = (n * LOOKUP_SEG / 4) as f64;
+        out.push_str(&format!(
+            "- interleaved, `Buf::get_u32` through {n} × 64 B vs one `Bytes` (ns per read): \
+             {:.2} vs {:.2} = **{:.2}×**; each value through `black_box` {:.2} vs {:.2} = \
+             **{:.2}×** (target ≤ 1.5×)\n",
+            m[0] / per,
+            m[1] / per,
+            m[0] / m[1],
+            m[2] / per,
+            m[3] / per,
+            m[2] / m[3],
+        ));
+    }
+    out
+}
+
 /// Where criterion writes its results (the same rule criterion follows,
 /// without running `cargo metadata`).
 fn criterion_dir() -> PathBuf {
@@ -708,6 +813,7 @@ fn main() {
         .any(|a| a == "--test" || a == "--list" || a == "--profile-time");
     if measuring {
         let mut table = summary();
+        table.push_str(&lookups_interleaved());
         let (comp, cat, limit) = sink_interleaved(2000);
         table.push_str(&format!(
             "- 32 × 16 KiB sink, the three paths interleaved over 2,000 rounds (medians): \
