@@ -11,8 +11,9 @@
 //! - [`FileRegion`]: a range of a file, sent later with `sendfile`;
 //! - [`MappedFile`]: a file mapped as `Bytes`, guarded against SIGBUS by a
 //!   read lease;
-//! - [`BufPool`]: fixed-size chunks that return to their pool when the last
-//!   view drops;
+//! - [`pool`]: the one pooling scheme: per-thread caches of receive chunks
+//!   (reused in place once their last view drops) and staging buffers, with
+//!   one set of stats;
 //! - [`copy`]: accounting of every payload byte Weft copies, so tests can
 //!   assert zero.
 //!
@@ -53,6 +54,6 @@ pub use composite::CompositeBuf;
 pub use copy::{measure_copies, record_copy, thread_copied, total_copied};
 pub use error::BufError;
 pub use mapped::{LeasePolicy, MappedFile};
-pub use pool::{BufPool, PooledChunk};
+pub use pool::PoolStats;
 pub use region::FileRegion;
 pub use wrap::{wrap, wrap_boxed, wrap_static, wrap_string, wrap_vec};

@@ -1,448 +1,359 @@
-//! [`BufPool`]: fixed-size chunks that go back to their pool when the last
-//! view of them drops (the fbufs idea: reuse memory instead of allocating).
+//! Weft's one pooling scheme: receive chunks and staging buffers come from
+//! per-thread caches, with one set of process-wide [`PoolStats`].
 //!
 //! ```text
-//!   pool.get() ──▶ PooledChunk (writable, BufMut) ──freeze()──▶ Bytes
-//!        ▲                                                     │ clone, slice,
-//!        │                                                     │ put in a CompositeBuf
-//!        └──────────── last Bytes view drops ◀─────────────────┘
+//!   make_room ──▶ BytesMut chunk ──read, split().freeze()──▶ Bytes views
+//!       ▲  (tail as is, reclaimed in place,       │ clone, slice, CompositeBuf
+//!       │   a parked chunk, or a new one)         │
+//!       └──── park (when the reader goes idle) ◀──┘ last view drops: the
+//!                                                   parked handle reclaims
+//!                                                   the whole chunk in place
 //! ```
 //!
-//! A frozen chunk is an ordinary [`Bytes`] (made with [`Bytes::from_owner`]),
-//! so slices and clones of it keep the chunk out of the pool until the last
-//! one drops. The pool is bounded: once `max_chunks` chunks are out, `get`
-//! returns [`BufError::PoolExhausted`] rather than allocating without limit.
+//! A chunk is a [`BytesMut`]: each read is split off its front and frozen
+//! into a [`Bytes`], so the views share the chunk and nothing is copied.
+//! When the reader needs room and every view of the chunk's earlier reads
+//! has dropped, the chunk is reclaimed in place
+//! ([`BytesMut::try_reclaim`]: no allocation, no copy, pages already
+//! faulted in). A reader that goes idle [`park`]s its chunk in a bounded
+//! per-thread cache ([`CACHED_CHUNKS`]), where the next reader on that
+//! thread takes it, so an idle connection holds no receive memory.
+//!
+//! The staging buffer that short outbound segments are coalesced into is
+//! the other per-thread piece ([`STAGING`]): its bytes live only during one
+//! `writev`, so one buffer per thread serves every connection.
+//!
+//! Every piece is counted in one set of process-wide counters
+//! ([`stats`]), which `weft-transport` reports in its global stats.
+//!
+//! This replaces the earlier `BufPool` (fixed-size chunks behind a mutex,
+//! each frozen whole into one `Bytes`), which no crate used: the receive
+//! path writes many reads into one chunk and splits each off, which a
+//! frozen-whole chunk cannot do, and a per-thread cache needs no lock.
 //!
 //! # Examples
 //!
 //! ```
 //! use bytes::BufMut;
-//! use weft_buf::BufPool;
+//! use weft_buf::pool;
 //!
-//! let pool = BufPool::new(4096, 8);
-//! let mut chunk = pool.get().unwrap();
+//! let (mut chunk, mut cap) = (bytes::BytesMut::new(), 0);
+//! pool::make_room(&mut chunk, &mut cap, 100);
 //! chunk.put_slice(b"hello");
-//! let hello = chunk.freeze();
-//! assert_eq!(pool.stats().outstanding, 1);
+//! let hello = chunk.split().freeze(); // a view, no copy
 //! drop(hello);
-//! assert_eq!(pool.stats().outstanding, 0);
+//! // The reader goes idle: the chunk waits on this thread for the next one.
+//! pool::park(chunk, cap);
+//! let (mut again, mut again_cap) = (bytes::BytesMut::new(), 0);
+//! pool::make_room(&mut again, &mut again_cap, 100);
+//! assert_eq!(again_cap, cap);
 //! ```
 
+use std::cell::{BorrowMutError, RefCell, RefMut};
 use std::fmt;
-use std::ops::{Deref, DerefMut};
+use std::ops::{Deref, DerefMut, Sub};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::buf::UninitSlice;
-use bytes::{BufMut, Bytes};
+use bytes::BytesMut;
 
-use crate::BufError;
+/// Bytes allocated for a new chunk (a request larger than this gets a
+/// chunk of its own size). Kept small because a view kept by a handler (a
+/// stored value) pins its whole chunk.
+pub const CHUNK_SIZE: usize = 16 * 1024;
 
-struct Inner {
-    chunk_size: usize,
-    max_chunks: usize,
-    state: Mutex<State>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    exhausted: AtomicU64,
-}
+/// Chunks parked per thread for reuse; beyond this a parked chunk is
+/// dropped (its views keep what they use).
+pub const CACHED_CHUNKS: usize = 8;
 
-struct State {
-    /// Chunks ready for reuse; the most recently returned is reused first.
-    free: Vec<Box<[u8]>>,
-    /// Chunks ever allocated and not freed: `free.len() + outstanding`.
-    allocated: usize,
-}
+/// A chunk's unread tail and the capacity of the whole chunk.
+type Parked = (BytesMut, usize);
 
-impl Inner {
-    fn give_back(&self, chunk: Box<[u8]>) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.free.push(chunk);
-    }
-}
+thread_local! {
+    /// Chunks parked by readers that went idle or moved on to another
+    /// chunk. Views of earlier reads may still use their front; the tail
+    /// (spare capacity) belongs to the parked handle alone.
+    static CHUNKS: RefCell<Vec<Parked>> = const { RefCell::new(Vec::new()) };
 
-/// A bounded pool of fixed-size byte chunks. Cloning the handle is cheap
-/// (an `Arc`); all clones share one pool. `Send + Sync`.
-///
-/// # Examples
-///
-/// ```
-/// use bytes::BufMut;
-/// use weft_buf::BufPool;
-///
-/// let pool = BufPool::new(64, 2);
-/// let mut a = pool.get().unwrap();
-/// a.put_u32(7);
-/// let first = a.as_ptr();
-/// drop(a.freeze());
-/// // the same memory comes back
-/// assert_eq!(pool.get().unwrap().as_ptr(), first);
-/// assert_eq!(pool.stats().hits, 1);
-/// ```
-#[derive(Clone)]
-pub struct BufPool {
-    inner: Arc<Inner>,
-}
-
-/// Counters of a [`BufPool`], read with [`BufPool::stats`].
-///
-/// # Examples
-///
-/// ```
-/// let pool = weft_buf::BufPool::new(16, 4);
-/// let s = pool.stats();
-/// assert_eq!((s.hits, s.misses, s.outstanding, s.free), (0, 0, 0, 0));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PoolStats {
-    /// `get` calls served by a chunk from the free list.
-    pub hits: u64,
-    /// `get` calls that had to allocate a new chunk.
-    pub misses: u64,
-    /// `get` calls refused because the pool was at its bound.
-    pub exhausted: u64,
-    /// Chunks handed out whose memory has not come back yet (a writable
-    /// chunk, or at least one live `Bytes` view of a frozen one).
-    pub outstanding: usize,
-    /// Chunks waiting in the pool for reuse.
-    pub free: usize,
-}
-
-impl BufPool {
-    /// Creates a pool of chunks of `chunk_size` bytes, at most `max_chunks`
-    /// of them allocated at once. Nothing is allocated until the first
-    /// [`get`](Self::get).
+    /// The thread's staging buffer: bytes coalesced for one `writev`.
+    /// Borrow it with [`Staging::try_borrow_mut`], which counts the use.
     ///
     /// # Examples
     ///
     /// ```
-    /// let pool = weft_buf::BufPool::new(16 * 1024, 256);
-    /// assert_eq!(pool.chunk_size(), 16 * 1024);
-    /// assert_eq!(pool.max_chunks(), 256);
+    /// let n = weft_buf::pool::STAGING
+    ///     .try_with(|s| s.try_borrow_mut().ok().map(|mut v| {
+    ///         v.clear();
+    ///         v.extend_from_slice(b"abc");
+    ///         v.len()
+    ///     }))
+    ///     .ok()
+    ///     .flatten();
+    /// assert_eq!(n, Some(3));
     /// ```
-    pub fn new(chunk_size: usize, max_chunks: usize) -> BufPool {
-        BufPool {
-            inner: Arc::new(Inner {
-                chunk_size,
-                max_chunks,
-                state: Mutex::new(State {
-                    free: Vec::new(),
-                    allocated: 0,
-                }),
-                hits: AtomicU64::new(0),
-                misses: AtomicU64::new(0),
-                exhausted: AtomicU64::new(0),
-            }),
-        }
-    }
+    pub static STAGING: Staging = const { Staging { buf: RefCell::new(Vec::new()) } };
+}
 
-    /// Size of every chunk, in bytes.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(weft_buf::BufPool::new(512, 1).chunk_size(), 512);
-    /// ```
-    pub fn chunk_size(&self) -> usize {
-        self.inner.chunk_size
-    }
+/// The per-thread staging buffer (see [`STAGING`]).
+pub struct Staging {
+    buf: RefCell<Vec<u8>>,
+}
 
-    /// The bound: how many chunks may be allocated at once.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(weft_buf::BufPool::new(512, 3).max_chunks(), 3);
-    /// ```
-    pub fn max_chunks(&self) -> usize {
-        self.inner.max_chunks
-    }
-
-    /// Takes an empty chunk: a free one if there is one (a hit), else a new
-    /// allocation (a miss) while under the bound. O(1).
+impl Staging {
+    /// Borrows the buffer, or an error if it is already borrowed on this
+    /// thread (the caller then uses a fresh `Vec`), as
+    /// [`RefCell::try_borrow_mut`] does. Never panics. Counted in
+    /// [`PoolStats::staging_uses`] or [`PoolStats::staging_busy`].
     ///
     /// # Errors
     ///
-    /// [`BufError::PoolExhausted`] if `max_chunks` chunks are outstanding.
-    /// Nothing is allocated in that case; the caller may wait for views to
-    /// drop, or fall back to an unpooled `BytesMut`.
+    /// [`BorrowMutError`] while another borrow on this thread is alive.
     ///
     /// # Examples
     ///
     /// ```
-    /// use weft_buf::{BufError, BufPool};
-    /// let pool = BufPool::new(8, 1);
-    /// let held = pool.get().unwrap();
-    /// assert!(matches!(pool.get(), Err(BufError::PoolExhausted { max_chunks: 1 })));
-    /// drop(held);
-    /// assert!(pool.get().is_ok());
+    /// weft_buf::pool::STAGING.with(|s| {
+    ///     let first = s.try_borrow_mut();
+    ///     assert!(first.is_ok());
+    ///     assert!(s.try_borrow_mut().is_err()); // in use
+    /// });
     /// ```
-    pub fn get(&self) -> Result<PooledChunk, BufError> {
-        let recycled = {
-            let mut state = self
-                .inner
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            match state.free.pop() {
-                Some(chunk) => Some(chunk),
-                None if state.allocated < self.inner.max_chunks => {
-                    state.allocated += 1;
-                    None
-                }
-                None => {
-                    self.inner.exhausted.fetch_add(1, Ordering::Relaxed);
-                    return Err(BufError::PoolExhausted {
-                        max_chunks: self.inner.max_chunks,
-                    });
-                }
+    pub fn try_borrow_mut(&self) -> Result<StagingRef<'_>, BorrowMutError> {
+        match self.buf.try_borrow_mut() {
+            Ok(buf) => {
+                STATS.staging_uses.fetch_add(1, Ordering::Relaxed);
+                Ok(StagingRef { buf })
             }
-        };
-        let mem = match recycled {
-            Some(chunk) => {
-                self.inner.hits.fetch_add(1, Ordering::Relaxed);
-                chunk
+            Err(e) => {
+                STATS.staging_busy.fetch_add(1, Ordering::Relaxed);
+                Err(e)
             }
-            None => {
-                self.inner.misses.fetch_add(1, Ordering::Relaxed);
-                vec![0u8; self.inner.chunk_size].into_boxed_slice()
-            }
-        };
-        Ok(PooledChunk {
-            mem: Some(mem),
-            len: 0,
-            pool: Arc::clone(&self.inner),
-        })
-    }
-
-    /// The pool's counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = weft_buf::BufPool::new(8, 4);
-    /// let a = pool.get().unwrap();
-    /// let s = pool.stats();
-    /// assert_eq!((s.misses, s.outstanding), (1, 1));
-    /// drop(a);
-    /// assert_eq!((pool.stats().outstanding, pool.stats().free), (0, 1));
-    /// ```
-    pub fn stats(&self) -> PoolStats {
-        let (allocated, free) = {
-            let state = self
-                .inner
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            (state.allocated, state.free.len())
-        };
-        PoolStats {
-            hits: self.inner.hits.load(Ordering::Relaxed),
-            misses: self.inner.misses.load(Ordering::Relaxed),
-            exhausted: self.inner.exhausted.load(Ordering::Relaxed),
-            outstanding: allocated.saturating_sub(free),
-            free,
         }
     }
 }
 
-impl fmt::Debug for BufPool {
+impl fmt::Debug for Staging {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BufPool")
-            .field("chunk_size", &self.inner.chunk_size)
-            .field("max_chunks", &self.inner.max_chunks)
-            .field("stats", &self.stats())
+        let cap = self.buf.try_borrow().map(|b| b.capacity()).ok();
+        f.debug_struct("Staging").field("capacity", &cap).finish()
+    }
+}
+
+/// A borrow of the thread's staging buffer; derefs to `Vec<u8>`.
+pub struct StagingRef<'a> {
+    buf: RefMut<'a, Vec<u8>>,
+}
+
+impl Deref for StagingRef<'_> {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.buf
+    }
+}
+
+impl DerefMut for StagingRef<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+}
+
+impl fmt::Debug for StagingRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StagingRef")
+            .field("len", &self.buf.len())
+            .field("capacity", &self.buf.capacity())
             .finish()
     }
 }
 
-/// A writable chunk from a [`BufPool`]: fill it through [`BufMut`] (or
-/// `DerefMut` on the filled part), then [`freeze`](Self::freeze) it into
-/// [`Bytes`]. Dropped unfrozen, it goes straight back to the pool.
-///
-/// It derefs to the bytes written so far, not to the whole chunk.
+/// Runs `f` on this thread's chunk cache; `None` if it is gone (thread
+/// exit) or in use, so this never panics.
+fn with_cache<R>(f: impl FnOnce(&mut Vec<Parked>) -> Option<R>) -> Option<R> {
+    CHUNKS
+        .try_with(|cell| cell.try_borrow_mut().ok().and_then(|mut c| f(&mut c)))
+        .ok()
+        .flatten()
+}
+
+/// Makes room for `want` bytes in `chunk`, whose whole chunk has capacity
+/// `*cap`: its tail as is; the chunk reclaimed in place if every view of
+/// it has dropped; a parked chunk of this thread (as is or reclaimed); or
+/// a new chunk of `max(CHUNK_SIZE, want)` bytes. A chunk given up is
+/// parked. Returns `true` if a new chunk was allocated.
 ///
 /// # Examples
 ///
 /// ```
 /// use bytes::BufMut;
-/// let pool = weft_buf::BufPool::new(16, 1);
-/// let mut c = pool.get().unwrap();
-/// c.put_u16(0xabcd);
-/// c[0] = 0x12;
-/// assert_eq!(&c[..], &[0x12, 0xcd]);
-/// assert_eq!(c.remaining_mut(), 14);
+/// let (mut chunk, mut cap) = (bytes::BytesMut::new(), 0);
+/// assert!(weft_buf::pool::make_room(&mut chunk, &mut cap, 10)); // new
+/// chunk.put_slice(b"0123456789");
+/// let read = chunk.split().freeze();
+/// assert!(!weft_buf::pool::make_room(&mut chunk, &mut cap, 10)); // the tail
+/// assert_eq!(&read[..], b"0123456789");
 /// ```
-pub struct PooledChunk {
-    /// Always `Some` until `freeze` or `drop` takes it.
-    mem: Option<Box<[u8]>>,
-    len: usize,
-    pool: Arc<Inner>,
+pub fn make_room(chunk: &mut BytesMut, cap: &mut usize, want: usize) -> bool {
+    if chunk.capacity() >= want {
+        return false;
+    }
+    // Unique (every earlier view dropped): start over at its front.
+    if *cap >= want && chunk.try_reclaim(want) {
+        STATS.reclaims.fetch_add(1, Ordering::Relaxed);
+        return false;
+    }
+    let (fresh, (next, next_cap)) = match take_parked(want) {
+        Some(p) => (false, p),
+        None => {
+            STATS.allocated.fetch_add(1, Ordering::Relaxed);
+            let c = BytesMut::with_capacity(CHUNK_SIZE.max(want));
+            let c_cap = c.capacity();
+            (true, (c, c_cap))
+        }
+    };
+    let old = std::mem::replace(chunk, next);
+    park(old, std::mem::replace(cap, next_cap));
+    fresh
 }
 
-impl PooledChunk {
-    /// Size of the whole chunk (written or not).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = weft_buf::BufPool::new(32, 1);
-    /// assert_eq!(pool.get().unwrap().capacity(), 32);
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.mem.as_ref().map_or(0, |m| m.len())
-    }
+/// A parked chunk with room for `want` bytes, as is or reclaimed in place
+/// because every view of it has dropped.
+fn take_parked(want: usize) -> Option<Parked> {
+    with_cache(|cache| {
+        let i = cache
+            .iter_mut()
+            .position(|(c, cap)| c.capacity() >= want || (*cap >= want && c.try_reclaim(want)))?;
+        STATS.hits.fetch_add(1, Ordering::Relaxed);
+        Some(cache.swap_remove(i))
+    })
+}
 
-    /// Forgets what was written, so the chunk can be filled again.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::BufMut;
-    /// let pool = weft_buf::BufPool::new(8, 1);
-    /// let mut c = pool.get().unwrap();
-    /// c.put_u8(1);
-    /// c.clear();
-    /// assert!(c.is_empty());
-    /// ```
-    pub fn clear(&mut self) {
-        self.len = 0;
+/// Parks a chunk (its unread tail, and the capacity of the whole chunk)
+/// for reuse on this thread; dropped if the cache is full. A chunk with no
+/// capacity is ignored.
+///
+/// # Examples
+///
+/// ```
+/// let before = weft_buf::pool::stats();
+/// weft_buf::pool::park(bytes::BytesMut::with_capacity(64), 64);
+/// let after = weft_buf::pool::stats();
+/// assert_eq!((after.parked + after.discarded) - (before.parked + before.discarded), 1);
+/// ```
+pub fn park(chunk: BytesMut, cap: usize) {
+    if cap == 0 {
+        return;
     }
+    let kept = with_cache(|cache| {
+        if cache.len() < CACHED_CHUNKS {
+            cache.push((chunk, cap));
+            Some(())
+        } else {
+            None
+        }
+    });
+    let counter = match kept {
+        Some(()) => &STATS.parked,
+        None => &STATS.discarded,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
 
-    /// Turns the written part into [`Bytes`] without copying. The chunk's
-    /// memory returns to the pool when the last view (clone or slice) of
-    /// these `Bytes` drops.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::BufMut;
-    /// let pool = weft_buf::BufPool::new(8, 1);
-    /// let mut c = pool.get().unwrap();
-    /// c.put_slice(b"abc");
-    /// let ptr = c.as_ptr();
-    /// let (b, copied) = weft_buf::measure_copies(|| c.freeze());
-    /// assert_eq!((b.as_ptr(), copied), (ptr, 0));
-    /// let tail = b.slice(1..);
-    /// drop(b);
-    /// assert_eq!(pool.stats().outstanding, 1); // `tail` still holds it
-    /// drop(tail);
-    /// assert_eq!(pool.stats().outstanding, 0);
-    /// ```
-    pub fn freeze(mut self) -> Bytes {
-        match self.mem.take() {
-            Some(mem) => Bytes::from_owner(Frozen {
-                mem: Some(mem),
-                len: self.len,
-                pool: Arc::clone(&self.pool),
-            }),
-            None => Bytes::new(),
+/// Chunks parked on the current thread now.
+///
+/// # Examples
+///
+/// ```
+/// assert!(weft_buf::pool::parked_here() <= weft_buf::pool::CACHED_CHUNKS);
+/// ```
+pub fn parked_here() -> usize {
+    with_cache(|c| Some(c.len())).unwrap_or(0)
+}
+
+struct Counters {
+    allocated: AtomicU64,
+    reclaims: AtomicU64,
+    hits: AtomicU64,
+    parked: AtomicU64,
+    discarded: AtomicU64,
+    staging_uses: AtomicU64,
+    staging_busy: AtomicU64,
+}
+
+static STATS: Counters = Counters {
+    allocated: AtomicU64::new(0),
+    reclaims: AtomicU64::new(0),
+    hits: AtomicU64::new(0),
+    parked: AtomicU64::new(0),
+    discarded: AtomicU64::new(0),
+    staging_uses: AtomicU64::new(0),
+    staging_busy: AtomicU64::new(0),
+};
+
+/// The pool's process-wide counters at one moment; subtract two to get
+/// what happened in between.
+///
+/// # Examples
+///
+/// ```
+/// let a = weft_buf::pool::stats();
+/// let b = weft_buf::pool::stats();
+/// assert!((b - a).allocated <= b.allocated);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// New chunks allocated (the cache had none with room).
+    pub allocated: u64,
+    /// A reader's own chunk reclaimed in place (every view dropped).
+    pub reclaims: u64,
+    /// Parked chunks reused (as is or reclaimed in place).
+    pub hits: u64,
+    /// Chunks parked.
+    pub parked: u64,
+    /// Chunks dropped because the thread's cache was full.
+    pub discarded: u64,
+    /// Borrows of a thread's staging buffer.
+    pub staging_uses: u64,
+    /// Staging borrows refused because it was in use (a fresh `Vec` was
+    /// used instead).
+    pub staging_busy: u64,
+}
+
+impl Sub for PoolStats {
+    type Output = PoolStats;
+
+    fn sub(self, o: PoolStats) -> PoolStats {
+        PoolStats {
+            allocated: self.allocated.wrapping_sub(o.allocated),
+            reclaims: self.reclaims.wrapping_sub(o.reclaims),
+            hits: self.hits.wrapping_sub(o.hits),
+            parked: self.parked.wrapping_sub(o.parked),
+            discarded: self.discarded.wrapping_sub(o.discarded),
+            staging_uses: self.staging_uses.wrapping_sub(o.staging_uses),
+            staging_busy: self.staging_busy.wrapping_sub(o.staging_busy),
         }
     }
 }
 
-impl Deref for PooledChunk {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        self.mem.as_deref().map_or(&[], |m| &m[..self.len])
-    }
-}
-
-impl DerefMut for PooledChunk {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        let len = self.len;
-        self.mem.as_deref_mut().map_or(&mut [], |m| &mut m[..len])
-    }
-}
-
-// SAFETY: `chunk_mut` always describes `mem[len..]`, memory this chunk owns
-// exclusively; `advance_mut` never moves `len` past the end of `mem`, so the
-// filled part `mem[..len]` stays in bounds. The memory is zeroed when
-// allocated, so it is always initialized.
-unsafe impl BufMut for PooledChunk {
-    fn remaining_mut(&self) -> usize {
-        self.capacity() - self.len
-    }
-
-    unsafe fn advance_mut(&mut self, cnt: usize) {
-        let remaining = self.remaining_mut();
-        assert!(
-            cnt <= remaining,
-            "advance_mut past the end of the chunk: {cnt} > {remaining}"
-        );
-        self.len += cnt;
-    }
-
-    fn chunk_mut(&mut self) -> &mut UninitSlice {
-        let len = self.len;
-        let tail: &mut [u8] = self.mem.as_deref_mut().map_or(&mut [], |m| &mut m[len..]);
-        UninitSlice::new(tail)
-    }
-}
-
-impl Drop for PooledChunk {
-    fn drop(&mut self) {
-        if let Some(mem) = self.mem.take() {
-            self.pool.give_back(mem);
-        }
-    }
-}
-
-impl fmt::Debug for PooledChunk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PooledChunk")
-            .field("len", &self.len)
-            .field("capacity", &self.capacity())
-            .finish()
-    }
-}
-
-/// The owner behind a frozen chunk's `Bytes`: returns the memory on drop.
-struct Frozen {
-    mem: Option<Box<[u8]>>,
-    len: usize,
-    pool: Arc<Inner>,
-}
-
-impl AsRef<[u8]> for Frozen {
-    fn as_ref(&self) -> &[u8] {
-        self.mem.as_deref().map_or(&[], |m| &m[..self.len])
-    }
-}
-
-impl Drop for Frozen {
-    fn drop(&mut self) {
-        if let Some(mem) = self.mem.take() {
-            self.pool.give_back(mem);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn pool_and_frozen_views_cross_threads() {
-        assert_send_sync::<BufPool>();
-        let pool = BufPool::new(64, 4);
-        let mut c = pool.get().unwrap();
-        c.put_slice(b"xyz");
-        let b = c.freeze();
-        let t = std::thread::spawn(move || b.len());
-        assert_eq!(t.join().unwrap(), 3);
-        assert_eq!(pool.stats().outstanding, 0);
-    }
-
-    #[test]
-    fn unfrozen_chunk_returns_on_drop() {
-        let pool = BufPool::new(8, 1);
-        drop(pool.get().unwrap());
-        let s = pool.stats();
-        assert_eq!((s.outstanding, s.free, s.misses), (0, 1, 1));
+/// Reads the pool's process-wide counters.
+///
+/// # Examples
+///
+/// ```
+/// let (mut c, mut cap) = (bytes::BytesMut::new(), 0);
+/// let before = weft_buf::pool::stats();
+/// weft_buf::pool::make_room(&mut c, &mut cap, 1);
+/// assert!(weft_buf::pool::stats().allocated + weft_buf::pool::stats().hits
+///     > before.allocated + before.hits);
+/// ```
+pub fn stats() -> PoolStats {
+    let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    PoolStats {
+        allocated: g(&STATS.allocated),
+        reclaims: g(&STATS.reclaims),
+        hits: g(&STATS.hits),
+        parked: g(&STATS.parked),
+        discarded: g(&STATS.discarded),
+        staging_uses: g(&STATS.staging_uses),
+        staging_busy: g(&STATS.staging_busy),
     }
 }

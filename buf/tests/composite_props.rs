@@ -484,3 +484,195 @@ proptest! {
         prop_assert_eq!(buf.to_bytes(), Bytes::from(model));
     }
 }
+
+/// Operations for the long-buffer test: every mutation the offset table
+/// must follow, and the reads that use it.
+#[derive(Debug, Clone)]
+enum LongStep {
+    Read(ReadOp),
+    Push(Vec<u8>),
+    PushFront(Vec<u8>),
+    Append(Vec<Vec<u8>>),
+    SplitTo(usize),
+    SplitOff(usize),
+    Truncate(usize),
+    /// Replace the buffer by a slice of itself.
+    Slice(usize, usize),
+    /// Indexed reads of every width at an index (mod len + 2).
+    GetAt(usize),
+    /// `find` of a short needle taken from the model (so it hits) and of
+    /// one that may miss, from a start offset.
+    Find(usize, usize, Vec<u8>),
+    Clone,
+}
+
+fn long_step() -> impl Strategy<Value = LongStep> {
+    let seg = prop::collection::vec(0u8..4, 0..6);
+    prop_oneof![
+        3 => read_op().prop_map(LongStep::Read),
+        3 => seg.clone().prop_map(LongStep::Push),
+        2 => seg.clone().prop_map(LongStep::PushFront),
+        1 => prop::collection::vec(seg.clone(), 0..12).prop_map(LongStep::Append),
+        1 => (0usize..80).prop_map(LongStep::SplitTo),
+        1 => (0usize..400).prop_map(LongStep::SplitOff),
+        1 => (0usize..400).prop_map(LongStep::Truncate),
+        1 => (0usize..400, 0usize..400).prop_map(|(a, b)| LongStep::Slice(a, b)),
+        6 => (0usize..400).prop_map(LongStep::GetAt),
+        2 => (0usize..400, 0usize..400, seg).prop_map(|(a, b, n)| LongStep::Find(a, b, n)),
+        1 => Just(LongStep::Clone),
+    ]
+}
+
+fn check_get_at(buf: &CompositeBuf, model: &[u8], i: usize) -> Result<(), TestCaseError> {
+    fn at<const N: usize>(model: &[u8], i: usize) -> Option<[u8; N]> {
+        model.get(i..i.checked_add(N)?)?.try_into().ok()
+    }
+    prop_assert_eq!(buf.try_get_u8_at(i).ok(), model.get(i).copied());
+    prop_assert_eq!(
+        buf.try_get_u16_at(i).ok(),
+        at(model, i).map(u16::from_be_bytes)
+    );
+    prop_assert_eq!(
+        buf.try_get_u16_le_at(i).ok(),
+        at(model, i).map(u16::from_le_bytes)
+    );
+    prop_assert_eq!(
+        buf.try_get_u32_at(i).ok(),
+        at(model, i).map(u32::from_be_bytes)
+    );
+    prop_assert_eq!(
+        buf.try_get_u32_le_at(i).ok(),
+        at(model, i).map(u32::from_le_bytes)
+    );
+    prop_assert_eq!(
+        buf.try_get_i32_at(i).ok(),
+        at(model, i).map(i32::from_be_bytes)
+    );
+    prop_assert_eq!(
+        buf.try_get_u64_at(i).ok(),
+        at(model, i).map(u64::from_be_bytes)
+    );
+    prop_assert_eq!(
+        buf.try_get_u64_le_at(i).ok(),
+        at(model, i).map(u64::from_le_bytes)
+    );
+    let mut three = [0u8; 3];
+    let ok = buf.try_copy_out(i, &mut three).is_ok();
+    prop_assert_eq!(ok.then_some(three), at::<3>(model, i));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Buffers of tens to hundreds of 1–5 byte segments, so the offset
+    /// table is built and then has to follow pushes at both ends,
+    /// appends, splits, slices, truncation and `Buf` reads between
+    /// indexed reads, searches and chunk walks.
+    #[test]
+    fn long_buffers_keep_the_offset_table_in_step_with_a_vec(
+        pieces in prop::collection::vec(prop::collection::vec(0u8..4, 1..6), 0..120),
+        steps in prop::collection::vec(long_step(), 0..48),
+    ) {
+        let mut buf: CompositeBuf = pieces.iter().map(|p| Bytes::copy_from_slice(p)).collect();
+        let mut model: Vec<u8> = pieces.concat();
+        // Build the table up front, as a decoder's first indexed read would.
+        if let Some(i) = model.len().checked_sub(5) {
+            check_get_at(&buf, &model, i)?;
+        }
+        for st in &steps {
+            let len = model.len();
+            match st {
+                LongStep::Read(op) => {
+                    let mut plain: &[u8] = &model;
+                    let want = apply(&mut plain, op);
+                    let rest = plain.to_vec();
+                    prop_assert_eq!(apply(&mut buf, op), want);
+                    model = rest;
+                }
+                LongStep::Push(v) => {
+                    buf.push(Bytes::copy_from_slice(v));
+                    model.extend_from_slice(v);
+                }
+                LongStep::PushFront(v) => {
+                    buf.push_front(Bytes::copy_from_slice(v));
+                    model.splice(0..0, v.iter().copied());
+                }
+                LongStep::Append(vs) => {
+                    let other: CompositeBuf = vs.iter().map(|v| Bytes::copy_from_slice(v)).collect();
+                    // Index the other buffer too, so appending an indexed
+                    // buffer is covered.
+                    let _ = other.try_get_u8_at(other.len().saturating_sub(1));
+                    buf.append(other);
+                    model.extend(vs.iter().flatten());
+                }
+                LongStep::SplitTo(n) => {
+                    let n = (*n).min(len);
+                    let head = buf.split_to(n);
+                    prop_assert_eq!(flat(&head), model[..n].to_vec());
+                    model.drain(..n);
+                }
+                LongStep::SplitOff(n) => {
+                    let n = (*n).min(len);
+                    let tail = buf.split_off(n);
+                    prop_assert_eq!(flat(&tail), model[n..].to_vec());
+                    if let Some(i) = tail.len().checked_sub(3) {
+                        check_get_at(&tail, &model[n..], i)?;
+                    }
+                    model.truncate(n);
+                }
+                LongStep::Truncate(n) => {
+                    buf.truncate(*n);
+                    model.truncate(*n);
+                }
+                LongStep::Slice(a, b) => {
+                    let (lo, hi) = ((*a).min(*b).min(len), (*a).max(*b).min(len));
+                    buf = buf.slice(lo..hi);
+                    model = model[lo..hi].to_vec();
+                }
+                LongStep::GetAt(i) => {
+                    let i = i % (len + 2);
+                    check_get_at(&buf, &model, i)?;
+                    // Neighbours, which the hint serves.
+                    check_get_at(&buf, &model, i + 1)?;
+                    check_get_at(&buf, &model, i.saturating_sub(3))?;
+                }
+                LongStep::Find(a, b, miss) => {
+                    let from = a % (len + 2);
+                    let at = b % (len + 1);
+                    let hit = model[at..(at + 3).min(len)].to_vec();
+                    prop_assert_eq!(buf.find_from(&hit, from), naive_find(&model, &hit, from));
+                    prop_assert_eq!(buf.find_from(miss, from), naive_find(&model, miss, from));
+                    let byte = miss.first().copied().unwrap_or(3);
+                    prop_assert_eq!(buf.find_byte_from(byte, from), naive_find(&model, &[byte], from));
+                }
+                LongStep::Clone => {
+                    let c = buf.clone();
+                    prop_assert_eq!(flat(&c), model.clone());
+                    if let Some(i) = len.checked_sub(2) {
+                        check_get_at(&c, &model, i)?;
+                    }
+                    buf = c;
+                }
+            }
+            prop_assert!(well_formed(&buf), "after {:?}", st);
+            prop_assert_eq!(flat(&buf), model.clone(), "after {:?}", st);
+            prop_assert_eq!(buf.len(), model.len());
+            prop_assert_eq!(buf.chunk().is_empty(), model.is_empty());
+            let mut iov = [IoSlice::new(&[]); 4];
+            let n = buf.chunks_vectored(&mut iov);
+            let got: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
+            prop_assert!(model.starts_with(&got));
+        }
+        // A full sweep of indexed reads at the end, in order and backwards.
+        for i in (0..model.len() + 2).chain((0..model.len()).rev()) {
+            check_get_at(&buf, &model, i)?;
+        }
+    }
+}
+
+#[test]
+fn composite_buf_stays_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<CompositeBuf>();
+}

@@ -89,7 +89,7 @@ pub fn ops(data: &[u8]) {
         let a = usize::from(input.u16());
         let len = model.len();
         let at = if len == 0 { 0 } else { a % (len + 1) };
-        let (what, copied) = measure_copies(|| match op % 24 {
+        let (what, copied) = measure_copies(|| match op % 26 {
             0 | 1 => {
                 let s = seg(&mut input, &shared);
                 model.extend_from_slice(&s);
@@ -337,6 +337,33 @@ pub fn ops(data: &[u8]) {
                 model.extend_from_slice(&s);
                 buf.push(s);
                 "push_big"
+            }
+            23 => {
+                // Many tiny segments, so lookups go through the offset table.
+                for _ in 0..(a % 48) {
+                    let n = usize::from(input.u8() % 3) + 1;
+                    let s = Bytes::copy_from_slice(input.bytes(n));
+                    model.extend_from_slice(&s);
+                    buf.push(s);
+                }
+                "push_many"
+            }
+            24 => {
+                // A run of indexed reads in order from `at` (the hint's
+                // sequential case), then on a slice of the buffer.
+                for i in at..(at + 64).min(len) {
+                    let want = model
+                        .get(i..i + 4)
+                        .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+                    assert_eq!(buf.try_get_u32_at(i).ok(), want, "sweep get_u32_at({i})");
+                }
+                let end = (at + usize::from(input.u8())).min(len);
+                let sl = buf.slice(at..end);
+                let part = &model[at..end];
+                for i in (0..part.len()).rev() {
+                    assert_eq!(sl.get_u8_at(i), part[i], "slice get_u8_at({i})");
+                }
+                "sweep_at"
             }
             _ => {
                 let v = format!("{buf:?}");

@@ -6,25 +6,26 @@
 //! The size of the next read grows quickly after a read that filled the
 //! buffer and shrinks slowly after two short reads in a row.
 //!
-//! Receive memory is reused rather than allocated afresh (a fresh 64 KiB
-//! buffer per read cost 12% of an echo run in page faults):
+//! Receive memory comes from weft-buf's pool ([`weft_buf::pool`]), the
+//! one pooling scheme (a fresh 64 KiB buffer per read cost 12% of an echo
+//! run in page faults):
 //!
 //! - when the chunk has too little room left, it is reclaimed in place if
 //!   every view of its earlier reads has dropped (`BytesMut::try_reclaim`:
 //!   no allocation, no copy, pages already faulted in);
 //! - when a read finds the socket drained (`WouldBlock`), the connection is
-//!   about to wait, possibly for a long time: its chunk is parked in a
-//!   small per-thread cache (bounded: [`CACHED_CHUNKS`] chunks), where the
-//!   next read of any connection on that thread takes it, reclaimed in
-//!   place once the views of earlier reads have dropped. An idle
-//!   connection so holds no receive memory at all; 10,000 idle
+//!   about to wait, possibly for a long time: its chunk is parked in the
+//!   pool's small per-thread cache (bounded: [`CACHED_CHUNKS`] chunks),
+//!   where the next read of any connection on that thread takes it,
+//!   reclaimed in place once the views of earlier reads have dropped. An
+//!   idle connection so holds no receive memory at all; 10,000 idle
 //!   connections hold none.
 
-use std::cell::RefCell;
 use std::io;
 use std::os::fd::BorrowedFd;
 
 use bytes::{Bytes, BytesMut};
+use weft_buf::pool;
 
 use crate::stats::{Counter, Stats};
 use crate::sys;
@@ -36,59 +37,8 @@ pub const INITIAL_RECV: usize = 2048;
 /// Largest read size.
 pub const MAX_RECV: usize = 65536;
 
-/// Bytes allocated at once; successive small reads share a chunk until it
-/// runs out of room (a read larger than this gets a chunk of its own size).
-/// Kept small because a view kept by a handler (a stored value) pins its
-/// whole chunk.
-const CHUNK: usize = 16 * 1024;
-
-/// Receive chunks parked per thread for reuse; at most this many times
-/// [`MAX_RECV`] bytes per thread.
-pub const CACHED_CHUNKS: usize = 8;
-
-/// A chunk's unread tail and the capacity of the whole chunk.
-type Parked = (BytesMut, usize);
-
-thread_local! {
-    /// Receive chunks parked by connections that went idle or moved on to
-    /// another chunk. Views of earlier reads may still use their front;
-    /// the tail (spare capacity) belongs to the parked handle alone.
-    static CHUNK_CACHE: RefCell<Vec<Parked>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on this thread's cache; `None` if it is gone (thread exit) or
-/// in use, so this never panics.
-fn with_cache<R>(f: impl FnOnce(&mut Vec<Parked>) -> Option<R>) -> Option<R> {
-    CHUNK_CACHE
-        .try_with(|cell| cell.try_borrow_mut().ok().and_then(|mut c| f(&mut c)))
-        .ok()
-        .flatten()
-}
-
-/// A parked chunk with room for `want` bytes, as is or reclaimed in place
-/// because every view of it has dropped.
-fn cached_chunk(want: usize) -> Option<Parked> {
-    with_cache(|cache| {
-        let i = cache
-            .iter_mut()
-            .position(|(c, cap)| c.capacity() >= want || (*cap >= want && c.try_reclaim(want)))?;
-        Some(cache.swap_remove(i))
-    })
-}
-
-/// Parks a chunk's tail for reuse on this thread (dropped if the cache is
-/// full: its views keep what they use).
-fn park_chunk(chunk: BytesMut, cap: usize) {
-    if cap == 0 {
-        return;
-    }
-    with_cache(|cache| {
-        if cache.len() < CACHED_CHUNKS {
-            cache.push((chunk, cap));
-        }
-        Some(())
-    });
-}
+/// Receive chunks parked per thread for reuse (the pool's bound).
+pub use weft_buf::pool::CACHED_CHUNKS;
 
 /// Steps up after a full read (Netty's `INDEX_INCREMENT`).
 const INDEX_INCREMENT: usize = 4;
@@ -278,28 +228,16 @@ impl AdaptiveRecvBuf {
     /// Makes room for a read of `want` bytes: the chunk's tail, the chunk
     /// reclaimed in place, a parked chunk, or (counted) a new one.
     fn make_room(&mut self, want: usize, stats: &Stats) {
-        if self.buf.capacity() >= want {
-            return;
-        }
-        // Unique (every earlier view dropped): start over at its front.
-        if self.chunk_cap >= want && self.buf.try_reclaim(want) {
-            return;
-        }
-        let (chunk, cap) = cached_chunk(want).unwrap_or_else(|| {
+        if pool::make_room(&mut self.buf, &mut self.chunk_cap, want) {
             stats.add(Counter::RecvChunks, 1);
-            let c = BytesMut::with_capacity(CHUNK.max(want));
-            let cap = c.capacity();
-            (c, cap)
-        });
-        let old = std::mem::replace(&mut self.buf, chunk);
-        park_chunk(old, std::mem::replace(&mut self.chunk_cap, cap));
+        }
     }
 
     /// Lets go of the chunk before the connection waits: parked in the
     /// thread's cache, where it is reused once its views drop.
     fn release(&mut self) {
         let chunk = std::mem::take(&mut self.buf);
-        park_chunk(chunk, std::mem::take(&mut self.chunk_cap));
+        pool::park(chunk, std::mem::take(&mut self.chunk_cap));
     }
 
     /// Receive memory this buffer holds on to between reads: 0 once a read
@@ -333,6 +271,24 @@ impl AdaptiveRecvBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receive_chunks_come_from_the_pool_and_show_in_global_stats() {
+        use std::os::fd::AsFd;
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        std::io::Write::write_all(&mut &a, b"ping").unwrap();
+        let before = crate::global_stats().pool;
+        let mut rb = AdaptiveRecvBuf::new();
+        let stats = Stats::new();
+        assert_eq!(rb.read_from(b.as_fd(), &stats).unwrap(), &b"ping"[..]);
+        // Drained: the chunk goes back to the pool's per-thread cache.
+        assert!(rb.read_from(b.as_fd(), &stats).is_err());
+        let d = crate::global_stats().pool - before;
+        assert!(d.allocated + d.hits >= 1, "{d:?}");
+        assert!(d.parked + d.discarded >= 1, "{d:?}");
+        assert_eq!(rb.held_capacity(), 0);
+    }
 
     #[test]
     fn grows_after_full_reads_up_to_the_max() {

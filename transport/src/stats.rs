@@ -10,6 +10,8 @@ use std::fmt;
 use std::ops::Sub;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use weft_buf::PoolStats;
+
 /// One counter of [`Stats`].
 ///
 /// # Examples
@@ -160,6 +162,7 @@ impl Stats {
             copied_bytes: g(Counter::CopiedBytes),
             writev_iovecs: g(Counter::WritevIovecs),
             recv_chunks: g(Counter::RecvChunks),
+            pool: PoolStats::default(),
         }
     }
 }
@@ -176,7 +179,8 @@ impl fmt::Debug for Stats {
     }
 }
 
-/// The process-wide counters: the sum over every channel, buffer and relay.
+/// The process-wide counters: the sum over every channel, buffer and relay,
+/// plus weft-buf's pool counters ([`StatsSnapshot::pool`]).
 ///
 /// # Examples
 ///
@@ -186,7 +190,9 @@ impl fmt::Debug for Stats {
 /// assert!(after.writev_calls >= before.writev_calls);
 /// ```
 pub fn global_stats() -> StatsSnapshot {
-    GLOBAL.snapshot()
+    let mut s = GLOBAL.snapshot();
+    s.pool = weft_buf::pool::stats();
+    s
 }
 
 /// The values of a [`Stats`] at one moment. Subtract two to get what
@@ -238,6 +244,10 @@ pub struct StatsSnapshot {
     pub writev_iovecs: u64,
     /// Receive chunks allocated.
     pub recv_chunks: u64,
+    /// weft-buf's pool (receive chunks and staging buffers, every thread):
+    /// filled in by [`global_stats`] only; zero in a channel's snapshot,
+    /// because the pool's caches are per thread, not per channel.
+    pub pool: PoolStats,
 }
 
 impl StatsSnapshot {
@@ -320,6 +330,7 @@ impl Sub for StatsSnapshot {
             copied_bytes: self.copied_bytes.wrapping_sub(o.copied_bytes),
             writev_iovecs: self.writev_iovecs.wrapping_sub(o.writev_iovecs),
             recv_chunks: self.recv_chunks.wrapping_sub(o.recv_chunks),
+            pool: self.pool - o.pool,
         }
     }
 }

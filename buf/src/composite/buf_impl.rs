@@ -8,30 +8,93 @@ use bytes::{Buf, Bytes};
 
 use super::CompositeBuf;
 
-/// Overrides `Buf`'s integer reads: a read that lies inside the first
-/// segment (and leaves it non-empty) is one `Bytes` read; only a read that
-/// straddles a boundary takes the byte-by-byte path.
+/// Overrides `Buf`'s integer reads: a value inside the first segment is
+/// read straight from it (then the segment is advanced, or dropped when
+/// used up); a value that straddles a boundary takes
+/// [`CompositeBuf::take_straddling`], a fixed-size two-segment copy.
 macro_rules! fast_reads {
     ($($name:ident, $ty:ty, $from:ident;)*) => {
         $(
-            #[inline]
+            #[inline(always)]
             fn $name(&mut self) -> $ty {
                 const N: usize = std::mem::size_of::<$ty>();
                 if let Some(first) = self.segs.get_mut(self.head) {
                     if first.len() > N {
-                        self.len -= N;
-                        return first.$name();
+                        if let Some(raw) = first.first_chunk::<N>() {
+                            let v = <$ty>::$from(*raw);
+                            first.advance(N);
+                            self.len -= N;
+                            return v;
+                        }
                     }
                 }
-                let mut raw = [0u8; N];
-                self.copy_to_slice(&mut raw);
-                <$ty>::$from(raw)
+                <$ty>::$from(self.take_slow::<N>())
             }
         )*
     };
 }
 
 impl CompositeBuf {
+    /// Drops the front segment, which the caller has read to its end.
+    #[inline]
+    fn drop_front(&mut self) {
+        let seg = std::mem::take(&mut self.segs[self.head]);
+        self.len -= seg.len();
+        self.head += 1;
+        self.reset_if_drained();
+    }
+
+    /// The rest of an integer read: the value ends the front segment
+    /// exactly (read it, drop the segment) or straddles a boundary. Out of
+    /// line, so the inlined fast path stays a handful of instructions.
+    #[inline(never)]
+    fn take_slow<const N: usize>(&mut self) -> [u8; N] {
+        if let Some(raw) = self.segs.get(self.head).and_then(|s| s.first_chunk::<N>()) {
+            let raw = *raw;
+            self.drop_front();
+            return raw;
+        }
+        self.take_straddling::<N>()
+    }
+
+    /// Reads and consumes `N` bytes that do not all lie in the front
+    /// segment. When they span exactly two segments (the common case) this
+    /// is two fixed-size copies and no loop; more segments take the general
+    /// `Buf::copy_to_slice` path.
+    ///
+    /// # Panics
+    ///
+    /// Panics if fewer than `N` bytes remain, as `Buf::get_u32` does.
+    #[inline]
+    fn take_straddling<const N: usize>(&mut self) -> [u8; N] {
+        assert!(N <= self.len, "read past `remaining`: {N} > {}", self.len);
+        let mut out = [0u8; N];
+        // `N <= len` and the front segment holds fewer than N bytes, so a
+        // second segment exists.
+        let k = self.segs[self.head].len();
+        let want = N - k;
+        if self
+            .segs
+            .get(self.head + 1)
+            .is_some_and(|s| s.len() >= want)
+        {
+            let (first, second) = (&self.segs[self.head], &self.segs[self.head + 1]);
+            out = super::read::gather(first, second, k);
+            self.drop_front();
+            if self.segs[self.head].len() > want {
+                self.segs[self.head].advance(want);
+                self.len -= want;
+            } else {
+                self.drop_front();
+            }
+        } else {
+            out[..k].copy_from_slice(&self.segs[self.head]);
+            self.drop_front();
+            self.copy_to_slice(&mut out[k..]);
+        }
+        out
+    }
+
     /// `advance` when it consumes at least the first segment.
     fn advance_across(&mut self, cnt: usize) {
         assert!(
@@ -89,7 +152,12 @@ impl Buf for CompositeBuf {
     }
 
     fast_reads! {
+        get_u8, u8, from_be_bytes;
+        get_i8, i8, from_be_bytes;
         get_u16, u16, from_be_bytes;
+        get_i16_le, i16, from_le_bytes;
+        get_i32_le, i32, from_le_bytes;
+        get_i64_le, i64, from_le_bytes;
         get_u16_le, u16, from_le_bytes;
         get_i16, i16, from_be_bytes;
         get_u32, u32, from_be_bytes;

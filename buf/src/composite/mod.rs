@@ -29,6 +29,7 @@
 //! ```
 
 use std::ops::{Bound, RangeBounds};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -38,11 +39,14 @@ mod cmp;
 mod convert;
 mod copying;
 mod cursor;
+mod index;
 mod read;
 mod search;
+mod split;
 
 pub use cmp::DEBUG_DUMP_LIMIT;
 pub use cursor::Cursor;
+use index::FRONT_ROOM_MIN;
 
 /// How many segments a [`CompositeBuf`] stores inline before it allocates.
 ///
@@ -68,6 +72,12 @@ pub const INLINE_SEGMENTS: usize = 2;
 ///
 /// Cloning is cheap: it bumps the reference count of each segment. Empty
 /// segments are never stored. The total length is cached, so [`len`] is O(1).
+/// Finding the segment that holds an index (indexed reads, `slice`,
+/// `split_off`, searches from an offset) is O(1) inside the first segment
+/// or next to the last lookup and O(log segments) otherwise, through a
+/// table of segment offsets built by the first such lookup on a buffer of
+/// more than 8 segments (Netty's `CompositeByteBuf` does the same); `push`,
+/// `push_front` and `split_to` keep it up to date in O(1) amortized.
 ///
 /// `CompositeBuf` implements [`bytes::Buf`]; its
 /// [`chunks_vectored`](bytes::Buf::chunks_vectored) yields one `IoSlice` per segment,
@@ -100,6 +110,9 @@ pub struct CompositeBuf {
     segs: SmallVec<[Bytes; INLINE_SEGMENTS]>,
     head: usize,
     len: usize,
+    /// Segment start offsets for O(log n) lookups, built by the first
+    /// indexed read on a buffer of many segments (see `index.rs`).
+    index: OnceLock<Box<index::Index>>,
 }
 
 /// Turns any range over `0..len` into `start..end`, or `None` if it does
@@ -132,6 +145,7 @@ impl CompositeBuf {
             segs: SmallVec::new(),
             head: 0,
             len: 0,
+            index: OnceLock::new(),
         }
     }
 
@@ -148,6 +162,7 @@ impl CompositeBuf {
             segs: SmallVec::with_capacity(segments),
             head: 0,
             len: 0,
+            index: OnceLock::new(),
         }
     }
 
@@ -224,14 +239,16 @@ impl CompositeBuf {
         if seg.is_empty() {
             return;
         }
-        self.len += seg.len();
         self.compact_if_sparse();
+        self.index_push(seg.len());
+        self.len += seg.len();
         self.segs.push(seg);
     }
 
     /// Prepends a segment, such as a protocol header, without moving the
-    /// body's bytes. O(number of segments) for the segment list; no payload
-    /// byte is copied. An empty segment is dropped.
+    /// body's bytes. O(1) amortized: a long segment list is given free
+    /// slots at its front (as many as it has segments) when it runs out;
+    /// no payload byte is copied. An empty segment is dropped.
     ///
     /// # Examples
     ///
@@ -245,13 +262,25 @@ impl CompositeBuf {
         if seg.is_empty() {
             return;
         }
-        self.len += seg.len();
+        let n = seg.len();
+        let had_front = self.head < self.segs.len();
+        if self.head == 0 && self.segs.len() >= FRONT_ROOM_MIN {
+            self.make_front_room();
+        }
         if self.head > 0 {
             self.head -= 1;
             self.segs[self.head] = seg;
+            let slot = self.head;
+            self.index_push_front(slot, had_front.then_some(slot + 1), n);
         } else {
+            // A short list: shifting it is cheaper than making room.
             self.segs.insert(0, seg);
+            if let Some(ix) = self.index.get_mut() {
+                ix.starts.insert(0, 0);
+            }
+            self.index_push_front(0, had_front.then_some(1), n);
         }
+        self.len += n;
     }
 
     /// Appends every segment of `other`. No payload byte is copied.
@@ -265,178 +294,17 @@ impl CompositeBuf {
     /// assert_eq!(a, &b"abcd"[..]);
     /// ```
     pub fn append(&mut self, other: CompositeBuf) {
-        self.len += other.len;
         self.compact_if_sparse();
-        self.segs.extend(other.segs.into_iter().skip(other.head));
-    }
-
-    /// Returns a buffer holding `range`, sharing memory with `self`.
-    /// Nothing is copied; cost is O(segments in the range).
-    ///
-    /// # Panics
-    ///
-    /// Panics if the range does not lie inside `0..self.len()`. See
-    /// [`try_slice`](Self::try_slice) for the fallible form.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// let buf: weft_buf::CompositeBuf =
-    ///     [Bytes::from_static(b"hello "), Bytes::from_static(b"world")].into_iter().collect();
-    /// assert_eq!(buf.slice(4..8), &b"o wo"[..]);
-    /// ```
-    pub fn slice(&self, range: impl RangeBounds<usize>) -> CompositeBuf {
-        match self.try_slice(range) {
-            Ok(s) => s,
-            Err(e) => crate::error::panic_with("CompositeBuf::slice", e),
-        }
-    }
-
-    /// Like [`slice`](Self::slice), but returns an error instead of panicking.
-    ///
-    /// # Errors
-    ///
-    /// [`BufError::OutOfRange`](crate::BufError::OutOfRange) if the range does
-    /// not lie inside the buffer.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(b"abc"));
-    /// assert!(buf.try_slice(1..3).is_ok());
-    /// assert!(buf.try_slice(2..5).is_err());
-    /// ```
-    pub fn try_slice(
-        &self,
-        range: impl RangeBounds<usize>,
-    ) -> Result<CompositeBuf, crate::BufError> {
-        let (start, end) = checked_range(&range, self.len)?;
-        Ok(self.slice_unchecked(start, end))
-    }
-
-    fn slice_unchecked(&self, start: usize, end: usize) -> CompositeBuf {
-        let mut out = CompositeBuf::new();
-        if start == end {
-            return out;
-        }
-        let mut pos = 0;
-        for seg in self.segments() {
-            let seg_end = pos + seg.len();
-            if seg_end > start && pos < end {
-                let from = start.saturating_sub(pos);
-                let to = (end - pos).min(seg.len());
-                if from == 0 && to == seg.len() {
-                    out.push(seg.clone());
-                } else {
-                    out.push(seg.slice(from..to));
-                }
+        if self.index.get().is_some() {
+            for seg in other.into_segments() {
+                self.index_push(seg.len());
+                self.len += seg.len();
+                self.segs.push(seg);
             }
-            if seg_end >= end {
-                break;
-            }
-            pos = seg_end;
+        } else {
+            self.len += other.len;
+            self.segs.extend(other.segs.into_iter().skip(other.head));
         }
-        out
-    }
-
-    /// Splits the buffer in two at `at`: `self` keeps `[at, len)` and the
-    /// returned buffer holds `[0, at)`. No payload byte is copied; at most
-    /// one segment is split (reference counted, O(1)).
-    ///
-    /// # Panics
-    ///
-    /// Panics if `at > self.len()`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// let mut buf: weft_buf::CompositeBuf =
-    ///     [Bytes::from_static(b"abc"), Bytes::from_static(b"def")].into_iter().collect();
-    /// let head = buf.split_to(4);
-    /// assert_eq!(head, &b"abcd"[..]);
-    /// assert_eq!(buf, &b"ef"[..]);
-    /// ```
-    pub fn split_to(&mut self, at: usize) -> CompositeBuf {
-        assert!(
-            at <= self.len,
-            "split_to out of bounds: {at} > {}",
-            self.len
-        );
-        let mut head = CompositeBuf::new();
-        let mut need = at;
-        let mut whole = 0;
-        for seg in self.segments() {
-            if seg.len() > need {
-                break;
-            }
-            need -= seg.len();
-            whole += 1;
-            if need == 0 {
-                break;
-            }
-        }
-        let live = self.head;
-        head.segs
-            .extend(self.segs[live..live + whole].iter_mut().map(std::mem::take));
-        self.head += whole;
-        if need > 0 {
-            // `need` < len of the next segment: `at` < self.len guarantees it exists.
-            head.segs.push(self.segs[self.head].split_to(need));
-        }
-        head.len = at;
-        self.len -= at;
-        self.reset_if_drained();
-        head
-    }
-
-    /// Splits the buffer in two at `at`: `self` keeps `[0, at)` and the
-    /// returned buffer holds `[at, len)`. No payload byte is copied.
-    ///
-    /// # Panics
-    ///
-    /// Panics if `at > self.len()`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// let mut buf: weft_buf::CompositeBuf =
-    ///     [Bytes::from_static(b"abc"), Bytes::from_static(b"def")].into_iter().collect();
-    /// let tail = buf.split_off(2);
-    /// assert_eq!(buf, &b"ab"[..]);
-    /// assert_eq!(tail, &b"cdef"[..]);
-    /// ```
-    pub fn split_off(&mut self, at: usize) -> CompositeBuf {
-        assert!(
-            at <= self.len,
-            "split_off out of bounds: {at} > {}",
-            self.len
-        );
-        let mut head = self.split_to(at);
-        std::mem::swap(self, &mut head);
-        head
-    }
-
-    /// Shortens the buffer to `len` bytes, dropping the rest. Does nothing if
-    /// `len >= self.len()`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// let mut buf: weft_buf::CompositeBuf =
-    ///     [Bytes::from_static(b"abc"), Bytes::from_static(b"def")].into_iter().collect();
-    /// buf.truncate(4);
-    /// assert_eq!(buf, &b"abcd"[..]);
-    /// assert_eq!(buf.segments().len(), 2);
-    /// ```
-    pub fn truncate(&mut self, len: usize) {
-        if len >= self.len {
-            return;
-        }
-        drop(self.split_off(len));
     }
 
     /// Removes every segment.
@@ -452,6 +320,7 @@ impl CompositeBuf {
         self.segs.clear();
         self.head = 0;
         self.len = 0;
+        self.index_reset();
     }
 
     /// Once every segment is consumed, drops the placeholders.
@@ -460,31 +329,28 @@ impl CompositeBuf {
         if self.head == self.segs.len() {
             self.segs.clear();
             self.head = 0;
+            self.index_reset();
         }
     }
 
-    /// Before growing the list, drops the placeholders if they are at least
-    /// half of it, so the list never grows without bound while it is read
+    /// Before growing a full list, drops the placeholders if they are at
+    /// least half of it, so the list never grows without bound while it is read
     /// from the front and appended at the back. Amortized O(1).
     #[inline]
     fn compact_if_sparse(&mut self) {
-        if self.head > 0 && self.head * 2 >= self.segs.len() {
+        // Only when the list is full: free slots at the front made by
+        // `push_front` stay until growing would otherwise reallocate.
+        if self.head > 0
+            && self.segs.len() == self.segs.capacity()
+            && self.head * 2 >= self.segs.len()
+        {
             self.segs.drain(..self.head);
+            if let Some(ix) = self.index.get_mut() {
+                ix.starts.drain(..self.head);
+                ix.hint_shift(self.head);
+            }
             self.head = 0;
         }
-    }
-
-    /// Finds the segment holding byte `pos` and the offset inside it.
-    /// `pos` must be `< self.len`.
-    fn locate(&self, pos: usize) -> (usize, usize) {
-        let mut base = 0;
-        for (i, seg) in self.segments().iter().enumerate() {
-            if pos < base + seg.len() {
-                return (i, pos - base);
-            }
-            base += seg.len();
-        }
-        (self.segments().len(), 0)
     }
 
     /// Iterates over the bytes from `start` on, as contiguous pieces.

@@ -1,5 +1,7 @@
 //! Non-advancing reads at an index, across segment boundaries.
 
+use bytes::Bytes;
+
 use super::CompositeBuf;
 use crate::BufError;
 
@@ -8,8 +10,10 @@ macro_rules! int_reads {
         $(
             #[doc = concat!("Reads a ", $order, " `", stringify!($ty), "` at `index` without advancing.")]
             ///
-            /// The value may straddle any number of segment boundaries. Cost is
-            /// O(segments before `index`) to find the start, then a few byte moves.
+            /// The value may straddle any number of segment boundaries. Finding
+            /// the segment is O(1) for an index in the first segment or near
+            /// the last one read, O(log segments) otherwise; a value spanning
+            /// two segments is two fixed-size copies.
             ///
             /// # Panics
             ///
@@ -52,10 +56,9 @@ macro_rules! int_reads {
             /// let buf = weft_buf::CompositeBuf::from(bytes::Bytes::from_static(&[1]));
             #[doc = concat!("assert!(buf.", stringify!($try_get), "(1).is_err());")]
             /// ```
+            #[inline(always)]
             pub fn $try_get(&self, index: usize) -> Result<$ty, BufError> {
-                let mut raw = [0u8; std::mem::size_of::<$ty>()];
-                self.try_copy_out(index, &mut raw)?;
-                Ok($ty::$from(raw))
+                Ok($ty::$from(self.read_array(index)?))
             }
         )*
     };
@@ -117,6 +120,50 @@ impl CompositeBuf {
             .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
     }
 
+    /// Reads `N` bytes at `index`: one fixed-size read when they lie in
+    /// one segment, two copies when they span exactly two, the general
+    /// loop otherwise.
+    #[inline]
+    fn read_array<const N: usize>(&self, index: usize) -> Result<[u8; N], BufError> {
+        let available = self.len().saturating_sub(index);
+        if N > available {
+            return Err(BufError::Underflow {
+                requested: N,
+                available,
+            });
+        }
+        // Inside the front segment: no lookup at all.
+        let front = self.segments().first().map_or(&[][..], |s| &s[..]);
+        if let Some(raw) = front.get(index..).and_then(|s| s.first_chunk::<N>()) {
+            return Ok(*raw);
+        }
+        Ok(self.read_array_past_front(index))
+    }
+
+    /// `read_array` when the value does not lie inside the front segment;
+    /// the caller has checked that `N` bytes follow `index`. `index` may
+    /// still lie in the front segment (a value that straddles its end):
+    /// the lookup then lands on the front segment through the table.
+    #[inline(never)]
+    fn read_array_past_front<const N: usize>(&self, index: usize) -> [u8; N] {
+        let all: &[Bytes] = &self.segs;
+        let (i, off) = self.locate_past_front(all, index);
+        // `index < len`, so `locate` found a live segment and `off` lies in it.
+        let here = all
+            .get(i)
+            .map_or(&[][..], |s| s.get(off..).unwrap_or_default());
+        if let Some(raw) = here.first_chunk::<N>() {
+            return *raw;
+        }
+        // Two whole-word loads when both segments hold at least N bytes.
+        let tail = all.get(i).and_then(|s| s.last_chunk::<N>());
+        let head = all.get(i + 1).and_then(|s| s.first_chunk::<N>());
+        if let (Some(tail), Some(head)) = (tail, head) {
+            return join_words(tail, head, here.len());
+        }
+        read_straddling(here, all.get(i + 1..).unwrap_or_default())
+    }
+
     fn uint_raw(&self, index: usize, nbytes: usize) -> Result<[u8; 8], BufError> {
         if !(1..=8).contains(&nbytes) {
             return Err(BufError::OutOfRange {
@@ -167,6 +214,76 @@ impl CompositeBuf {
         }
         Ok(())
     }
+}
+
+/// The value whose first `k` bytes (`0 < k < N <= 8`) are the last `k` of
+/// `tail` and whose other `N - k` are the first of `head`: two word loads
+/// and two shifts. Assembling it byte by byte through memory would stall
+/// on store forwarding (four byte stores, then one four-byte load).
+#[inline(always)]
+pub(crate) fn join_words<const N: usize>(tail: &[u8; N], head: &[u8; N], k: usize) -> [u8; N] {
+    const { assert!(N <= 8) };
+    let word = |b: &[u8; N]| {
+        let mut w = [0u8; 8];
+        w[..N].copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
+    // In little-endian order byte j of the result is bit 8j: the tail's
+    // last k bytes move down to 0..k, the head's first N-k bytes up to k..N.
+    let lo = word(tail).checked_shr(8 * (N - k) as u32).unwrap_or(0);
+    let hi = word(head).checked_shl(8 * k as u32).unwrap_or(0);
+    let bytes = (lo | hi).to_le_bytes();
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[..N]);
+    out
+}
+
+/// The `N` bytes (`N <= 8`) made of `first[..k]` then `second[..N - k]`,
+/// which the caller has checked exist; assembled in a register, byte by
+/// byte, for segments too short for [`join_words`].
+#[inline(always)]
+pub(crate) fn gather<const N: usize>(first: &[u8], second: &[u8], k: usize) -> [u8; N] {
+    const { assert!(N <= 8) };
+    let mut v = 0u64;
+    for j in 0..N {
+        let b = if j < k {
+            first.get(j)
+        } else {
+            second.get(j - k)
+        };
+        v |= u64::from(b.copied().unwrap_or(0)) << (8 * j);
+    }
+    let bytes = v.to_le_bytes();
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[..N]);
+    out
+}
+
+/// `N` bytes that begin in `here` (shorter than `N`) and continue in
+/// `rest`, which the caller has checked holds enough of them.
+#[inline]
+fn read_straddling<const N: usize>(here: &[u8], rest: &[Bytes]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let k = here.len();
+    let want = N.saturating_sub(k);
+    match rest.first() {
+        Some(next) if next.len() >= want && k < N => {
+            out = gather(here, next, k);
+        }
+        _ => {
+            out[..k.min(N)].copy_from_slice(&here[..k.min(N)]);
+            let mut filled = k.min(N);
+            for seg in rest {
+                let n = seg.len().min(N - filled);
+                out[filled..filled + n].copy_from_slice(&seg[..n]);
+                filled += n;
+                if filled == N {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

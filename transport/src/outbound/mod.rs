@@ -21,7 +21,6 @@
 //! The buffer knows nothing of tokio or pipelines: it writes to any
 //! non-blocking descriptor, so it is tested on a socket pair or a pipe.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
@@ -43,13 +42,12 @@ pub use sink::AsyncSink;
 
 use file::FileState;
 
-thread_local! {
-    /// The staging buffer short segments are coalesced into. Its bytes are
-    /// needed only during the one `writev` of a write step (a partial
-    /// write is resumed from the segments themselves), so one buffer per
-    /// thread serves every connection, and an idle connection holds none.
-    static STAGING: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
+/// The staging buffer short segments are coalesced into: weft-buf's
+/// per-thread one (the one pooling scheme, counted in its stats). Its bytes
+/// are needed only during the one `writev` of a write step (a partial
+/// write is resumed from the segments themselves), so one buffer per
+/// thread serves every connection, and an idle connection holds none.
+use weft_buf::pool::STAGING;
 
 /// Segments shorter than this many bytes are copied together into one
 /// staging iovec when they sit next to another short segment; longer ones
