@@ -372,11 +372,11 @@ pub fn execute(db: &mut Db, args: &[Value], now: Instant) -> (Reply, After) {
                 None => -2,
                 Some(e) => match e.expires_at {
                     None => -1,
-                    Some(t) => t.saturating_duration_since(now).as_millis() as i64,
+                    Some(t) => unix_ms(t).saturating_sub(unix_ms(now)).max(0),
                 },
             };
             Reply::Integer(if spec.name == "ttl" && ms >= 0 {
-                (ms + 500) / 1000
+                ms.saturating_add(500) / 1000
             } else {
                 ms
             })
@@ -473,57 +473,63 @@ fn show(bytes: &[u8]) -> String {
     out
 }
 
-fn deadline(now: Instant, amount: i64, unit_ms: i64) -> Option<Instant> {
-    let ms = amount.checked_mul(unit_ms)?;
-    let ms = u64::try_from(ms).ok()?;
-    now.checked_add(Duration::from_millis(ms))
+/// Which `SET` option gave the expiry; Redis allows the same one again
+/// (the last wins) but not two different ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExpiryOption {
+    Ex,
+    Px,
 }
 
+/// `SET key value [NX|XX] [GET] [EX s|PX ms|KEEPTTL]`, parsed as Redis 7
+/// parses it: every option is checked before the expiry is read as a
+/// number, and a repeated `EX`/`PX` replaces the earlier one.
 fn set(db: &mut Db, args: &[Value], now: Instant) -> Reply {
     let (mut nx, mut xx, mut get, mut keep_ttl) = (false, false, false, false);
-    let mut expires_at = None;
+    let mut expiry: Option<(ExpiryOption, &Value)> = None;
     let mut i = 3;
     while i < args.len() {
-        let opt = args[i].to_bytes();
+        let opt = &args[i];
         let next = args.get(i + 1);
-        let unit = if opt.eq_ignore_ascii_case(b"ex") {
-            Some(1000)
-        } else if opt.eq_ignore_ascii_case(b"px") {
-            Some(1)
-        } else {
-            None
-        };
-        match (unit, next) {
-            (Some(unit), Some(n)) if expires_at.is_none() && !keep_ttl => {
-                let Some(n) = n.to_i64() else {
-                    return not_an_integer();
-                };
-                if n <= 0 {
-                    return Reply::err("invalid expire time in 'set' command");
-                }
-                match deadline(now, n, unit) {
-                    Some(t) => expires_at = Some(t),
-                    None => return Reply::err("invalid expire time in 'set' command"),
-                }
-                i += 2;
-                continue;
-            }
-            (Some(_), _) => return Reply::err("syntax error"),
-            (None, _) => {}
-        }
-        if opt.eq_ignore_ascii_case(b"nx") && !xx {
+        let may_expire = |kind| !keep_ttl && expiry.map_or(true, |(k, _)| k == kind);
+        if opt.eq_ignore_case(b"nx") && !xx {
             nx = true;
-        } else if opt.eq_ignore_ascii_case(b"xx") && !nx {
+        } else if opt.eq_ignore_case(b"xx") && !nx {
             xx = true;
-        } else if opt.eq_ignore_ascii_case(b"get") {
+        } else if opt.eq_ignore_case(b"get") {
             get = true;
-        } else if opt.eq_ignore_ascii_case(b"keepttl") && expires_at.is_none() {
+        } else if opt.eq_ignore_case(b"keepttl") && expiry.is_none() {
             keep_ttl = true;
+        } else if let (true, Some(n)) = (
+            opt.eq_ignore_case(b"ex") && may_expire(ExpiryOption::Ex),
+            next,
+        ) {
+            expiry = Some((ExpiryOption::Ex, n));
+            i += 1;
+        } else if let (true, Some(n)) = (
+            opt.eq_ignore_case(b"px") && may_expire(ExpiryOption::Px),
+            next,
+        ) {
+            expiry = Some((ExpiryOption::Px, n));
+            i += 1;
         } else {
             return Reply::err("syntax error");
         }
         i += 1;
     }
+    let mut expires_at = match expiry {
+        None => None,
+        Some((kind, n)) => {
+            let Some(n) = n.to_i64() else {
+                return not_an_integer();
+            };
+            let unit = if kind == ExpiryOption::Ex { 1000 } else { 1 };
+            match relative_deadline_ms(n, unit, unix_ms(now)) {
+                Some(when) if n > 0 => Some(instant_of(now, when)),
+                _ => return invalid_expire_time("set"),
+            }
+        }
+    };
     let k = key(&args[1]);
     if !(nx || xx || get || keep_ttl) {
         // The common SET: what was there does not matter (one hash, not two).
@@ -547,6 +553,64 @@ fn set(db: &mut Db, args: &[Value], now: Instant) -> Reply {
     } else {
         Reply::Simple("OK")
     }
+}
+
+/// The Unix time in milliseconds that the monotonic clock's `Instant`
+/// values are counted from: read once, so every conversion between a
+/// deadline [`Instant`] and Redis' Unix-millisecond expiry times is exact
+/// (a deadline set to Unix ms `t` reads back as `t`), as Redis' own
+/// comparisons of `GT`/`LT` and `TTL` are whole milliseconds.
+fn epoch() -> (Instant, i64) {
+    static EPOCH: std::sync::OnceLock<(Instant, i64)> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(|| {
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        (Instant::now(), unix)
+    })
+}
+
+/// `t` in Unix milliseconds (whole milliseconds, rounded down).
+fn unix_ms(t: Instant) -> i64 {
+    let (at, ms) = epoch();
+    let ms_i = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    match t.checked_duration_since(at) {
+        Some(after) => ms.saturating_add(ms_i(after)),
+        None => ms.saturating_sub(ms_i(at.duration_since(t))),
+    }
+}
+
+/// The [`Instant`] of the Unix time `when_ms`, exactly (see [`epoch`]);
+/// a time the monotonic clock cannot hold is clamped to `now` when in the
+/// past and to the farthest it can hold when in the future.
+fn instant_of(now: Instant, when_ms: i64) -> Instant {
+    let (at, ms) = epoch();
+    let offset = when_ms.saturating_sub(ms);
+    let d = Duration::from_millis(offset.unsigned_abs());
+    let t = if offset >= 0 {
+        at.checked_add(d)
+    } else {
+        at.checked_sub(d)
+    };
+    t.unwrap_or_else(|| {
+        if offset < 0 {
+            now
+        } else {
+            // ~9 million years: beyond any deadline a test or client sees.
+            now.checked_add(Duration::from_secs(1 << 48)).unwrap_or(now)
+        }
+    })
+}
+
+/// `amount` units of `unit_ms` after `base_ms`, in Unix milliseconds, or
+/// `None` where Redis answers "invalid expire time": the product or the
+/// sum leaves `i64`. Negative results are valid (already expired).
+fn relative_deadline_ms(amount: i64, unit_ms: i64, base_ms: i64) -> Option<i64> {
+    amount.checked_mul(unit_ms)?.checked_add(base_ms)
+}
+
+fn invalid_expire_time(name: &str) -> Reply {
+    Reply::err(format!("invalid expire time in '{name}' command"))
 }
 
 fn incr_by(db: &mut Db, key_arg: &Value, by: i64, now: Instant) -> Reply {
@@ -585,24 +649,25 @@ fn append(db: &mut Db, key_arg: &Value, more: &Value, now: Instant) -> Reply {
     }
 }
 
+/// `EXPIRE`/`PEXPIRE key time [NX|XX|GT|LT]` in Redis 7's order: options,
+/// then the number, then its overflow check (also for a missing key), then
+/// the key; a deadline not in the future deletes the key.
 fn expire(db: &mut Db, args: &[Value], name: &str, now: Instant) -> Reply {
-    let Some(n) = args[2].to_i64() else {
-        return not_an_integer();
-    };
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &args[3..] {
-        let opt = opt.to_bytes();
-        match opt.to_ascii_lowercase().as_slice() {
-            b"nx" => nx = true,
-            b"xx" => xx = true,
-            b"gt" => gt = true,
-            b"lt" => lt = true,
-            _ => {
-                return Reply::err(format!(
-                    "Unsupported option {}",
-                    String::from_utf8_lossy(&opt)
-                ))
-            }
+        if opt.eq_ignore_case(b"nx") {
+            nx = true;
+        } else if opt.eq_ignore_case(b"xx") {
+            xx = true;
+        } else if opt.eq_ignore_case(b"gt") {
+            gt = true;
+        } else if opt.eq_ignore_case(b"lt") {
+            lt = true;
+        } else {
+            return Reply::err(format!(
+                "Unsupported option {}",
+                String::from_utf8_lossy(&opt.to_bytes())
+            ));
         }
     }
     if nx && (xx || gt || lt) {
@@ -611,31 +676,30 @@ fn expire(db: &mut Db, args: &[Value], name: &str, now: Instant) -> Reply {
     if gt && lt {
         return Reply::err("GT and LT options at the same time are not compatible");
     }
+    let Some(n) = args[2].to_i64() else {
+        return not_an_integer();
+    };
     let unit = if name == "expire" { 1000 } else { 1 };
+    let base = unix_ms(now);
+    let Some(when) = relative_deadline_ms(n, unit, base) else {
+        return invalid_expire_time(name);
+    };
     let k = key(&args[1]);
     let Some(current) = db.get(&k, now).map(|e| e.expires_at) else {
         return Reply::Integer(0);
     };
-    // A deadline in the past (or now) deletes the key, as in Redis.
-    let new = if n <= 0 {
-        now
-    } else {
-        match deadline(now, n, unit) {
-            Some(t) => t,
-            None => return Reply::err(format!("invalid expire time in '{name}' command")),
-        }
-    };
-    let allowed = match current {
+    let expired = when <= base;
+    let allowed = match current.map(unix_ms) {
         None => !xx && !gt,
-        Some(t) => !nx && (!gt || new > t) && (!lt || new < t),
+        Some(t) => !nx && (!gt || when > t) && (!lt || when < t),
     };
     if !allowed {
         return Reply::Integer(0);
     }
-    if n <= 0 {
+    if expired {
         db.remove(&k, now);
     } else {
-        db.set_expiry(&k, Some(new), now);
+        db.set_expiry(&k, Some(instant_of(now, when)), now);
     }
     Reply::Integer(1)
 }
@@ -862,6 +926,64 @@ mod tests {
         assert_eq!(run(&mut db, t, "TTL k"), Reply::Integer(-1));
         assert_eq!(run(&mut db, t, "EXPIRE k -1"), Reply::Integer(1));
         assert_eq!(run(&mut db, t, "EXISTS k"), Reply::Integer(0));
+    }
+
+    #[test]
+    fn expiry_times_that_overflow_are_refused_and_delete_nothing() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        run(&mut db, t, "SET k v");
+        for cmd in [
+            "EXPIRE k 9223372036854775807",
+            "EXPIRE k -9223372036854775808",
+            "EXPIRE k 9223372036854775",
+            "PEXPIRE k 9223372036854775807",
+        ] {
+            let name = cmd.split(' ').next().unwrap_or_default().to_lowercase();
+            assert_eq!(run(&mut db, t, cmd), invalid_expire_time(&name), "{cmd}");
+        }
+        assert_eq!(
+            run(&mut db, t, "EXPIRE nokey -9223372036854775808"),
+            invalid_expire_time("expire")
+        );
+        assert_eq!(run(&mut db, t, "TTL k"), Reply::Integer(-1));
+        assert_eq!(
+            run(&mut db, t, "SET k v PX 9223372036854775807"),
+            invalid_expire_time("set")
+        );
+        assert_eq!(run(&mut db, t, "GET k"), bulk("v"));
+        // A huge negative PEXPIRE does not overflow: the key is gone.
+        assert_eq!(
+            run(&mut db, t, "PEXPIRE k -9223372036854775808"),
+            Reply::Integer(1)
+        );
+        assert_eq!(run(&mut db, t, "EXISTS k"), Reply::Integer(0));
+    }
+
+    #[test]
+    fn set_takes_a_repeated_expiry_option_and_the_last_wins() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        assert_eq!(run(&mut db, t, "SET k v EX 10 EX 20"), Reply::Simple("OK"));
+        assert_eq!(run(&mut db, t, "TTL k"), Reply::Integer(20));
+        assert_eq!(
+            run(&mut db, t, "SET k v PX 10 PX 3000"),
+            Reply::Simple("OK")
+        );
+        assert_eq!(run(&mut db, t, "PTTL k"), Reply::Integer(3000));
+        assert_eq!(
+            run(&mut db, t, "SET k v EX 10 PX 10"),
+            Reply::err("syntax error")
+        );
+        assert_eq!(
+            run(&mut db, t, "SET k v EX 10 KEEPTTL"),
+            Reply::err("syntax error")
+        );
+        // Options are all checked before the expiry is read as a number.
+        assert_eq!(
+            run(&mut db, t, "SET k v EX ten FOO"),
+            Reply::err("syntax error")
+        );
     }
 
     #[test]

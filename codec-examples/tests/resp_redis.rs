@@ -1,0 +1,456 @@
+//! Differential test: `weft resp` must answer exactly as redis-server 7.
+//!
+//! A seeded random sequence of commands (valid ones, wrong arity, arguments
+//! of the wrong shape, numbers that overflow, expiry) is sent to both a
+//! redis-server started here and `weft resp`, one request at a time, and
+//! the replies are compared one by one: same type, same value, same error
+//! text. Replies that depend on the clock (`TTL`, `PTTL`) are compared
+//! within a tolerance; every other reply must be equal byte for byte.
+//!
+//! Bounded: [`COMMANDS`] requests per seed and [`BUDGET`] of wall time.
+//! Deterministic: the generator is a fixed-seed PRNG and no generated
+//! deadline is short enough to pass during a run, so both servers see the
+//! same key space at every step.
+//!
+//! redis-server is installed by `.ci/run` (apt `redis-server`). When it is
+//! not on `PATH` the test prints why and returns; it never fakes a pass
+//! otherwise.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Proc, Server};
+
+/// Requests sent per seed.
+const COMMANDS: usize = 2_000;
+
+/// Wall-time bound of the whole comparison (per seed).
+const BUDGET: Duration = Duration::from_secs(60);
+
+/// Bound on one reply.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How far apart the two servers' `PTTL` may be, in milliseconds: both set
+/// the deadline within one round trip of each other.
+const PTTL_TOLERANCE: i64 = 250;
+
+/// A redis-server on a loopback port, killed by PID when dropped (the
+/// [`Proc`] guard), also when the test fails.
+struct Redis {
+    _proc: Proc,
+    addr: SocketAddr,
+}
+
+impl Redis {
+    /// Starts `redis-server` on a free loopback port with persistence off;
+    /// `None` when the binary is not installed.
+    fn start() -> Option<Redis> {
+        let probe = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if probe.is_err() {
+            return None;
+        }
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
+            l.local_addr().expect("probe addr").port()
+        };
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stderr(Stdio::null());
+        let proc = Proc::spawn(cmd);
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let deadline = Instant::now() + support::PROCESS_WAIT;
+        loop {
+            if let Ok(s) = TcpStream::connect(addr) {
+                let mut c = Client::new(s);
+                if c.call(&[b"PING".to_vec()]) == Resp::Simple("PONG".into()) {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING on {addr} in time"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Redis { _proc: proc, addr })
+    }
+}
+
+/// A parsed RESP2 reply, as compared between the servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resp {
+    Simple(String),
+    Error(String),
+    Integer(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Resp>>),
+    /// The server closed the connection (or sent nothing) instead of a reply.
+    Closed,
+}
+
+/// A blocking RESP2 client: requests as arrays of bulk strings.
+struct Client {
+    out: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn new(s: TcpStream) -> Client {
+        s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        s.set_nodelay(true).expect("nodelay");
+        Client {
+            out: s.try_clone().expect("clone"),
+            r: BufReader::new(s),
+        }
+    }
+
+    fn connect(addr: SocketAddr) -> Client {
+        Client::new(TcpStream::connect(addr).expect("connect"))
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.out.write_all(bytes).expect("write request");
+    }
+
+    fn call(&mut self, args: &[Vec<u8>]) -> Resp {
+        let mut req = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            req.extend_from_slice(a);
+            req.extend_from_slice(b"\r\n");
+        }
+        self.send_raw(&req);
+        self.read()
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = Vec::new();
+        if self.r.read_until(b'\n', &mut l).is_err() || l.is_empty() {
+            return String::new();
+        }
+        assert!(l.ends_with(b"\r\n"), "reply line not ended by CRLF: {l:?}");
+        l.truncate(l.len() - 2);
+        String::from_utf8_lossy(&l).into_owned()
+    }
+
+    fn read(&mut self) -> Resp {
+        let l = self.line();
+        if l.is_empty() {
+            return Resp::Closed;
+        }
+        let (kind, rest) = l.split_at(1);
+        let n = || rest.parse::<i64>().expect("a length");
+        match kind {
+            "+" => Resp::Simple(rest.into()),
+            "-" => Resp::Error(rest.into()),
+            ":" => Resp::Integer(n()),
+            "$" if n() < 0 => Resp::Bulk(None),
+            "$" => {
+                let mut v = vec![0; n() as usize + 2];
+                self.r.read_exact(&mut v).expect("bulk body");
+                v.truncate(v.len() - 2);
+                Resp::Bulk(Some(v))
+            }
+            "*" if n() < 0 => Resp::Array(None),
+            "*" => Resp::Array(Some((0..n()).map(|_| self.read()).collect())),
+            _ => panic!("not a RESP2 reply: {l:?}"),
+        }
+    }
+}
+
+/// splitmix64: small, seeded, good enough to pick commands.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len())]
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "n0", "n1"];
+
+const VALUES: &[&str] = &[
+    "v",
+    "abc",
+    "12",
+    "-3",
+    "",
+    "0",
+    "9223372036854775806",
+    "-9223372036854775807",
+    "x y",
+    "3.5",
+    "007",
+];
+
+/// Integer-looking arguments, including ones Redis refuses.
+const INTEGERS: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "7",
+    "100",
+    "-100",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "abc",
+    "",
+    "1.5",
+    " 1",
+    "+1",
+    "01",
+    "1e3",
+    "-0",
+];
+
+/// Times for `EXPIRE` and friends: none short enough to pass during a run
+/// (a pass would race between the servers), plus zero, negatives and
+/// overflows.
+const TIMES: &[&str] = &[
+    "1000",
+    "5000",
+    "100000",
+    "0",
+    "-1",
+    "-100",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775",
+    "92233720368547758",
+    "-92233720368547758",
+    "abc",
+    "1.5",
+];
+
+/// Names of commands this test generates, with a generator of the rest of
+/// the request. Wrong arity is added on top by [`request`].
+fn body(rng: &mut Rng, name: &str) -> Vec<String> {
+    let key = |rng: &mut Rng| rng.pick(KEYS).to_string();
+    let val = |rng: &mut Rng| rng.pick(VALUES).to_string();
+    let int = |rng: &mut Rng| rng.pick(INTEGERS).to_string();
+    let time = |rng: &mut Rng| rng.pick(TIMES).to_string();
+    let keys = |rng: &mut Rng| (0..1 + rng.below(3)).map(|_| key(rng)).collect::<Vec<_>>();
+    match name {
+        "PING" if rng.chance(50) => vec![val(rng)],
+        "PING" => vec![],
+        "ECHO" => vec![val(rng)],
+        "GET" | "INCR" | "DECR" | "STRLEN" | "TTL" | "PTTL" | "PERSIST" => vec![key(rng)],
+        "INCRBY" | "DECRBY" => vec![key(rng), int(rng)],
+        "APPEND" => vec![key(rng), val(rng)],
+        "DEL" | "EXISTS" | "MGET" => keys(rng),
+        "MSET" => (0..1 + rng.below(3))
+            .flat_map(|_| [key(rng), val(rng)])
+            .collect(),
+        "SET" => {
+            let mut v = vec![key(rng), val(rng)];
+            for _ in 0..rng.below(4) {
+                match rng.below(8) {
+                    0 => v.push(rng.pick(&["NX", "nx"]).into()),
+                    1 => v.push(rng.pick(&["XX", "xx"]).into()),
+                    2 => v.push(rng.pick(&["GET", "get"]).into()),
+                    3 => v.push("KEEPTTL".into()),
+                    4 => v.extend(["EX".into(), time(rng)]),
+                    5 => v.extend(["PX".into(), time(rng)]),
+                    6 => v.push(rng.pick(&["EX", "PX", "FOO"]).into()),
+                    _ => v.extend(["EX".into(), "1000".into()]),
+                }
+            }
+            v
+        }
+        "EXPIRE" | "PEXPIRE" => {
+            let mut v = vec![key(rng), time(rng)];
+            for _ in 0..rng.below(3) {
+                v.push(rng.pick(&["NX", "XX", "GT", "LT", "gt", "FOO"]).into());
+            }
+            v
+        }
+        "DBSIZE" => vec![],
+        "FLUSHALL" | "FLUSHDB" => match rng.below(4) {
+            0 => vec!["SYNC".into()],
+            1 => vec!["ASYNC".into()],
+            2 => vec!["LATER".into()],
+            _ => vec![],
+        },
+        "SELECT" => vec![rng.pick(&["0", "abc", "-1"]).into()],
+        _ => vec![val(rng), val(rng)],
+    }
+}
+
+/// Commands and their weights in the generated sequence.
+const NAMES: &[(&str, usize)] = &[
+    ("SET", 12),
+    ("GET", 8),
+    ("INCR", 4),
+    ("DECR", 2),
+    ("INCRBY", 4),
+    ("DECRBY", 3),
+    ("APPEND", 4),
+    ("STRLEN", 3),
+    ("DEL", 3),
+    ("EXISTS", 3),
+    ("MGET", 3),
+    ("MSET", 3),
+    ("EXPIRE", 6),
+    ("PEXPIRE", 5),
+    ("TTL", 5),
+    ("PTTL", 5),
+    ("PERSIST", 3),
+    ("DBSIZE", 2),
+    ("PING", 1),
+    ("ECHO", 1),
+    ("SELECT", 1),
+    ("FLUSHALL", 1),
+    ("NOSUCHCMD", 1),
+];
+
+/// One generated request: a command from [`NAMES`], its arguments, and one
+/// time in ten an argument too few or too many.
+fn request(rng: &mut Rng) -> Vec<Vec<u8>> {
+    let total: usize = NAMES.iter().map(|(_, w)| w).sum();
+    let mut at = rng.below(total);
+    let name = NAMES
+        .iter()
+        .find(|(_, w)| {
+            if at < *w {
+                true
+            } else {
+                at -= w;
+                false
+            }
+        })
+        .map_or("PING", |(n, _)| n);
+    let mut args = body(rng, name);
+    match rng.below(20) {
+        0 => {
+            args.pop();
+        }
+        1 => args.push("extra".into()),
+        _ => {}
+    }
+    let name = if rng.chance(20) {
+        name.to_ascii_lowercase()
+    } else {
+        name.to_string()
+    };
+    std::iter::once(name)
+        .chain(args)
+        .map(String::into_bytes)
+        .collect()
+}
+
+/// Whether two replies to `args` agree: equal, or for the clock-dependent
+/// commands, within tolerance.
+fn agree(args: &[Vec<u8>], redis: &Resp, weft: &Resp) -> bool {
+    if redis == weft {
+        return true;
+    }
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    match (name.as_str(), redis, weft) {
+        ("TTL", Resp::Integer(a), Resp::Integer(b)) if *a >= 0 && *b >= 0 => (a - b).abs() <= 1,
+        ("PTTL", Resp::Integer(a), Resp::Integer(b)) if *a >= 0 && *b >= 0 => {
+            (a - b).abs() <= PTTL_TOLERANCE
+        }
+        _ => false,
+    }
+}
+
+fn show(args: &[Vec<u8>]) -> String {
+    args.iter()
+        .map(|a| format!("{:?}", String::from_utf8_lossy(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `COMMANDS` generated requests from `seed` against both servers and
+/// returns every disagreement, described.
+fn compare(seed: u64, redis: &mut Client, weft: &mut Client) -> (usize, Vec<String>) {
+    let mut rng = Rng(seed);
+    let mut mismatches = Vec::new();
+    let start = Instant::now();
+    let mut sent = 0;
+    for i in 0..COMMANDS {
+        if start.elapsed() > BUDGET {
+            break;
+        }
+        let args = request(&mut rng);
+        let a = redis.call(&args);
+        let b = weft.call(&args);
+        sent += 1;
+        if !agree(&args, &a, &b) {
+            mismatches.push(format!(
+                "seed {seed} #{i}: {}\n    redis: {a:?}\n    weft:  {b:?}",
+                show(&args)
+            ));
+            if b == Resp::Closed || a == Resp::Closed {
+                break;
+            }
+        }
+    }
+    (sent, mismatches)
+}
+
+fn start_both() -> Option<(Redis, Server)> {
+    let Some(redis) = Redis::start() else {
+        eprintln!(
+            "SKIPPED: redis-server is not installed (apt-get install redis-server; \
+             .ci/run installs it), so there is nothing to compare weft resp against"
+        );
+        return None;
+    };
+    Some((redis, Server::start(&["resp"])))
+}
+
+#[test]
+fn random_commands_get_the_replies_redis_gives() {
+    let Some((redis, weft)) = start_both() else {
+        return;
+    };
+    let mut r = Client::connect(redis.addr);
+    let mut w = Client::connect(weft.addr);
+    let mut all = Vec::new();
+    let mut total = 0;
+    for seed in [1, 2, 3] {
+        r.call(&[b"FLUSHALL".to_vec()]);
+        w.call(&[b"FLUSHALL".to_vec()]);
+        let (sent, m) = compare(seed, &mut r, &mut w);
+        total += sent;
+        all.extend(m);
+    }
+    assert!(
+        total >= 1_000,
+        "only {total} commands ran within the budget"
+    );
+    assert!(
+        all.is_empty(),
+        "{} of {total} replies differ from redis-server:\n{}",
+        all.len(),
+        all.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
