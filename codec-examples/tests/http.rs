@@ -256,7 +256,210 @@ fn other_methods_get_405_with_allow() {
     ]);
     let (status, h, _) = split_response(&out.stdout);
     assert_eq!(status, 405);
-    assert_eq!(header(&h, "allow"), Some("GET, HEAD"));
+    assert_eq!(header(&h, "allow"), Some("GET, HEAD, OPTIONS"));
+}
+
+/// Status line and headers (lower-case names) of every response in `raw`.
+fn responses(raw: &[u8]) -> Vec<(u16, Vec<(String, String)>)> {
+    let out = text(raw);
+    out.match_indices("HTTP/1.1 ")
+        .filter_map(|(i, _)| {
+            let head = &out[i..];
+            let head = &head[..head.find("\r\n\r\n")?];
+            let mut lines = head.split("\r\n");
+            let status = lines.next()?.get(9..12)?.parse().ok()?;
+            let headers = lines
+                .filter_map(|l| l.split_once(": "))
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
+                .collect();
+            Some((status, headers))
+        })
+        .collect()
+}
+
+fn raw_status(server: &Server, request: &[u8]) -> u16 {
+    let got = responses(&raw_exchange(server, request));
+    assert_eq!(got.len(), 1, "one answer to {:?}", text(request));
+    got[0].0
+}
+
+#[test]
+fn host_is_validated_over_raw_sockets_and_curl() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    for host in ["a, b", "a/path", "", "a b"] {
+        let req = format!("GET /hello.txt HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(raw_status(&server, req.as_bytes()), 400, "Host: {host:?}");
+        let h = format!("Host: {host}");
+        assert_eq!(status_of(&server, &["-H", &h], "/hello.txt"), 400, "{h}");
+    }
+    let two = b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: a\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw_status(&server, two), 400);
+    let ok = b"GET /hello.txt HTTP/1.1\r\nHost: a:80\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw_status(&server, ok), 200);
+}
+
+#[test]
+fn unknown_transfer_codings_get_501_whatever_the_method() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    for te in ["gzip", "chunked, gzip"] {
+        for method in ["GET", "POST", "DELETE"] {
+            let req = format!(
+                "{method} /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: {te}\r\n\r\n"
+            );
+            let out = raw_exchange(&server, req.as_bytes());
+            let got = responses(&out);
+            assert_eq!(got.len(), 1, "{req}");
+            assert_eq!(got[0].0, 501, "{req}");
+            assert_eq!(header(&got[0].1, "connection"), Some("close"));
+        }
+        let h = format!("Transfer-Encoding: {te}");
+        assert_eq!(
+            status_of(&server, &["-X", "POST", "-H", &h, "-d", "x"], "/hello.txt"),
+            501
+        );
+    }
+}
+
+#[test]
+fn a_later_http_1_x_is_served_as_http_1_1() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    for v in ["1.2", "1.9"] {
+        let req = format!("GET /hello.txt HTTP/{v}\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let out = text(&raw_exchange(&server, req.as_bytes()));
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{v}: {out}");
+        assert!(out.ends_with("\r\n\r\nhello, weft\n"), "{v}: {out}");
+    }
+    // Kept alive like 1.1: two requests on one connection.
+    let out = raw_exchange(
+        &server,
+        b"GET /a.html HTTP/1.2\r\nHost: t\r\n\r\nGET /b.css HTTP/1.2\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(responses(&out).len(), 2, "{}", text(&out));
+    assert_eq!(
+        raw_status(&server, b"GET / HTTP/2.0\r\nHost: t\r\n\r\n"),
+        505
+    );
+}
+
+#[test]
+fn if_modified_since_later_than_the_clock_is_ignored() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    let future = "Fri, 01 Jan 2100 00:00:00 GMT";
+    // Not `curl -z`: curl itself reports 304 for a 200 older than the date.
+    let ims = format!("If-Modified-Since: {future}");
+    assert_eq!(status_of(&server, &["-H", &ims], "/hello.txt"), 200);
+    let req = format!(
+        "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: {future}\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw_status(&server, req.as_bytes()), 200);
+    // A date now (after the file was written) still gives 304.
+    let out = curl(&["-D", "-", &server.url("/hello.txt")]);
+    let (_, h, _) = split_response(&out.stdout);
+    let now = header(&h, "date").unwrap().to_owned();
+    assert_eq!(status_of(&server, &["-z", &now], "/hello.txt"), 304);
+}
+
+#[test]
+fn a_directory_without_its_slash_redirects_and_its_relative_links_resolve() {
+    let site = Site::new();
+    std::fs::write(
+        site.root().join("docs/index.html"),
+        b"<a href=\"page.txt\">page</a>",
+    )
+    .unwrap();
+    std::fs::write(site.root().join("docs/page.txt"), b"the page").unwrap();
+    let server = site.serve(&[]);
+    let out = curl(&["-D", "-", &server.url("/docs?x=1")]);
+    let (status, h, _) = split_response(&out.stdout);
+    assert_eq!(status, 301);
+    assert_eq!(header(&h, "location"), Some("/docs/?x=1"));
+    // curl -L follows it; the index's relative link then names docs/page.txt.
+    let out = curl(&["-L", "-w", "%{url_effective}", &server.url("/docs")]);
+    let body = text(&out.stdout);
+    assert!(body.starts_with("<a href=\"page.txt\">"), "{body}");
+    assert!(body.ends_with("/docs/"), "{body}");
+    let out = curl(&[&server.url("/docs/page.txt")]);
+    assert_eq!(out.stdout, b"the page");
+    // An index-less directory redirects too, then is 404; a file with a
+    // slash is 404.
+    assert_eq!(status_of(&server, &[], "/empty"), 301);
+    assert_eq!(status_of(&server, &[], "/empty/"), 404);
+    assert_eq!(status_of(&server, &[], "/hello.txt/"), 404);
+    let out = raw_exchange(
+        &server,
+        b"HEAD //docs HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    let got = responses(&out);
+    assert_eq!(got[0].0, 301);
+    assert_eq!(
+        header(&got[0].1, "location"),
+        Some("/docs/"),
+        "never //docs/"
+    );
+}
+
+#[test]
+fn options_answers_200_with_allow() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    for target in ["*", "/hello.txt", "/docs/"] {
+        let req = format!("OPTIONS {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let got = responses(&raw_exchange(&server, req.as_bytes()));
+        assert_eq!(got[0].0, 200, "{target}");
+        assert_eq!(header(&got[0].1, "allow"), Some("GET, HEAD, OPTIONS"));
+        assert_eq!(header(&got[0].1, "content-length"), Some("0"));
+    }
+    let out = curl(&["-D", "-", "-X", "OPTIONS", &server.url("/hello.txt")]);
+    let (status, h, body) = split_response(&out.stdout);
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "allow"), Some("GET, HEAD, OPTIONS"));
+    assert!(body.is_empty());
+    // curl --request-target sends `OPTIONS *`.
+    let out = curl(&[
+        "-D",
+        "-",
+        "-X",
+        "OPTIONS",
+        "--request-target",
+        "*",
+        &server.url("/"),
+    ]);
+    let (status, h, _) = split_response(&out.stdout);
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(status_of(&server, &["-X", "OPTIONS"], "/nope"), 404);
+}
+
+#[test]
+fn a_bare_lf_is_refused_wherever_it_is_and_never_frames_a_request() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    for req in [
+        &b"GET /hello.txt HTTP/1.1\nHost: t\n\n"[..],
+        b"GET /hello.txt HTTP/1.1\r\nHost: t\nConnection: close\r\n\r\n",
+        b"\nGET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+        // A proxy that reads this as one field would see no body; refusing
+        // it means the 5 bytes are never skipped as one.
+        b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nX: a\nContent-Length: 5\r\n\r\nGET /a.html HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        let out = raw_exchange(&server, req);
+        let got = responses(&out);
+        assert_eq!(got.len(), 1, "one answer, then close: {}", text(&out));
+        assert_eq!(got[0].0, 400, "{:?}", text(req));
+        assert_eq!(header(&got[0].1, "connection"), Some("close"));
+    }
+    // The same requests with CRLF are served.
+    assert_eq!(
+        raw_status(
+            &server,
+            b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        ),
+        200
+    );
 }
 
 fn raw_exchange(server: &Server, request: &[u8]) -> Vec<u8> {

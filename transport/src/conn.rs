@@ -20,6 +20,11 @@
 //! After each event the connection settles: it moves new tasks onto its
 //! list, writes what was flushed, reports watermark crossings to the
 //! pipeline, and starts closing if a handler asked.
+//!
+//! Fairness: one turn writes at most the write budget (bytes and calls,
+//! [`DEFAULT_WRITE_BUDGET`](crate::DEFAULT_WRITE_BUDGET)), each call at most
+//! the write chunk; a connection that still owes bytes then yields, so the
+//! other connections of its thread run before it writes on.
 
 use std::any::Any;
 use std::io;
@@ -39,7 +44,7 @@ use crate::channel::{Channel, Command, Shared};
 use crate::config::ChannelConfig;
 use crate::outbound::{Completion, FilePath, OutboundBuffer};
 use crate::recv::AdaptiveRecvBuf;
-use crate::stats::Stats;
+use crate::stats::{Counter, Stats};
 use crate::stream::Stream;
 
 impl Completion for WritePromise {
@@ -129,6 +134,14 @@ struct Conn {
     shared: Arc<Shared>,
     tasks: FuturesOrdered<Task>,
     max_reads: usize,
+    /// Bytes and write calls one turn may use (see `DEFAULT_WRITE_BUDGET`).
+    write_budget: usize,
+    max_writes: usize,
+    /// Bytes and write calls used in this turn.
+    turn_bytes: usize,
+    turn_writes: usize,
+    /// This turn stopped at the budget with flushed bytes left.
+    owed: bool,
     close_timeout: Duration,
     /// Set once closing: the time by which the connection closes anyway.
     closing: Option<Instant>,
@@ -155,7 +168,8 @@ pub(crate) fn start(
     let channel = Channel { tx, shared };
     let mut out = OutboundBuffer::new(stats.clone());
     out.set_watermarks(cfg.high, cfg.low)
-        .set_coalesce_threshold(cfg.coalesce);
+        .set_coalesce_threshold(cfg.coalesce)
+        .set_max_write_chunk(cfg.max_write_chunk);
     pipeline.set_head(Box::new(ConnHead {
         out,
         auto_read: cfg.auto_read,
@@ -174,6 +188,11 @@ pub(crate) fn start(
         shared: channel.shared.clone(),
         tasks: FuturesOrdered::new(),
         max_reads: cfg.max_reads,
+        write_budget: cfg.write_budget.max(1),
+        max_writes: cfg.max_writes.max(1),
+        turn_bytes: 0,
+        turn_writes: 0,
+        owed: false,
         close_timeout: cfg.close_timeout,
         closing: None,
         read_eof: false,
@@ -222,6 +241,13 @@ impl Conn {
             if self.failed || (self.closing.is_some() && !writing) {
                 break;
             }
+            if std::mem::take(&mut self.owed) {
+                // Over budget: let the thread's other tasks run first; the
+                // socket is still writable, so the next turn writes on.
+                tokio::task::yield_now().await;
+            }
+            self.turn_bytes = 0;
+            self.turn_writes = 0;
             let timer = self.pipeline.next_deadline().map(Instant::from_std);
             let close_at = self.closing;
             let reading = self.head().auto_read && !self.read_eof && self.closing.is_none();
@@ -321,12 +347,21 @@ impl Conn {
         }
     }
 
-    /// Writes flushed entries until the kernel says `EAGAIN` or none is left.
+    /// Writes flushed entries until the kernel says `EAGAIN`, none is left,
+    /// or the turn's budget is spent (then the connection owes a write and
+    /// yields before the next turn).
     fn write_ready(&mut self) {
-        if self.failed {
+        if self.failed || self.owed {
             return;
         }
         loop {
+            if self.turn_bytes >= self.write_budget || self.turn_writes >= self.max_writes {
+                self.owed = head_of(&mut self.pipeline).out.has_flushed();
+                if self.owed {
+                    self.stats.add(Counter::WriteYields, 1);
+                }
+                return;
+            }
             let Conn {
                 stream, pipeline, ..
             } = self;
@@ -335,8 +370,12 @@ impl Conn {
                 return;
             }
             let fd = stream.as_fd();
+            self.turn_writes += 1;
             match stream.try_io(Interest::WRITABLE, || out.write_step(fd)) {
-                Ok(_) => {}
+                Ok(n) => {
+                    let n = usize::try_from(n).unwrap_or(usize::MAX);
+                    self.turn_bytes = self.turn_bytes.saturating_add(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     self.fail(e);

@@ -96,7 +96,10 @@ pub mod sys;
 
 pub use channel::Channel;
 pub use client::{connect_tcp, connect_unix};
-pub use config::{ChannelConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READS_PER_WAKEUP};
+pub use config::{
+    ChannelConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READS_PER_WAKEUP,
+    DEFAULT_MAX_WRITES_PER_WAKEUP, DEFAULT_WRITE_BUDGET,
+};
 pub use error::TransportError;
 pub use outbound::{
     AsyncSink, Completion, FilePath, OutboundBuffer, DEFAULT_COALESCE_THRESHOLD,

@@ -63,9 +63,13 @@ pub enum Counter {
     /// Receive chunks allocated (a chunk reclaimed or taken from the
     /// thread's cache is not counted).
     RecvChunks,
+    /// Turns a connection ended with flushed bytes still owed because it
+    /// had spent its write budget (it yielded to the other connections of
+    /// its thread).
+    WriteYields,
 }
 
-const COUNTERS: usize = 17;
+const COUNTERS: usize = 18;
 
 impl Counter {
     fn index(self) -> usize {
@@ -162,6 +166,7 @@ impl Stats {
             copied_bytes: g(Counter::CopiedBytes),
             writev_iovecs: g(Counter::WritevIovecs),
             recv_chunks: g(Counter::RecvChunks),
+            write_yields: g(Counter::WriteYields),
             pool: PoolStats::default(),
         }
     }
@@ -244,6 +249,8 @@ pub struct StatsSnapshot {
     pub writev_iovecs: u64,
     /// Receive chunks allocated.
     pub recv_chunks: u64,
+    /// Turns that ended at the write budget with bytes still owed.
+    pub write_yields: u64,
     /// weft-buf's pool (receive chunks and staging buffers, every thread):
     /// filled in by [`global_stats`] only; zero in a channel's snapshot,
     /// because the pool's caches are per thread, not per channel.
@@ -330,6 +337,7 @@ impl Sub for StatsSnapshot {
             copied_bytes: self.copied_bytes.wrapping_sub(o.copied_bytes),
             writev_iovecs: self.writev_iovecs.wrapping_sub(o.writev_iovecs),
             recv_chunks: self.recv_chunks.wrapping_sub(o.recv_chunks),
+            write_yields: self.write_yields.wrapping_sub(o.write_yields),
             pool: self.pool - o.pool,
         }
     }

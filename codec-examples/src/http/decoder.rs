@@ -5,11 +5,22 @@
 //!  ┌──────────────────────────────┬──────────────┬───────────────┐
 //!  │ \r\n (blank lines, skipped)  │ head …\r\n\r\n│ body (skipped)│ next head …
 //!  └──────────────────────────────┴──────────────┴───────────────┘
-//!          find "\r\n\r\n" from where the last search stopped (no rescan),
+//!          find "\r\n\r\n" from where the last search stopped (no rescan;
+//!          one LF at a time: an LF without its CR is a 400),
 //!          limit checked before anything is flattened;
 //!          split_to(head) → one segment: free, several: one counted copy
 //!          → httparse → HttpFrame::Request(RequestHead) (inline, no box)
 //! ```
+//!
+//! Line ends are CRLF only. RFC 9112 §2.2 lets a server also take a bare LF
+//! as a line end; this one does not: an LF without its CR anywhere in a
+//! head (or in the empty lines before it) is answered 400 and the
+//! connection closes, as soon as that LF arrives. A bare LF is where
+//! parsers disagree about where a header ends (a proxy in front may read
+//! `X: a\nContent-Length: 5` as one field, a lenient server as two), so
+//! refusing it keeps it from ever changing how a request is framed. The
+//! head this decoder cuts is also checked to be exactly what httparse
+//! parses. (nginx accepts a bare LF; see the README.)
 //!
 //! State machine of one connection's input:
 //!
@@ -19,8 +30,9 @@
 //!   [between requests] ─ byte ─▶ [in a head] ─ \r\n\r\n ─▶ parse ─┤
 //!        ▲                            │                           │ body: n bytes
 //!        │                            │ > MAX_HEAD_BYTES,         ▼
-//!        └── n bytes skipped ─────────┼── bad head, close ──  [skipping a body]
-//!                                     ▼   or chunked
+//!        └── n bytes skipped ─────────┼── bad head, ─────────  [skipping a body]
+//!                                     ▼   bare LF, close
+//!                                         or chunked
 //!                                  [done]: everything after is discarded
 //! ```
 
@@ -120,6 +132,27 @@ impl HttpDecoder {
         HttpDecoder::default()
     }
 
+    /// Looks for the CRLF CRLF that ends the head at the front of `buf`,
+    /// from where the last search stopped, one LF at a time: `Some(Some(at))`
+    /// where it starts, `Some(None)` if it has not arrived (everything
+    /// searched is remembered in `scanned`), `None` if an LF without its CR
+    /// came first: a bare LF is refused, never taken as a line end.
+    fn find_head_end(&mut self, buf: &CompositeBuf) -> Option<Option<usize>> {
+        let mut from = self.scanned;
+        while let Some(lf) = buf.find_byte_from(b'\n', from) {
+            let before = |back: usize| lf.checked_sub(back).and_then(|i| buf.try_get_u8_at(i).ok());
+            if before(1) != Some(b'\r') {
+                return None;
+            }
+            if before(2) == Some(b'\n') && before(3) == Some(b'\r') {
+                return Some(Some(lf - 3));
+            }
+            from = lf + 1;
+        }
+        self.scanned = buf.len();
+        Some(None)
+    }
+
     /// Ends decoding: the frame to hand on last, with everything after it
     /// discarded (now and in every later call).
     fn finish(&mut self, buf: &mut CompositeBuf, frame: HttpFrame) -> Option<HttpFrame> {
@@ -152,31 +185,26 @@ impl FrameDecoder for HttpDecoder {
             }
             ctx.fire_user_event(HttpProgress::BodySkipped);
         }
-        // RFC 9112 §2.2: ignore empty lines before a request line. No
-        // request line starts with CR or LF, so this is safe however the
-        // bytes were split (a lone CR waits for what follows).
-        loop {
-            if buf.starts_with(b"\r\n") {
-                buf.advance(2);
-            } else if buf.starts_with(b"\n") {
-                buf.advance(1);
-            } else {
-                break;
-            }
+        // RFC 9112 §2.2: ignore empty lines (CRLF) before a request line.
+        // No request line starts with CR, so this is safe however the bytes
+        // were split (a lone CR waits for what follows).
+        while buf.starts_with(b"\r\n") {
+            buf.advance(2);
             self.scanned = 0;
         }
         if buf.is_empty() {
             return Ok(None);
         }
-        let from = self.scanned.saturating_sub(3);
-        let Some(pos) = buf.find_from(b"\r\n\r\n", from) else {
+        let Some(pos) = self.find_head_end(buf) else {
+            return Ok(self.finish(buf, HttpFrame::Invalid(Status::BadRequest)));
+        };
+        let Some(pos) = pos else {
             // The limit is checked before anything is flattened: a
             // terminator could still end within it only while fewer than
             // MAX_HEAD_BYTES + 3 bytes sit here without one.
             if buf.len() >= MAX_HEAD_BYTES {
                 return Ok(self.finish(buf, HttpFrame::Invalid(Status::HeaderFieldsTooLarge)));
             }
-            self.scanned = buf.len();
             if !self.head_announced {
                 self.head_announced = true;
                 ctx.fire_user_event(HttpProgress::HeadStarted);
@@ -308,7 +336,7 @@ mod tests {
     #[test]
     fn empty_lines_before_a_request_are_ignored_however_they_are_split() {
         let input =
-            b"\r\n\r\n\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+            b"\r\n\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
         for cut in 0..=input.len() {
             for cut2 in cut..=input.len() {
                 let mut ch = channel();
@@ -318,6 +346,46 @@ mod tests {
                 assert_eq!(targets(&frames(&mut ch)), ["/a", "/b"], "cuts {cut} {cut2}");
             }
         }
+    }
+
+    #[test]
+    fn a_bare_lf_is_400_as_soon_as_it_arrives_wherever_it_is() {
+        for input in [
+            &b"GET /a HTTP/1.1\nHost: x\r\n\r\n"[..],
+            b"GET /a HTTP/1.1\r\nHost: x\n\r\n",
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\n",
+            b"GET /a HTTP/1.1\nHost: x\n\n",
+            b"\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"\r\n\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /a HTTP/1.1\r\nX: a\nContent-Length: 5\r\n\r\n",
+        ] {
+            let lf = input
+                .iter()
+                .enumerate()
+                .position(|(i, &b)| b == b'\n' && (i == 0 || input[i - 1] != b'\r'));
+            let lf = lf.unwrap();
+            // Up to the bare LF: nothing yet. With it: 400, whatever follows.
+            let mut ch = channel();
+            ch.write_inbound(Bytes::copy_from_slice(&input[..lf]));
+            assert!(frames(&mut ch).is_empty(), "{input:?}");
+            ch.write_inbound(Bytes::copy_from_slice(&input[lf..=lf]));
+            assert_eq!(
+                frames(&mut ch),
+                [HttpFrame::Invalid(Status::BadRequest)],
+                "{input:?}"
+            );
+            ch.write_inbound(Bytes::copy_from_slice(&input[lf + 1..]));
+            assert!(frames(&mut ch).is_empty(), "nothing after: {input:?}");
+        }
+    }
+
+    #[test]
+    fn a_bare_lf_in_a_body_or_after_the_head_is_not_looked_at() {
+        let mut ch = channel();
+        ch.write_inbound(Bytes::from_static(
+            b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na\nbGET /n HTTP/1.1\r\nHost: x\r\n\r\n",
+        ));
+        assert_eq!(targets(&frames(&mut ch)), ["/p", "/n"]);
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub enum Method {
     Get,
     /// `HEAD`
     Head,
+    /// `OPTIONS`: answered 200 with `Allow`, for `*` and for any target
+    /// that exists.
+    Options,
     /// Anything else, answered 405 ([`RequestHead::method_name`] has it).
     Other,
 }
@@ -156,7 +159,8 @@ impl RequestHead {
         self.text(self.target)
     }
 
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1 and for any later HTTP/1.x, which is
+    /// served as 1.1 (RFC 9112 §2.6).
     ///
     /// # Examples
     ///
@@ -231,17 +235,38 @@ impl RequestHead {
     }
 }
 
-/// Parses one complete head (ending in `\r\n\r\n`) or says which status
-/// answers it. The head's bytes are kept, not copied.
+/// Parses one complete head (ending in `\r\n\r\n`, every line ended by
+/// CRLF: the decoder refuses a bare LF before this is called) or says
+/// which status answers it. The head's bytes are kept, not copied.
+///
+/// The checks, in nginx's order: the head's syntax (400, 431, 505), `Host`
+/// (400), `Transfer-Encoding` (400 on HTTP/1.0 or beside
+/// `Content-Length`, 501 for any coding but `chunked`); the method is
+/// looked at only after all of them, by the handler.
 pub(crate) fn parse_head(head: Bytes) -> Result<(RequestHead, BodyKind), Status> {
     if head.len() > MAX_HEAD_BYTES {
         return Err(Status::HeaderFieldsTooLarge);
     }
+    // RFC 9112 §2.6: a later HTTP/1.x is served as HTTP/1.1. httparse knows
+    // only 1.0 and 1.1, so it parses a copy whose version says 1.1 (same
+    // length: every span found in it is a span of `head`). Rare, so the
+    // copy costs nothing on the common path.
+    let later_minor = later_http1_minor(&head);
+    let patched = later_minor.map(|at| {
+        let mut v = head.to_vec();
+        if let Some(digit) = v.get_mut(at) {
+            *digit = b'1';
+        }
+        v
+    });
+    let src: &[u8] = patched.as_deref().unwrap_or(&head);
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    match req.parse(&head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(Status::BadRequest),
+    match req.parse(src) {
+        // The head the decoder cut is exactly the head httparse read: the
+        // framing is decided in one place only.
+        Ok(httparse::Status::Complete(n)) if n == src.len() => {}
+        Ok(_) => return Err(Status::BadRequest),
         Err(httparse::Error::TooManyHeaders) => return Err(Status::HeaderFieldsTooLarge),
         Err(httparse::Error::Version) => return Err(version_status(&head)),
         Err(_) => return Err(Status::BadRequest),
@@ -252,17 +277,19 @@ pub(crate) fn parse_head(head: Bytes) -> Result<(RequestHead, BodyKind), Status>
     let method = match method_name {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
+        "OPTIONS" => Method::Options,
         _ => Method::Other,
     };
-    let span = |part: &str| Span::of(&head, part.as_bytes());
+    let span = |part: &str| Span::of(src, part.as_bytes());
     let mut keep_alive = minor >= 1;
     let mut if_none_match = None;
     let mut if_modified_since = None;
     let mut range = None;
     let mut if_range = None;
     let mut hosts = 0;
+    let mut bad_host = false;
     let mut content_length: Option<u64> = None;
-    let mut chunked = false;
+    let mut transfer_encoding = TransferEncoding::Absent;
     let mut expects_continue = false;
     for h in req.headers.iter() {
         let name = h.name;
@@ -270,6 +297,7 @@ pub(crate) fn parse_head(head: Bytes) -> Result<(RequestHead, BodyKind), Status>
         let value_span = || value.map(span).transpose();
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            bad_host |= !value.is_some_and(|v| valid_host(v.as_bytes()));
         } else if name.eq_ignore_ascii_case("connection") {
             let value = value.ok_or(Status::BadRequest)?;
             for token in value.split(',').map(str::trim) {
@@ -292,7 +320,7 @@ pub(crate) fn parse_head(head: Bytes) -> Result<(RequestHead, BodyKind), Status>
         } else if name.eq_ignore_ascii_case("expect") {
             expects_continue = value.is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = true;
+            transfer_encoding = transfer_encoding.and(value);
         } else if name.eq_ignore_ascii_case("if-none-match") {
             if_none_match = value_span()?;
         } else if name.eq_ignore_ascii_case("if-modified-since") {
@@ -303,10 +331,23 @@ pub(crate) fn parse_head(head: Bytes) -> Result<(RequestHead, BodyKind), Status>
             if_range = value_span()?;
         }
     }
-    // RFC 9112 §3.2: a 1.1 request without exactly one Host is answered 400.
-    if (minor >= 1 && hosts != 1) || hosts > 1 {
+    let minor = if later_minor.is_some() { 1 } else { minor };
+    // RFC 9112 §3.2: a 1.1 request without exactly one Host is answered
+    // 400, and so is any request with a Host that is not a valid
+    // `uri-host [":" port]` (an empty one included, as nginx does).
+    if (minor >= 1 && hosts != 1) || hosts > 1 || bad_host {
         return Err(Status::BadRequest);
     }
+    let chunked = match transfer_encoding {
+        TransferEncoding::Absent => false,
+        // RFC 9112 §6.1: Transfer-Encoding in a 1.0 request is faulty
+        // framing.
+        _ if minor == 0 => return Err(Status::BadRequest),
+        TransferEncoding::Chunked => true,
+        // RFC 9112 §6.1: a coding the server does not understand is 501,
+        // whatever the method.
+        TransferEncoding::Other => return Err(Status::NotImplemented),
+    };
     let body = match (chunked, content_length) {
         // Both framings at once is a request-smuggling shape: refuse it.
         (true, Some(_)) => return Err(Status::BadRequest),
@@ -336,6 +377,98 @@ pub(crate) fn parse_head(head: Bytes) -> Result<(RequestHead, BodyKind), Status>
         },
         body,
     ))
+}
+
+/// The `Transfer-Encoding` fields of a request, all lists joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TransferEncoding {
+    /// No field.
+    Absent,
+    /// Exactly `chunked` (the only coding this server can frame).
+    Chunked,
+    /// Anything else: another coding, `chunked` twice, or `chunked` and
+    /// more (`chunked, gzip`).
+    Other,
+}
+
+impl TransferEncoding {
+    /// Adds one field's value.
+    fn and(self, value: Option<&str>) -> TransferEncoding {
+        let chunked = value.is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
+        match (self, chunked) {
+            (TransferEncoding::Absent, true) => TransferEncoding::Chunked,
+            _ => TransferEncoding::Other,
+        }
+    }
+}
+
+/// Whether `v` is a `Host` value RFC 9112 §3.2 allows: `uri-host [":" port]`
+/// of RFC 3986, not empty. `uri-host` is an IP literal in brackets or a
+/// reg-name (unreserved characters, sub-delims, percent-escapes); so a
+/// space, `/`, `@` or a backslash makes it invalid, and so does a port that is
+/// not digits.
+fn valid_host(v: &[u8]) -> bool {
+    let (host, rest) = if v.first() == Some(&b'[') {
+        let Some(close) = v.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let inside = &v[1..close];
+        let ok = !inside.is_empty()
+            && inside
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.' || reg_name_byte(b));
+        if !ok {
+            return false;
+        }
+        (&v[..=close], &v[close + 1..])
+    } else {
+        let end = v.iter().position(|&b| b == b':').unwrap_or(v.len());
+        (&v[..end], &v[end..])
+    };
+    let host_ok = host.first() == Some(&b'[') || (!host.is_empty() && reg_name(host));
+    let port_ok = match rest {
+        [] => true,
+        [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    host_ok && port_ok
+}
+
+/// A reg-name of RFC 3986: unreserved, sub-delims and `%XX`.
+fn reg_name(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            let hex = |j: usize| s.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+        } else if reg_name_byte(b) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// Unreserved characters and sub-delims of RFC 3986.
+fn reg_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)
+}
+
+/// Where the minor digit of `HTTP/1.x` is, when the request line of `head`
+/// ends in a 1.x later than 1.1 (RFC 9112 §2.3: one digit each).
+fn later_http1_minor(head: &[u8]) -> Option<usize> {
+    let line_end = head.windows(2).position(|w| w == b"\r\n")?;
+    let start = line_end.checked_sub(9)?;
+    match head.get(start..line_end)? {
+        [b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', d] if (b'2'..=b'9').contains(d) => {
+            Some(line_end - 1)
+        }
+        _ => None,
+    }
 }
 
 /// httparse reports every version other than 1.0 and 1.1 as a version
@@ -415,10 +548,6 @@ mod tests {
             parse("GET / HTTP/2.0\r\n\r\n"),
             Err(Status::VersionNotSupported)
         );
-        assert_eq!(
-            parse("GET / HTTP/1.2\r\nHost: h\r\n\r\n"),
-            Err(Status::VersionNotSupported)
-        );
         assert_eq!(parse("GET / FOO\r\n\r\n"), Err(Status::BadRequest));
         assert_eq!(
             parse("GET / HTTP/1.1\r\n\r\n"),
@@ -440,6 +569,111 @@ mod tests {
         assert_eq!(
             parse("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n"),
             Err(Status::BadRequest)
+        );
+    }
+
+    #[test]
+    fn a_later_http_1_x_is_served_as_1_1() {
+        for v in ["1.2", "1.9"] {
+            let r = parse(&format!(
+                "GET /x HTTP/{v}\r\nHost: h\r\nRange: bytes=1-\r\n\r\n"
+            ))
+            .unwrap();
+            assert_eq!(r.minor_version(), 1, "{v}");
+            assert!(r.keep_alive());
+            assert_eq!(r.target(), "/x");
+            assert_eq!(r.range(), Some("bytes=1-"));
+            assert!(
+                r.as_bytes().starts_with(b"GET /x HTTP/"),
+                "the head as sent"
+            );
+            assert_eq!(
+                parse(&format!("GET / HTTP/{v}\r\n\r\n")),
+                Err(Status::BadRequest),
+                "a 1.1 request needs a Host"
+            );
+        }
+        assert_eq!(
+            parse("GET / HTTP/1.10\r\nHost: h\r\n\r\n"),
+            Err(Status::BadRequest),
+            "one digit each (RFC 9112 §2.3)"
+        );
+        for v in ["2.0", "3.1", "0.9"] {
+            assert_eq!(
+                parse(&format!("GET / HTTP/{v}\r\nHost: h\r\n\r\n")),
+                Err(Status::VersionNotSupported),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_must_be_one_valid_authority() {
+        for host in [
+            "a, b", "a/path", "", "a b", "a@b", "a:x", "a\\b", "[::1", "[]", "%zz", "a:80:1",
+        ] {
+            for v in ["1.1", "1.0"] {
+                assert_eq!(
+                    parse(&format!("GET / HTTP/{v}\r\nHost: {host}\r\n\r\n")),
+                    Err(Status::BadRequest),
+                    "Host: {host:?} on {v}"
+                );
+            }
+        }
+        for host in [
+            "a",
+            "a:80",
+            "a:",
+            "127.0.0.1:8080",
+            "[::1]:80",
+            "[v1.x]",
+            "a,b",
+            "xn--d1acufc.example",
+            "a%20b",
+        ] {
+            assert!(
+                parse(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")).is_ok(),
+                "Host: {host:?}"
+            );
+        }
+        assert_eq!(
+            parse("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
+            Err(Status::BadRequest),
+            "two Host fields, even equal"
+        );
+        assert!(parse("GET / HTTP/1.0\r\n\r\n").is_ok(), "1.0 may omit Host");
+    }
+
+    #[test]
+    fn transfer_codings_other_than_chunked_are_501_before_the_method() {
+        for te in [
+            "gzip",
+            "chunked, gzip",
+            "gzip, chunked",
+            "chunked\r\nTransfer-Encoding: chunked",
+            "identity",
+            "",
+        ] {
+            for method in ["GET", "POST", "BREW"] {
+                assert_eq!(
+                    parse(&format!(
+                        "{method} / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: {te}\r\n\r\n"
+                    )),
+                    Err(Status::NotImplemented),
+                    "{method} with {te:?}"
+                );
+            }
+        }
+        assert!(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked \r\n\r\n").is_ok());
+        assert_eq!(
+            parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(Status::BadRequest),
+            "faulty framing on 1.0"
+        );
+        assert_eq!(
+            parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            Err(Status::BadRequest),
+            "Host is checked first, as nginx does"
         );
     }
 

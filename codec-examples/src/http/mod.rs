@@ -148,6 +148,8 @@ pub enum Status {
     Ok,
     /// 206
     PartialContent,
+    /// 301
+    MovedPermanently,
     /// 304
     NotModified,
     /// 400
@@ -166,6 +168,8 @@ pub enum Status {
     HeaderFieldsTooLarge,
     /// 500
     InternalServerError,
+    /// 501
+    NotImplemented,
     /// 505
     VersionNotSupported,
 }
@@ -182,6 +186,7 @@ impl Status {
         match self {
             Status::Ok => 200,
             Status::PartialContent => 206,
+            Status::MovedPermanently => 301,
             Status::NotModified => 304,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
@@ -191,6 +196,7 @@ impl Status {
             Status::RangeNotSatisfiable => 416,
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
+            Status::NotImplemented => 501,
             Status::VersionNotSupported => 505,
         }
     }
@@ -207,6 +213,7 @@ impl Status {
         match self {
             Status::Ok => "OK",
             Status::PartialContent => "Partial Content",
+            Status::MovedPermanently => "Moved Permanently",
             Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
             Status::Forbidden => "Forbidden",
@@ -216,6 +223,7 @@ impl Status {
             Status::RangeNotSatisfiable => "Range Not Satisfiable",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
+            Status::NotImplemented => "Not Implemented",
             Status::VersionNotSupported => "HTTP Version Not Supported",
         }
     }

@@ -267,7 +267,7 @@ fn open_checked(root: &FileRoot, path: PathBuf) -> Result<Opened, Status> {
 /// would have opened the same file. If a symlink is in the way
 /// (`ELOOP`/`EXDEV`), `None`: the slow path decides whether it stays
 /// inside. Without `openat2`, `None` as well.
-fn open_without_symlinks(root: &FileRoot, rel: &Path) -> Option<Result<Opened, Status>> {
+fn open_without_symlinks(root: &FileRoot, rel: &Path) -> Option<Result<Found, Status>> {
     let dir = root.dir.as_ref()?;
     let symlink = |e: &io::Error| matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV));
     let open = |rel: &Path| -> Option<Result<Opened, Status>> {
@@ -285,51 +285,144 @@ fn open_without_symlinks(root: &FileRoot, rel: &Path) -> Option<Result<Opened, S
             Err(e) => Err(io_status(&e)),
         })
     };
-    let mut opened = match open(rel)? {
+    let opened = match open(rel)? {
         Ok(o) => o,
         Err(s) => return Some(Err(s)),
     };
     if opened.meta.is_dir() {
-        opened = match open(&rel.join("index.html"))? {
-            Ok(o) => o,
-            Err(s) => return Some(Err(s)),
-        };
+        return Some(match open(&rel.join("index.html"))? {
+            Ok(o) if o.meta.is_file() => Ok(Found::Index(o)),
+            Ok(_) | Err(Status::NotFound) => Ok(Found::Directory),
+            Err(s) => Err(s),
+        });
     }
     Some(if opened.meta.is_file() {
-        Ok(opened)
+        Ok(Found::File(opened))
     } else {
         Err(Status::NotFound)
     })
 }
 
+/// What a request target names under the root.
+#[derive(Debug)]
+pub(crate) enum Resolved {
+    /// A regular file, opened (for a directory: its `index.html`).
+    File(Opened),
+    /// A directory named without its trailing slash: the answer is a 301 to
+    /// this `Location` (the normalized path with `/`, then the query), so
+    /// that relative links in its index resolve against the directory, as
+    /// nginx does.
+    Directory {
+        /// The path to redirect to, percent-encoded, with the query.
+        location: String,
+    },
+}
+
+/// Bytes written as they are in a `Location` path: RFC 3986 `pchar`
+/// without `%` (every other byte is percent-encoded).
+fn path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
+}
+
+/// Appends `bytes` to `out`, percent-encoding every byte `keep` refuses.
+fn push_encoded(out: &mut String, bytes: &[u8], keep: impl Fn(u8) -> bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if keep(b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+}
+
+/// The `Location` of a directory's redirect: its segments, normalized (no
+/// empty or `.` segments, so `//evil.example/dir` cannot become a
+/// protocol-relative URL), re-encoded, with `/` at the end, then the
+/// target's query as sent.
+fn directory_location(segments: &[&[u8]], target: &str) -> String {
+    let mut loc = String::with_capacity(target.len() + 8);
+    for seg in segments {
+        loc.push('/');
+        push_encoded(&mut loc, seg, path_byte);
+    }
+    loc.push('/');
+    if let Some(q) = target.find('?') {
+        let query = &target[q..];
+        let query = &query[..query.find('#').unwrap_or(query.len())];
+        // httparse let only visible ASCII into the target; encode the rest
+        // all the same, so nothing but a URI can reach the header.
+        push_encoded(&mut loc, query.as_bytes(), |b| b.is_ascii_graphic());
+    }
+    loc
+}
+
 /// Resolves `target` against `root` and opens the regular file it names (a
 /// directory's `index.html`). The metadata comes from the open handle, so
-/// what is checked is what is served.
-pub(crate) fn resolve(root: &FileRoot, target: &str) -> Result<Opened, Status> {
+/// what is checked is what is served. A directory named without its
+/// trailing slash is [`Resolved::Directory`]; a file named with one is 404,
+/// as the file system says for `file/`.
+pub(crate) fn resolve(root: &FileRoot, target: &str) -> Result<Resolved, Status> {
     let path = path_of(target).ok_or(Status::BadRequest)?;
     let decoded = percent_decode(path).ok_or(Status::BadRequest)?;
     if decoded.contains(&0) {
         return Err(Status::BadRequest);
     }
+    let trailing_slash = decoded.last() == Some(&b'/');
     let mut rel = PathBuf::new();
+    let mut segments: Vec<&[u8]> = Vec::new();
     for seg in decoded.split(|&b| b == b'/') {
         match seg {
             b"" | b"." => {}
             b".." => return Err(Status::Forbidden),
-            seg => rel.push(OsStr::from_bytes(seg)),
+            seg => {
+                rel.push(OsStr::from_bytes(seg));
+                segments.push(seg);
+            }
         }
     }
-    if let Some(fast) = open_without_symlinks(root, &rel) {
-        return fast;
+    let opened = match open_without_symlinks(root, &rel) {
+        Some(fast) => fast?,
+        None => open_slow(root, &rel)?,
+    };
+    match (opened, trailing_slash) {
+        (Found::Index(_) | Found::Directory, false) => Ok(Resolved::Directory {
+            location: directory_location(&segments, target),
+        }),
+        (Found::Index(o), true) => Ok(Resolved::File(o)),
+        (Found::Directory, true) => Err(Status::NotFound),
+        (Found::File(_), true) => Err(Status::NotFound),
+        (Found::File(o), false) => Ok(Resolved::File(o)),
     }
-    let joined = root.path.join(&rel);
-    let mut opened = open_checked(root, inside(&root.path, &joined)?)?;
+}
+
+/// What a relative path names.
+enum Found {
+    /// A regular file.
+    File(Opened),
+    /// A directory, and its `index.html` opened.
+    Index(Opened),
+    /// A directory without an `index.html`.
+    Directory,
+}
+
+/// [`open_without_symlinks`]'s fallback: canonicalize, check the result is
+/// under the root, open without following symlinks.
+fn open_slow(root: &FileRoot, rel: &Path) -> Result<Found, Status> {
+    let joined = root.path.join(rel);
+    let opened = open_checked(root, inside(&root.path, &joined)?)?;
     if opened.meta.is_dir() {
-        let index = inside(&root.path, &opened.path.join("index.html"))?;
-        opened = open_checked(root, index)?;
+        let index = inside(&root.path, &opened.path.join("index.html"));
+        return match index.and_then(|i| open_checked(root, i)) {
+            Ok(o) if o.meta.is_file() => Ok(Found::Index(o)),
+            Ok(_) | Err(Status::NotFound) => Ok(Found::Directory),
+            Err(s) => Err(s),
+        };
     }
     if opened.meta.is_file() {
-        Ok(opened)
+        Ok(Found::File(opened))
     } else {
         Err(Status::NotFound)
     }
@@ -373,12 +466,25 @@ mod tests {
         Ok(t.root.join(rel))
     }
 
-    /// Resolves with both strategies and checks they agree.
-    fn resolve(t: &Tree, target: &str) -> Result<PathBuf, Status> {
-        let a = super::resolve(&t.roots[0], target).map(|o| o.path);
-        let b = super::resolve(&t.roots[1], target).map(|o| o.path);
+    /// Resolves with both strategies and checks they agree: the file's
+    /// path, or a redirect's `Location` as `Err(Ok(location))`.
+    fn resolve_or_redirect(t: &Tree, target: &str) -> Result<PathBuf, Result<String, Status>> {
+        let each = |root: &FileRoot| match super::resolve(root, target) {
+            Ok(Resolved::File(o)) => Ok(o.path),
+            Ok(Resolved::Directory { location }) => Err(Ok(location)),
+            Err(s) => Err(Err(s)),
+        };
+        let (a, b) = (each(&t.roots[0]), each(&t.roots[1]));
         assert_eq!(a, b, "openat2 and O_NOFOLLOW disagree on {target}");
         a
+    }
+
+    /// As [`resolve_or_redirect`], for targets that must not redirect.
+    fn resolve(t: &Tree, target: &str) -> Result<PathBuf, Status> {
+        resolve_or_redirect(t, target).map_err(|e| match e {
+            Ok(loc) => panic!("{target} redirects to {loc}"),
+            Err(s) => s,
+        })
     }
 
     #[test]
@@ -387,7 +493,6 @@ mod tests {
         assert_eq!(resolve(&t, "/a.txt"), file(&t, "a.txt"));
         assert_eq!(resolve(&t, "/a.txt?v=1#x"), file(&t, "a.txt"));
         assert_eq!(resolve(&t, "/./sub/"), file(&t, "sub/index.html"));
-        assert_eq!(resolve(&t, "/sub"), file(&t, "sub/index.html"));
         assert_eq!(resolve(&t, "/with%20space.txt"), file(&t, "with space.txt"));
         assert_eq!(resolve(&t, "//a.txt"), file(&t, "a.txt"));
         assert_eq!(resolve(&t, "http://h/a.txt"), file(&t, "a.txt"));
@@ -395,9 +500,34 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_without_its_slash_redirects_to_the_normalized_path() {
+        let t = tree();
+        for (target, location) in [
+            ("/sub", "/sub/"),
+            ("/sub?a=1&b=%20#frag", "/sub/?a=1&b=%20"),
+            ("//sub", "/sub/"),
+            ("/./sub", "/sub/"),
+            ("/sub/empty", "/sub/empty/"),
+            ("/su%62", "/sub/"),
+            ("http://h/sub", "/sub/"),
+        ] {
+            assert_eq!(
+                resolve_or_redirect(&t, target),
+                Err(Ok(location.to_owned())),
+                "{target}"
+            );
+        }
+        fs::create_dir(t.root.join("a b%")).unwrap();
+        assert_eq!(
+            resolve_or_redirect(&t, "/a%20b%25"),
+            Err(Ok("/a%20b%25/".to_owned()))
+        );
+    }
+
+    #[test]
     fn missing_files_and_index_less_directories_are_404() {
         let t = tree();
-        for target in ["/nope", "/sub/empty/", "/a.txt/x", "/"] {
+        for target in ["/nope", "/sub/empty/", "/a.txt/x", "/a.txt/", "/"] {
             assert_eq!(resolve(&t, target), Err(Status::NotFound), "{target}");
         }
     }

@@ -12,9 +12,12 @@ use super::date::{parse_http_date, unix_secs};
 use super::head::{Method, RequestHead};
 use super::mime::content_type;
 use super::range::{parse_range, RangeAnswer};
-use super::resolve::{resolve, FileRoot, Opened};
+use super::resolve::{resolve, FileRoot, Opened, Resolved};
 use super::validators::Validators;
 use super::Status;
+
+/// The methods this server answers, for `Allow` (on 405 and OPTIONS).
+pub(crate) const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// A response ready to write: the head (with any small error body in the
 /// same `Bytes`), then an optional file body.
@@ -73,10 +76,35 @@ fn error_response_for(
     head_only: bool,
     date: &str,
 ) -> Response {
+    let allow = if status == Status::MethodNotAllowed {
+        ALLOW
+    } else {
+        ""
+    };
+    short_response(
+        status,
+        ("Allow", allow),
+        close,
+        http10_keep_alive,
+        head_only,
+        date,
+    )
+}
+
+/// A response with a one-line text body (left out for HEAD) and one extra
+/// header, `(name, value)`, left out when the value is empty.
+fn short_response(
+    status: Status,
+    (name, value): (&str, &str),
+    close: bool,
+    http10_keep_alive: bool,
+    head_only: bool,
+    date: &str,
+) -> Response {
     let body = format!("{} {}\n", status.code(), status.reason());
     let mut h = start_head(status, date, close, http10_keep_alive);
-    if status == Status::MethodNotAllowed {
-        h.push_str("Allow: GET, HEAD\r\n");
+    if !value.is_empty() {
+        let _ = write!(h, "{name}: {value}\r\n");
     }
     let _ = write!(
         h,
@@ -103,8 +131,12 @@ fn none_match_hits(list: &str, etag: &str) -> bool {
 }
 
 /// Whether a modification date header is at or after our mtime (seconds).
-fn not_modified_since(header: &str, mtime_secs: u64) -> bool {
-    parse_http_date(header).is_some_and(|t: SystemTime| mtime_secs <= unix_secs(t))
+/// A date later than the server's clock (`now_secs`) is invalid and
+/// ignored (RFC 9110 §13.1.3), as an unparsable one is.
+fn not_modified_since(header: &str, mtime_secs: u64, now_secs: u64) -> bool {
+    parse_http_date(header)
+        .map(|t: SystemTime| unix_secs(t))
+        .is_some_and(|since| since <= now_secs && mtime_secs <= since)
 }
 
 /// `If-Range`: a strong tag equal to ours, or a date equal to Last-Modified.
@@ -120,8 +152,9 @@ fn if_range_holds(header: &str, v: &Validators) -> bool {
 }
 
 /// Answers one request for a file under `root`. `date` is the current
-/// IMF-fixdate for the `Date` header.
-pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str) -> Response {
+/// IMF-fixdate for the `Date` header, `now_secs` the same second since the
+/// epoch.
+pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str, now_secs: u64) -> Response {
     let head_only = req.method() == Method::Head;
     let close = !req.keep_alive();
     let ka10 = req.keep_alive() && req.minor_version() == 0;
@@ -129,16 +162,47 @@ pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str) -> Respons
     if req.method() == Method::Other {
         return err(Status::MethodNotAllowed);
     }
-    let Opened { file, meta, path } = match resolve(root, req.target()) {
-        Ok(o) => o,
+    // `OPTIONS *` asks about the server, `OPTIONS /path` about a resource
+    // that exists: the same methods for all.
+    let options = || {
+        let mut h = start_head(Status::Ok, date, close, ka10);
+        let _ = write!(h, "Allow: {ALLOW}\r\nContent-Length: 0\r\n\r\n");
+        Response {
+            status: Status::Ok,
+            head: Bytes::from(h),
+            body: None,
+            close,
+        }
+    };
+    if req.method() == Method::Options && req.target() == "*" {
+        return options();
+    }
+    let resolved = match resolve(root, req.target()) {
+        Ok(r) => r,
         Err(s) => return err(s),
+    };
+    if req.method() == Method::Options {
+        return options();
+    }
+    let Opened { file, meta, path } = match resolved {
+        Resolved::File(o) => o,
+        Resolved::Directory { location } => {
+            return short_response(
+                Status::MovedPermanently,
+                ("Location", &location),
+                close,
+                ka10,
+                head_only,
+                date,
+            );
+        }
     };
     let len = meta.len();
     let v = root.validators.get(&meta);
 
     let not_modified = match (req.if_none_match(), req.if_modified_since()) {
         (Some(inm), _) => none_match_hits(inm, &v.etag),
-        (None, Some(ims)) => not_modified_since(ims, v.mtime_secs),
+        (None, Some(ims)) => not_modified_since(ims, v.mtime_secs, now_secs),
         (None, None) => false,
     };
     if not_modified {
@@ -234,7 +298,7 @@ mod tests {
 
     fn ask(root: &FileRoot, head: &str) -> Response {
         let (req, _) = parse_head(Bytes::copy_from_slice(head.as_bytes())).unwrap();
-        respond(root, &req, DATE)
+        respond(root, &req, DATE, unix_secs(SystemTime::now()))
     }
 
     fn head_text(r: &Response) -> &str {
@@ -331,7 +395,10 @@ mod tests {
             format!("If-None-Match: \"zzz\", W/{tag}"),
             "If-None-Match: *".to_owned(),
             format!("If-Modified-Since: {lm}"),
-            "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT".to_owned(),
+            format!(
+                "If-Modified-Since: {}",
+                crate::http::date::format_http_date(SystemTime::now())
+            ),
         ] {
             let r = ask(
                 &root,
@@ -345,6 +412,8 @@ mod tests {
             "If-None-Match: \"zzz\"",
             "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT",
             "If-Modified-Since: garbage",
+            // Later than the server's clock: invalid, ignored (RFC 9110 §13.1.3).
+            "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT",
             // If-None-Match wins over If-Modified-Since
             "If-None-Match: \"zzz\"\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT",
         ] {
@@ -385,7 +454,40 @@ mod tests {
         let (_d, root) = root();
         let r = ask(&root, "DELETE /f.txt HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(r.status, Status::MethodNotAllowed);
-        assert_eq!(header(&r, "allow"), Some("GET, HEAD"));
+        assert_eq!(header(&r, "allow"), Some("GET, HEAD, OPTIONS"));
+    }
+
+    #[test]
+    fn options_answers_200_with_allow_for_the_server_and_for_what_exists() {
+        let (_d, root) = root();
+        for target in ["*", "/f.txt"] {
+            let r = ask(
+                &root,
+                &format!("OPTIONS {target} HTTP/1.1\r\nHost: h\r\n\r\n"),
+            );
+            assert_eq!(r.status, Status::Ok, "{target}");
+            assert_eq!(header(&r, "allow"), Some(ALLOW));
+            assert_eq!(header(&r, "content-length"), Some("0"));
+            assert!(r.body.is_none());
+        }
+        let r = ask(&root, "OPTIONS /nope HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(r.status, Status::NotFound);
+        let r = ask(&root, "GET * HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(r.status, Status::BadRequest, "only OPTIONS takes *");
+    }
+
+    #[test]
+    fn a_directory_without_its_slash_answers_301_to_it() {
+        let (d, root) = root();
+        fs::create_dir(d.path().join("dir")).unwrap();
+        let r = ask(&root, "GET /dir?x=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(r.status, Status::MovedPermanently);
+        assert_eq!(header(&r, "location"), Some("/dir/?x=1"));
+        assert!(head_text(&r).ends_with("\r\n\r\n301 Moved Permanently\n"));
+        assert!(!r.close);
+        let r = ask(&root, "HEAD /dir HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(r.status, Status::MovedPermanently);
+        assert!(head_text(&r).ends_with("\r\n\r\n"), "no body for HEAD");
     }
 
     #[test]

@@ -175,7 +175,7 @@ impl HttpHandler {
         let date = self.date.1.as_str();
         let response: Response = match frame {
             HttpFrame::Request(req) => {
-                let r = respond(&self.root, &req, date);
+                let r = respond(&self.root, &req, date, self.date.0);
                 tracing::debug!(
                     method = req.method_name(),
                     target = req.target(),

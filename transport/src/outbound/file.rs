@@ -133,19 +133,20 @@ impl FileState {
         }
     }
 
-    /// One round for `region` (the front entry); returns the bytes the
-    /// kernel took from it.
+    /// One round for `region` (the front entry), moving at most
+    /// `max_chunk` bytes; returns the bytes the kernel took from it.
     pub(crate) fn step(
         &mut self,
         fd: BorrowedFd<'_>,
         sink: FdKind,
         region: &FileRegion,
         path: FilePath,
+        max_chunk: usize,
         stats: &Stats,
     ) -> io::Result<usize> {
         match path {
             FilePath::Sendfile if !self.sendfile_refused => {
-                match self.sendfile(fd, region, stats) {
+                match self.sendfile(fd, region, max_chunk, stats) {
                     Err(e) if refused(&e) => {
                         tracing::debug!(error = %e, ?sink, "sendfile refused; falling back to read + write");
                         self.sendfile_refused = true;
@@ -155,8 +156,8 @@ impl FileState {
                 }
             }
             FilePath::Sendfile | FilePath::ReadWrite => self.read_write(fd, region, stats),
-            FilePath::MmapWrite => self.mmap_write(fd, region, stats),
-            FilePath::Splice => self.splice(fd, region, stats),
+            FilePath::MmapWrite => self.mmap_write(fd, region, max_chunk, stats),
+            FilePath::Splice => self.splice(fd, region, max_chunk, stats),
         }
     }
 
@@ -164,9 +165,10 @@ impl FileState {
         &mut self,
         fd: BorrowedFd<'_>,
         region: &FileRegion,
+        max_chunk: usize,
         stats: &Stats,
     ) -> io::Result<usize> {
-        let count = region.len().min(MAX_RW_COUNT as u64) as usize;
+        let count = region.len().min(max_chunk.min(MAX_RW_COUNT) as u64) as usize;
         let mut off = region.offset();
         stats.add(Counter::SendfileCalls, 1);
         let n = sys::sendfile(fd, region.file().as_fd(), &mut off, count)?;
@@ -219,6 +221,7 @@ impl FileState {
         &mut self,
         fd: BorrowedFd<'_>,
         region: &FileRegion,
+        max_chunk: usize,
         stats: &Stats,
     ) -> io::Result<usize> {
         if !matches!(&self.mapping, Some(m) if Arc::ptr_eq(&m.file, region.file())) {
@@ -238,7 +241,7 @@ impl FileState {
         }
         let bytes = map.bytes();
         let start = usize::try_from(region.offset()).unwrap_or(usize::MAX);
-        let len = region.len().min(MAX_RW_COUNT as u64) as usize;
+        let len = region.len().min(max_chunk.min(MAX_RW_COUNT) as u64) as usize;
         let Some(slice) = start.checked_add(len).and_then(|end| bytes.get(start..end)) else {
             self.mapping = None;
             return Err(truncated(region));
@@ -262,6 +265,7 @@ impl FileState {
         &mut self,
         fd: BorrowedFd<'_>,
         region: &FileRegion,
+        max_chunk: usize,
         stats: &Stats,
     ) -> io::Result<usize> {
         let (r, w) = match &self.pipe {
@@ -274,7 +278,7 @@ impl FileState {
             }
         };
         if self.pipe_pending == 0 {
-            let want = region.len().min(MAX_RW_COUNT as u64) as usize;
+            let want = region.len().min(max_chunk.min(MAX_RW_COUNT) as u64) as usize;
             let mut off = region.offset();
             stats.add(Counter::SpliceCalls, 1);
             let n = sys::splice(region.file().as_fd(), Some(&mut off), w.as_fd(), want)?;

@@ -81,6 +81,17 @@ pub const MIN_GATHER_CAP: usize = 4096;
 /// twice its `SO_SNDBUF`).
 pub const DEFAULT_GATHER_CAP: usize = 256 * 1024;
 
+/// Default cap on the bytes of one write system call (`sendfile`,
+/// `splice`, `writev`, `write`): nginx's `sendfile_max_chunk`. On
+/// loopback one uncapped `sendfile` moved ~500 MB in 133 ms while every
+/// other connection of its thread waited; 512 KiB goes out in about
+/// 0.1 ms there (see `benches/README.md`, "Transport fairness"), and
+/// costs nothing in throughput: a socket buffer takes no more at once.
+pub const DEFAULT_MAX_WRITE_CHUNK: usize = 512 * 1024;
+
+/// The smallest cap on the bytes of one write system call.
+pub const MIN_WRITE_CHUNK: usize = 4096;
+
 /// Receives the outcome of one queued write: `Ok` once its last byte was
 /// handed to the kernel, or the error that stopped it.
 ///
@@ -150,6 +161,8 @@ pub struct OutboundBuffer<P = futures::channel::oneshot::Sender<io::Result<()>>>
     reported_writable: bool,
     coalesce_threshold: usize,
     gather_cap: usize,
+    /// Most bytes one write system call may move.
+    max_chunk: usize,
     sink: Option<FdKind>,
     file: FileState,
     stats: Arc<Stats>,
@@ -188,6 +201,7 @@ impl<P: Completion> OutboundBuffer<P> {
             reported_writable: true,
             coalesce_threshold: DEFAULT_COALESCE_THRESHOLD,
             gather_cap: 0,
+            max_chunk: DEFAULT_MAX_WRITE_CHUNK,
             sink: None,
             file: FileState::default(),
             stats,
@@ -236,6 +250,38 @@ impl<P: Completion> OutboundBuffer<P> {
     /// ```
     pub fn coalesce_threshold(&self) -> usize {
         self.coalesce_threshold
+    }
+
+    /// Caps the bytes one write system call may move (see
+    /// [`DEFAULT_MAX_WRITE_CHUNK`]), at least [`MIN_WRITE_CHUNK`]: a big
+    /// file region or buffer goes out in several calls, so no one call
+    /// holds the thread for long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// out.set_max_write_chunk(1 << 20);
+    /// assert_eq!(out.max_write_chunk(), 1 << 20);
+    /// out.set_max_write_chunk(1);
+    /// assert_eq!(out.max_write_chunk(), weft_transport::outbound::MIN_WRITE_CHUNK);
+    /// ```
+    pub fn set_max_write_chunk(&mut self, bytes: usize) -> &mut Self {
+        self.max_chunk = bytes.clamp(MIN_WRITE_CHUNK, sys::MAX_RW_COUNT);
+        self.gather_cap = self.gather_cap.min(self.max_chunk);
+        self
+    }
+
+    /// The cap on the bytes of one write system call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert_eq!(out.max_write_chunk(), weft_transport::outbound::DEFAULT_MAX_WRITE_CHUNK);
+    /// ```
+    pub fn max_write_chunk(&self) -> usize {
+        self.max_chunk
     }
 
     /// The current gathering byte cap (0 until the first write step).
@@ -453,7 +499,7 @@ impl<P: Completion> OutboundBuffer<P> {
             }) => {
                 let (region, path) = (region.clone(), *path);
                 self.file
-                    .step(fd, sink, &region, path, &self.stats)
+                    .step(fd, sink, &region, path, self.max_chunk, &self.stats)
                     .inspect_err(|e| self.note_error(e))?
             }
             _ => self
@@ -515,7 +561,7 @@ impl<P: Completion> OutboundBuffer<P> {
                 .unwrap_or(DEFAULT_GATHER_CAP),
             _ => DEFAULT_GATHER_CAP,
         }
-        .clamp(MIN_GATHER_CAP, sys::MAX_RW_COUNT);
+        .clamp(MIN_GATHER_CAP, self.max_chunk.max(MIN_GATHER_CAP));
         self.sink = Some(kind);
         Ok(kind)
     }
@@ -646,7 +692,10 @@ impl<P: Completion> OutboundBuffer<P> {
     fn adapt_gather_cap(&mut self, attempted: usize, written: usize) {
         if written == attempted {
             if attempted.saturating_mul(2) > self.gather_cap {
-                self.gather_cap = self.gather_cap.saturating_mul(2).min(sys::MAX_RW_COUNT);
+                self.gather_cap = self
+                    .gather_cap
+                    .saturating_mul(2)
+                    .min(self.max_chunk.max(MIN_GATHER_CAP));
             }
         } else if written < attempted / 2 {
             self.gather_cap = (self.gather_cap / 2).max(MIN_GATHER_CAP);
