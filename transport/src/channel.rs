@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     /// with the outbound buffer, they count towards the high watermark.
     queued: AtomicU64,
     high: u64,
+    /// Buffer memory the connection held when it last went to wait.
+    held: AtomicU64,
     pub(crate) closed: watch::Sender<bool>,
 }
 
@@ -55,6 +57,7 @@ impl Shared {
             wake: watch::channel(()).0,
             queued: AtomicU64::new(0),
             high,
+            held: AtomicU64::new(0),
             closed: watch::channel(false).0,
         }
     }
@@ -70,6 +73,10 @@ impl Shared {
     pub(crate) fn dequeued(&self, n: u64) {
         self.queued.fetch_sub(n, Ordering::Relaxed);
         self.wake.send_replace(());
+    }
+
+    pub(crate) fn set_held(&self, bytes: u64) {
+        self.held.store(bytes, Ordering::Relaxed);
     }
 
     pub(crate) fn close(&self) {
@@ -316,6 +323,20 @@ impl Channel {
     /// ```
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// Buffer memory the connection held when it last went to wait for
+    /// the socket: its receive chunk, its outbound queue's slots and its
+    /// file copy buffer. 0 for an idle connection (nothing pending, the
+    /// socket drained or auto-read off): idle connections hold no buffers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(ch: weft_transport::Channel) { let _bytes: u64 = ch.held_bytes(); }
+    /// ```
+    pub fn held_bytes(&self) -> u64 {
+        self.shared.held.load(Ordering::Relaxed)
     }
 
     /// The local address (TCP only).

@@ -25,6 +25,11 @@
 //! [`DEFAULT_WRITE_BUDGET`](crate::DEFAULT_WRITE_BUDGET)), each call at most
 //! the write chunk; a connection that still owes bytes then yields, so the
 //! other connections of its thread run before it writes on.
+//!
+//! Memory: before it waits, the connection lets go of what an idle
+//! connection does not need (its receive chunk once drained or while
+//! auto-read is off, its outbound queue's slots and copy buffer once empty)
+//! and publishes what it still holds ([`Channel::held_bytes`]).
 
 use std::any::Any;
 use std::io;
@@ -248,6 +253,7 @@ impl Conn {
             }
             self.turn_bytes = 0;
             self.turn_writes = 0;
+            self.release_idle();
             let timer = self.pipeline.next_deadline().map(Instant::from_std);
             let close_at = self.closing;
             let reading = self.head().auto_read && !self.read_eof && self.closing.is_none();
@@ -300,6 +306,18 @@ impl Conn {
             }
         }
         self.finish();
+    }
+
+    /// Lets go of the buffers an idle connection does not need and
+    /// publishes what it still holds.
+    fn release_idle(&mut self) {
+        let head = head_of(&mut self.pipeline);
+        if !head.auto_read || self.read_eof || self.closing.is_some() {
+            self.rb.release();
+        }
+        head.out.release_idle();
+        let held = head.out.held_capacity() + self.rb.held_capacity();
+        self.shared.set_held(held as u64);
     }
 
     /// Runs `f` on the pipeline with the current time set, then settles.

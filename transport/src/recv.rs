@@ -233,9 +233,27 @@ impl AdaptiveRecvBuf {
         }
     }
 
-    /// Lets go of the chunk before the connection waits: parked in the
-    /// thread's cache, where it is reused once its views drop.
-    fn release(&mut self) {
+    /// Lets go of the chunk (parked in the thread's cache, where it is
+    /// reused once its views drop): done after a read finds the socket
+    /// drained, and by the connection when auto-read is turned off. The
+    /// next read takes a chunk again. O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// std::io::Write::write_all(&mut &a, b"hi").unwrap();
+    /// let mut rb = weft_transport::recv::AdaptiveRecvBuf::new();
+    /// rb.read_from(b.as_fd(), &Default::default()).unwrap();
+    /// assert!(rb.held_capacity() > 0);
+    /// rb.release();
+    /// assert_eq!(rb.held_capacity(), 0);
+    /// ```
+    pub fn release(&mut self) {
+        if self.chunk_cap == 0 && self.buf.capacity() == 0 {
+            return;
+        }
         let chunk = std::mem::take(&mut self.buf);
         pool::park(chunk, std::mem::take(&mut self.chunk_cap));
     }

@@ -54,6 +54,7 @@ struct Counters {
     panicked: AtomicU64,
     accept_errors: AtomicU64,
     init_errors: AtomicU64,
+    refused: AtomicU64,
 }
 
 /// A server's counters at one moment.
@@ -77,6 +78,9 @@ pub struct ServerStats {
     pub accept_errors: u64,
     /// Connections the initializer refused.
     pub init_errors: u64,
+    /// Connections accepted and closed at once because
+    /// [`max_connections`](ServerBuilder::max_connections) were running.
+    pub refused: u64,
 }
 
 /// The address a server is bound to.
@@ -136,6 +140,7 @@ pub struct ServerBuilder {
     threads: usize,
     backlog: u32,
     reuse_port: bool,
+    max_connections: Option<u64>,
     on_channel: Option<ChannelHook>,
 }
 
@@ -146,6 +151,7 @@ impl fmt::Debug for ServerBuilder {
             .field("threads", &self.threads)
             .field("backlog", &self.backlog)
             .field("reuse_port", &self.reuse_port)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -189,6 +195,7 @@ struct AcceptCtx {
     init: Initializer,
     config: ChannelConfig,
     counters: Arc<Counters>,
+    max_connections: Option<u64>,
     on_channel: Option<ChannelHook>,
 }
 
@@ -207,6 +214,7 @@ impl ServerBuilder {
             threads: 0,
             backlog: DEFAULT_BACKLOG,
             reuse_port: false,
+            max_connections: None,
             on_channel: None,
         }
     }
@@ -261,6 +269,22 @@ impl ServerBuilder {
     /// ```
     pub fn reuse_port(&mut self, on: bool) -> &mut Self {
         self.reuse_port = on;
+        self
+    }
+
+    /// At most `n` connections run at once, over all the server's threads
+    /// (unlimited by default). A connection accepted past the limit is
+    /// closed at once, before any pipeline is built for it (the peer sees
+    /// the end of the stream), and counted in [`ServerStats::refused`].
+    /// `None` lifts the limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ServerBuilder::new().max_connections(Some(10_000));
+    /// ```
+    pub fn max_connections(&mut self, n: Option<u64>) -> &mut Self {
+        self.max_connections = n;
         self
     }
 
@@ -356,6 +380,7 @@ impl ServerBuilder {
             init,
             config: self.config.clone(),
             counters: counters.clone(),
+            max_connections: self.max_connections,
             on_channel: self.on_channel.clone(),
         });
         let mut acceptors = Vec::new();
@@ -421,7 +446,14 @@ async fn accept_loop(listener: Listener, ctx: Arc<AcceptCtx>, mut shutdown: Shut
                 Ok(stream) => {
                     backoff = MIN_ACCEPT_BACKOFF;
                     ctx.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                    spawn_conn(stream, &ctx, shutdown.clone(), &mut conns);
+                    if ctx.full() {
+                        // Closed at once: the peer reads the end of the stream.
+                        ctx.counters.refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!("connection limit reached; refused a connection");
+                        drop(stream);
+                    } else {
+                        spawn_conn(stream, &ctx, shutdown.clone(), &mut conns);
+                    }
                 }
                 Err(e) if transient(&e) => {}
                 Err(e) => {
@@ -440,6 +472,14 @@ async fn accept_loop(listener: Listener, ctx: Arc<AcceptCtx>, mut shutdown: Shut
     // Each connection saw the shutdown and closes by its deadline.
     while let Some(done) = conns.join_next().await {
         reap(&ctx.counters, done);
+    }
+}
+
+impl AcceptCtx {
+    /// Returns `true` when `max_connections` connections are running.
+    fn full(&self) -> bool {
+        self.max_connections
+            .is_some_and(|max| self.counters.active.load(Ordering::Relaxed) >= max)
     }
 }
 
@@ -570,6 +610,7 @@ impl Server {
             panicked: c.panicked.load(Ordering::Relaxed),
             accept_errors: c.accept_errors.load(Ordering::Relaxed),
             init_errors: c.init_errors.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
         }
     }
 

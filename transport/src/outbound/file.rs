@@ -122,6 +122,23 @@ fn refused(e: &io::Error) -> bool {
 }
 
 impl FileState {
+    /// Heap memory held between regions: the copy buffer.
+    pub(crate) fn held_capacity(&self) -> usize {
+        self.carry.capacity()
+    }
+
+    /// Drops the copy buffer and the mapping once no region is queued (the
+    /// caller checks); a splice pipe stays (it holds no user memory, and
+    /// reopening it would cost three calls a region).
+    pub(crate) fn release_idle(&mut self) {
+        if self.carry_pos == self.carry_len {
+            self.carry = Vec::new();
+            self.carry_pos = 0;
+            self.carry_len = 0;
+        }
+        self.mapping = None;
+    }
+
     pub(crate) fn reset(&mut self) {
         self.carry_pos = 0;
         self.carry_len = 0;

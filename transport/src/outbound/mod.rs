@@ -284,6 +284,51 @@ impl<P: Completion> OutboundBuffer<P> {
         self.max_chunk
     }
 
+    /// Memory the buffer holds besides the payloads queued in it: its
+    /// queue's slots and the copy buffer of the copying file paths. 0 once
+    /// [`release_idle`](Self::release_idle) ran on an empty buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// assert_eq!(out.held_capacity(), 0);
+    /// out.push(bytes::Bytes::from_static(b"abc"), None);
+    /// assert!(out.held_capacity() > 0);
+    /// ```
+    pub fn held_capacity(&self) -> usize {
+        self.queue.capacity() * std::mem::size_of::<Entry<P>>() + self.file.held_capacity()
+    }
+
+    /// Lets go of the queue's slots and the copy buffer when nothing is
+    /// queued, so an idle connection holds no outbound memory (the next
+    /// write allocates a small queue again). Does nothing otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let mut out: weft_transport::OutboundBuffer = weft_transport::OutboundBuffer::new(Default::default());
+    /// out.push(bytes::Bytes::from_static(b"abc"), None);
+    /// out.release_idle();
+    /// assert!(out.held_capacity() > 0); // still queued
+    /// out.flush();
+    /// out.write_step(a.as_fd()).unwrap();
+    /// out.release_idle();
+    /// assert_eq!(out.held_capacity(), 0);
+    /// ```
+    pub fn release_idle(&mut self) {
+        if !self.queue.is_empty() {
+            return;
+        }
+        if self.queue.capacity() > 0 {
+            self.queue = VecDeque::new();
+        }
+        self.file.release_idle();
+    }
+
     /// The current gathering byte cap (0 until the first write step).
     ///
     /// # Examples
