@@ -232,7 +232,9 @@ const INTEGERS: &[&str] = &[
 
 /// Times for `EXPIRE` and friends: none short enough to pass during a run
 /// (a pass would race between the servers), plus zero, negatives and
-/// overflows.
+/// overflows. [`time`] adds the step number to the plain positive ones, so
+/// no two deadlines are equal and `GT`/`LT` never hinge on whether two
+/// requests fell in the same millisecond.
 const TIMES: &[&str] = &[
     "1000",
     "5000",
@@ -249,13 +251,22 @@ const TIMES: &[&str] = &[
     "1.5",
 ];
 
+/// A time from [`TIMES`], unique per step when it is a plain positive one.
+fn time(rng: &mut Rng, step: usize) -> String {
+    let t = rng.pick(TIMES);
+    match t.parse::<i64>() {
+        Ok(n) if (1..1_000_000).contains(&n) => (n + step as i64).to_string(),
+        _ => t.to_string(),
+    }
+}
+
 /// Names of commands this test generates, with a generator of the rest of
 /// the request. Wrong arity is added on top by [`request`].
-fn body(rng: &mut Rng, name: &str) -> Vec<String> {
+fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
     let key = |rng: &mut Rng| rng.pick(KEYS).to_string();
     let val = |rng: &mut Rng| rng.pick(VALUES).to_string();
     let int = |rng: &mut Rng| rng.pick(INTEGERS).to_string();
-    let time = |rng: &mut Rng| rng.pick(TIMES).to_string();
+    let time = |rng: &mut Rng| time(rng, step);
     let keys = |rng: &mut Rng| (0..1 + rng.below(3)).map(|_| key(rng)).collect::<Vec<_>>();
     match name {
         "PING" if rng.chance(50) => vec![val(rng)],
@@ -279,7 +290,7 @@ fn body(rng: &mut Rng, name: &str) -> Vec<String> {
                     4 => v.extend(["EX".into(), time(rng)]),
                     5 => v.extend(["PX".into(), time(rng)]),
                     6 => v.push(rng.pick(&["EX", "PX", "FOO"]).into()),
-                    _ => v.extend(["EX".into(), "1000".into()]),
+                    _ => v.extend(["EX".into(), (1000 + step).to_string()]),
                 }
             }
             v
@@ -332,7 +343,7 @@ const NAMES: &[(&str, usize)] = &[
 
 /// One generated request: a command from [`NAMES`], its arguments, and one
 /// time in ten an argument too few or too many.
-fn request(rng: &mut Rng) -> Vec<Vec<u8>> {
+fn request(rng: &mut Rng, step: usize) -> Vec<Vec<u8>> {
     let total: usize = NAMES.iter().map(|(_, w)| w).sum();
     let mut at = rng.below(total);
     let name = NAMES
@@ -346,7 +357,7 @@ fn request(rng: &mut Rng) -> Vec<Vec<u8>> {
             }
         })
         .map_or("PING", |(n, _)| n);
-    let mut args = body(rng, name);
+    let mut args = body(rng, name, step);
     match rng.below(20) {
         0 => {
             args.pop();
@@ -399,7 +410,7 @@ fn compare(seed: u64, redis: &mut Client, weft: &mut Client) -> (usize, Vec<Stri
         if start.elapsed() > BUDGET {
             break;
         }
-        let args = request(&mut rng);
+        let args = request(&mut rng, i);
         let a = redis.call(&args);
         let b = weft.call(&args);
         sent += 1;

@@ -1,0 +1,398 @@
+//! The command table: every command served, its Redis arity, flags, key
+//! positions and documentation, and `COMMAND`, which reports them in Redis
+//! 7's reply shapes.
+
+use std::time::Instant;
+
+use super::super::db::Db;
+use super::super::reply::Reply;
+use super::super::value::Value;
+use super::{expiry, keyspace, server, strings};
+
+/// One command this server knows: name, Redis arity (`n` exactly, `-n` at
+/// least), flags, first/last/step key positions, summary, group.
+pub(super) struct Spec {
+    pub(super) name: &'static str,
+    pub(super) arity: i64,
+    write: bool,
+    keys: (i64, i64, i64),
+    /// Runs the command; the arity is checked before.
+    pub(super) run: Run,
+    summary: &'static str,
+    group: &'static str,
+}
+
+/// A command's function: the request (name first) against the key space
+/// at a time.
+pub(super) type Run = fn(&mut Db, &[Value], Instant) -> Reply;
+
+const fn spec(
+    name: &'static str,
+    arity: i64,
+    write: bool,
+    keys: (i64, i64, i64),
+    run: Run,
+    summary: &'static str,
+    group: &'static str,
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        write,
+        keys,
+        run,
+        summary,
+        group,
+    }
+}
+
+const NO_KEYS: (i64, i64, i64) = (0, 0, 0);
+const ONE_KEY: (i64, i64, i64) = (1, 1, 1);
+
+/// Every command served, in the order `COMMAND` lists them.
+const COMMANDS: &[Spec] = &[
+    spec(
+        "ping",
+        -1,
+        false,
+        NO_KEYS,
+        server::ping,
+        "Returns the server's liveliness response.",
+        "connection",
+    ),
+    spec(
+        "echo",
+        2,
+        false,
+        NO_KEYS,
+        server::echo,
+        "Returns the given string.",
+        "connection",
+    ),
+    spec(
+        "quit",
+        -1,
+        false,
+        NO_KEYS,
+        server::quit,
+        "Closes the connection.",
+        "connection",
+    ),
+    spec(
+        "select",
+        2,
+        false,
+        NO_KEYS,
+        server::select,
+        "Changes the selected database (only 0 exists).",
+        "connection",
+    ),
+    spec(
+        "get",
+        2,
+        false,
+        ONE_KEY,
+        strings::get,
+        "Returns the string value of a key.",
+        "string",
+    ),
+    spec(
+        "set",
+        -3,
+        true,
+        ONE_KEY,
+        strings::set,
+        "Sets the string value of a key, ignoring its type.",
+        "string",
+    ),
+    spec(
+        "del",
+        -2,
+        true,
+        (1, -1, 1),
+        keyspace::del,
+        "Deletes one or more keys.",
+        "generic",
+    ),
+    spec(
+        "exists",
+        -2,
+        false,
+        (1, -1, 1),
+        keyspace::exists,
+        "Determines whether one or more keys exist.",
+        "generic",
+    ),
+    spec(
+        "incr",
+        2,
+        true,
+        ONE_KEY,
+        strings::incr,
+        "Increments the integer value of a key by one.",
+        "string",
+    ),
+    spec(
+        "decr",
+        2,
+        true,
+        ONE_KEY,
+        strings::decr,
+        "Decrements the integer value of a key by one.",
+        "string",
+    ),
+    spec(
+        "incrby",
+        3,
+        true,
+        ONE_KEY,
+        strings::incrby,
+        "Increments the integer value of a key by a number.",
+        "string",
+    ),
+    spec(
+        "decrby",
+        3,
+        true,
+        ONE_KEY,
+        strings::decrby,
+        "Decrements a number from the integer value of a key.",
+        "string",
+    ),
+    spec(
+        "mget",
+        -2,
+        false,
+        (1, -1, 1),
+        strings::mget,
+        "Atomically returns the string values of one or more keys.",
+        "string",
+    ),
+    spec(
+        "mset",
+        -3,
+        true,
+        (1, -1, 2),
+        strings::mset,
+        "Atomically creates or modifies the string values of one or more keys.",
+        "string",
+    ),
+    spec(
+        "append",
+        3,
+        true,
+        ONE_KEY,
+        strings::append,
+        "Appends a string to the value of a key.",
+        "string",
+    ),
+    spec(
+        "strlen",
+        2,
+        false,
+        ONE_KEY,
+        strings::strlen,
+        "Returns the length of a string value.",
+        "string",
+    ),
+    spec(
+        "expire",
+        -3,
+        true,
+        ONE_KEY,
+        expiry::expire,
+        "Sets the expiration time of a key in seconds.",
+        "generic",
+    ),
+    spec(
+        "pexpire",
+        -3,
+        true,
+        ONE_KEY,
+        expiry::pexpire,
+        "Sets the expiration time of a key in milliseconds.",
+        "generic",
+    ),
+    spec(
+        "ttl",
+        2,
+        false,
+        ONE_KEY,
+        expiry::ttl,
+        "Returns the expiration time in seconds of a key.",
+        "generic",
+    ),
+    spec(
+        "pttl",
+        2,
+        false,
+        ONE_KEY,
+        expiry::pttl,
+        "Returns the expiration time in milliseconds of a key.",
+        "generic",
+    ),
+    spec(
+        "persist",
+        2,
+        true,
+        ONE_KEY,
+        expiry::persist,
+        "Removes the expiration time of a key.",
+        "generic",
+    ),
+    spec(
+        "dbsize",
+        1,
+        false,
+        NO_KEYS,
+        keyspace::dbsize,
+        "Returns the number of keys in the database.",
+        "server",
+    ),
+    spec(
+        "flushall",
+        -1,
+        true,
+        NO_KEYS,
+        keyspace::flush,
+        "Removes all keys from all databases.",
+        "server",
+    ),
+    spec(
+        "flushdb",
+        -1,
+        true,
+        NO_KEYS,
+        keyspace::flush,
+        "Remove all keys from the current database.",
+        "server",
+    ),
+    spec(
+        "config",
+        -2,
+        false,
+        NO_KEYS,
+        server::config,
+        "A container for server configuration commands.",
+        "server",
+    ),
+    spec(
+        "command",
+        -1,
+        false,
+        NO_KEYS,
+        command,
+        "Returns detailed information about all commands.",
+        "server",
+    ),
+];
+
+/// The command named by `name`, any case. The name is lowered once into a
+/// stack buffer, so each candidate costs a length check and at most one
+/// short compare.
+pub(super) fn find(name: &Value) -> Option<&'static Spec> {
+    const LONGEST: usize = 16;
+    let Value::One(name) = name else {
+        return COMMANDS
+            .iter()
+            .find(|s| name.eq_ignore_case(s.name.as_bytes()));
+    };
+    if name.len() > LONGEST {
+        return None;
+    }
+    let mut lower = [0u8; LONGEST];
+    let lower = &mut lower[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    COMMANDS.iter().find(|s| s.name.as_bytes() == &lower[..])
+}
+
+fn command_info(s: &Spec) -> Reply {
+    let flags = if s.write { "write" } else { "readonly" };
+    Reply::Array(vec![
+        Reply::text(s.name),
+        Reply::Integer(s.arity),
+        Reply::Array(vec![Reply::Simple(flags)]),
+        Reply::Integer(s.keys.0),
+        Reply::Integer(s.keys.1),
+        Reply::Integer(s.keys.2),
+    ])
+}
+
+fn command_docs(s: &Spec) -> [Reply; 2] {
+    [
+        Reply::text(s.name),
+        Reply::Array(vec![
+            Reply::text("summary"),
+            Reply::text(s.summary),
+            Reply::text("since"),
+            Reply::text("1.0.0"),
+            Reply::text("group"),
+            Reply::text(s.group),
+        ]),
+    ]
+}
+
+/// `COMMAND [COUNT|DOCS [name...]|INFO [name...]]`.
+pub(super) fn command(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
+    let Some(sub) = args.get(1).map(|a| a.to_bytes()) else {
+        return Reply::Array(COMMANDS.iter().map(command_info).collect());
+    };
+    let named = |names: &[Value]| -> Vec<Option<&'static Spec>> {
+        names
+            .iter()
+            .map(|n| {
+                let n = n.to_bytes();
+                COMMANDS
+                    .iter()
+                    .find(|s| s.name.as_bytes().eq_ignore_ascii_case(&n))
+            })
+            .collect()
+    };
+    if sub.eq_ignore_ascii_case(b"count") {
+        Reply::Integer(COMMANDS.len() as i64)
+    } else if sub.eq_ignore_ascii_case(b"docs") {
+        let specs: Vec<&Spec> = if args.len() == 2 {
+            COMMANDS.iter().collect()
+        } else {
+            named(&args[2..]).into_iter().flatten().collect()
+        };
+        Reply::Array(specs.into_iter().flat_map(command_docs).collect())
+    } else if sub.eq_ignore_ascii_case(b"info") {
+        Reply::Array(
+            named(&args[2..])
+                .into_iter()
+                .map(|s| s.map_or(Reply::Nil, command_info))
+                .collect(),
+        )
+    } else {
+        Reply::err(format!(
+            "unknown subcommand '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(&sub)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use super::*;
+
+    #[test]
+    fn command_describes_the_table() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        let Reply::Array(docs) = run(&mut db, t, "COMMAND DOCS") else {
+            panic!("COMMAND DOCS is an array");
+        };
+        assert_eq!(docs.len(), 2 * COMMANDS.len());
+        assert_eq!(
+            run(&mut db, t, "COMMAND COUNT"),
+            Reply::Integer(COMMANDS.len() as i64)
+        );
+        let Reply::Array(info) = run(&mut db, t, "COMMAND INFO get nope") else {
+            panic!("COMMAND INFO is an array");
+        };
+        assert_eq!(info[1], Reply::Nil);
+    }
+}
