@@ -77,7 +77,9 @@ pub enum HttpProgress {
 /// finds the `\r\n\r\n` that ends a head in the cumulation, even when it
 /// straddles reads, checks [`MAX_HEAD_BYTES`] before flattening anything,
 /// and parses the head with `httparse` into a [`RequestHead`] that keeps
-/// the head's bytes.
+/// the head's bytes. Lines end in CRLF only: an LF without its CR is
+/// answered [`HttpFrame::Invalid`]`(`[`Status::BadRequest`]`)` as soon as it
+/// arrives (see the module docs for why).
 ///
 /// A head inside one read is parsed in place (a slice of that read); only
 /// a head split across reads is flattened (a counted copy of at most

@@ -10,13 +10,19 @@
 //!            offsets, inline, no box)            in order
 //! ```
 //!
-//! GET and HEAD; keep-alive and pipelining (answers go out in request order);
-//! `Content-Length`, `Content-Type` by extension; `Last-Modified` /
-//! `If-Modified-Since` and `ETag` / `If-None-Match` (304); single byte ranges
-//! (206, or 416 when unsatisfiable); a directory serves its `index.html`.
-//! Heads are limited to [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (431). Targets
-//! that would leave the root (`..`, `%2e%2e`, symlinks pointing outside) are
-//! refused with 403 and nothing outside the root is ever opened.
+//! GET and HEAD, and OPTIONS (200 with `Allow`); keep-alive and pipelining
+//! (answers go out in request order); `Content-Length`, `Content-Type` by
+//! extension; `Last-Modified` / `If-Modified-Since` (a date later than the
+//! clock is ignored) and `ETag` / `If-None-Match` (304); single byte ranges
+//! (206, or 416 when unsatisfiable); a directory serves its `index.html`,
+//! and one named without its slash is a 301 to it. Heads are limited to
+//! [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (431); lines end in CRLF only (a
+//! bare LF is 400); `Host` must be one valid authority (400); a transfer
+//! coding other than `chunked` is 501; HTTP/1.x after 1.1 is served as 1.1.
+//! Targets that would leave the root (`..`, `%2e%2e`, symlinks pointing
+//! outside) are refused with 403 and nothing outside the root is ever
+//! opened. The README lists where this differs from nginx, and
+//! `tests/http_nginx.rs` checks both servers side by side.
 
 use std::io;
 use std::net::SocketAddr;
