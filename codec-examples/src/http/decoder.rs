@@ -121,6 +121,17 @@ pub struct HttpDecoder {
     done: bool,
 }
 
+/// Where the head at the front of the cumulation ends, as far as has arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeadEnd {
+    /// Its CRLF CRLF starts here.
+    At(usize),
+    /// Not arrived yet.
+    NotYet,
+    /// An LF without its CR came first.
+    BareLf,
+}
+
 impl HttpDecoder {
     /// A decoder waiting for the first request.
     ///
@@ -135,24 +146,23 @@ impl HttpDecoder {
     }
 
     /// Looks for the CRLF CRLF that ends the head at the front of `buf`,
-    /// from where the last search stopped, one LF at a time: `Some(Some(at))`
-    /// where it starts, `Some(None)` if it has not arrived (everything
-    /// searched is remembered in `scanned`), `None` if an LF without its CR
-    /// came first: a bare LF is refused, never taken as a line end.
-    fn find_head_end(&mut self, buf: &CompositeBuf) -> Option<Option<usize>> {
+    /// from where the last search stopped, one LF at a time (everything
+    /// searched is remembered in `scanned`). A bare LF is refused, never
+    /// taken as a line end.
+    fn find_head_end(&mut self, buf: &CompositeBuf) -> HeadEnd {
         let mut from = self.scanned;
         while let Some(lf) = buf.find_byte_from(b'\n', from) {
             let before = |back: usize| lf.checked_sub(back).and_then(|i| buf.try_get_u8_at(i).ok());
             if before(1) != Some(b'\r') {
-                return None;
+                return HeadEnd::BareLf;
             }
             if before(2) == Some(b'\n') && before(3) == Some(b'\r') {
-                return Some(Some(lf - 3));
+                return HeadEnd::At(lf - 3);
             }
             from = lf + 1;
         }
         self.scanned = buf.len();
-        Some(None)
+        HeadEnd::NotYet
     }
 
     /// Ends decoding: the frame to hand on last, with everything after it
@@ -197,21 +207,24 @@ impl FrameDecoder for HttpDecoder {
         if buf.is_empty() {
             return Ok(None);
         }
-        let Some(pos) = self.find_head_end(buf) else {
-            return Ok(self.finish(buf, HttpFrame::Invalid(Status::BadRequest)));
-        };
-        let Some(pos) = pos else {
-            // The limit is checked before anything is flattened: a
-            // terminator could still end within it only while fewer than
-            // MAX_HEAD_BYTES + 3 bytes sit here without one.
-            if buf.len() >= MAX_HEAD_BYTES {
-                return Ok(self.finish(buf, HttpFrame::Invalid(Status::HeaderFieldsTooLarge)));
+        let pos = match self.find_head_end(buf) {
+            HeadEnd::At(pos) => pos,
+            HeadEnd::BareLf => {
+                return Ok(self.finish(buf, HttpFrame::Invalid(Status::BadRequest)));
             }
-            if !self.head_announced {
-                self.head_announced = true;
-                ctx.fire_user_event(HttpProgress::HeadStarted);
+            HeadEnd::NotYet => {
+                // The limit is checked before anything is flattened: a
+                // terminator could still end within it only while fewer than
+                // MAX_HEAD_BYTES + 3 bytes sit here without one.
+                if buf.len() >= MAX_HEAD_BYTES {
+                    return Ok(self.finish(buf, HttpFrame::Invalid(Status::HeaderFieldsTooLarge)));
+                }
+                if !self.head_announced {
+                    self.head_announced = true;
+                    ctx.fire_user_event(HttpProgress::HeadStarted);
+                }
+                return Ok(None);
             }
-            return Ok(None);
         };
         let head_len = pos + 4;
         if head_len > MAX_HEAD_BYTES {

@@ -251,8 +251,7 @@ pub(crate) fn parse_head(head: Bytes) -> Result<(RequestHead, BodyKind), Status>
     // only 1.0 and 1.1, so it parses a copy whose version says 1.1 (same
     // length: every span found in it is a span of `head`). Rare, so the
     // copy costs nothing on the common path.
-    let later_minor = later_http1_minor(&head);
-    let patched = later_minor.map(|at| {
+    let patched = later_http1_minor(&head).map(|at| {
         let mut v = head.to_vec();
         if let Some(digit) = v.get_mut(at) {
             *digit = b'1';
@@ -331,7 +330,6 @@ pub(crate) fn parse_head(head: Bytes) -> Result<(RequestHead, BodyKind), Status>
             if_range = value_span()?;
         }
     }
-    let minor = if later_minor.is_some() { 1 } else { minor };
     // RFC 9112 §3.2: a 1.1 request without exactly one Host is answered
     // 400, and so is any request with a Host that is not a valid
     // `uri-host [":" port]` (an empty one included, as nginx does).
@@ -412,12 +410,8 @@ fn valid_host(v: &[u8]) -> bool {
         let Some(close) = v.iter().position(|&b| b == b']') else {
             return false;
         };
-        let inside = &v[1..close];
-        let ok = !inside.is_empty()
-            && inside
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.' || reg_name_byte(b));
-        if !ok {
+        // `close` > 0: v[0] is the `[`.
+        if !ip_literal(&v[1..close]) {
             return false;
         }
         (&v[..=close], &v[close + 1..])
@@ -432,6 +426,29 @@ fn valid_host(v: &[u8]) -> bool {
         _ => false,
     };
     host_ok && port_ok
+}
+
+/// The inside of an RFC 3986 IP-literal: an IPv6 address (hex digits,
+/// `:` and the `.` of an embedded IPv4 address) or an IPvFuture
+/// (`v` HEXDIG+ `.` then unreserved, sub-delims or `:`).
+fn ip_literal(s: &[u8]) -> bool {
+    match s {
+        [b'v' | b'V', rest @ ..] => {
+            let dot = rest.iter().position(|&b| b == b'.');
+            dot.is_some_and(|d| {
+                let (version, tail) = rest.split_at(d);
+                !version.is_empty()
+                    && version.iter().all(u8::is_ascii_hexdigit)
+                    && tail.len() > 1
+                    && tail[1..].iter().all(|&b| reg_name_byte(b) || b == b':')
+            })
+        }
+        _ => {
+            s.contains(&b':')
+                && s.iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        }
+    }
 }
 
 /// A reg-name of RFC 3986: unreserved, sub-delims and `%XX`.
@@ -611,6 +628,7 @@ mod tests {
     fn host_must_be_one_valid_authority() {
         for host in [
             "a, b", "a/path", "", "a b", "a@b", "a:x", "a\\b", "[::1", "[]", "%zz", "a:80:1",
+            "[zz]", "[v.x]", "[v1.]", "[::1]x",
         ] {
             for v in ["1.1", "1.0"] {
                 assert_eq!(
@@ -626,6 +644,7 @@ mod tests {
             "a:",
             "127.0.0.1:8080",
             "[::1]:80",
+            "[::ffff:127.0.0.1]",
             "[v1.x]",
             "a,b",
             "xn--d1acufc.example",
