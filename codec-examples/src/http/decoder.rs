@@ -130,6 +130,9 @@ enum HeadEnd {
     NotYet,
     /// An LF without its CR came first.
     BareLf,
+    /// The first LF not yet accounted for lies past [`MAX_HEAD_BYTES`]: no
+    /// head that fits can end there, bare LF or not.
+    TooLong,
 }
 
 impl HttpDecoder {
@@ -152,6 +155,11 @@ impl HttpDecoder {
     fn find_head_end(&mut self, buf: &CompositeBuf) -> HeadEnd {
         let mut from = self.scanned;
         while let Some(lf) = buf.find_byte_from(b'\n', from) {
+            // Checked first, so the answer does not depend on how the bytes
+            // were split: a split one sees the limit pass before this LF.
+            if lf >= MAX_HEAD_BYTES {
+                return HeadEnd::TooLong;
+            }
             let before = |back: usize| lf.checked_sub(back).and_then(|i| buf.try_get_u8_at(i).ok());
             if before(1) != Some(b'\r') {
                 return HeadEnd::BareLf;
@@ -211,6 +219,9 @@ impl FrameDecoder for HttpDecoder {
             HeadEnd::At(pos) => pos,
             HeadEnd::BareLf => {
                 return Ok(self.finish(buf, HttpFrame::Invalid(Status::BadRequest)));
+            }
+            HeadEnd::TooLong => {
+                return Ok(self.finish(buf, HttpFrame::Invalid(Status::HeaderFieldsTooLarge)));
             }
             HeadEnd::NotYet => {
                 // The limit is checked before anything is flattened: a
@@ -395,6 +406,30 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_lf_past_the_limit_is_431_however_the_input_is_split() {
+        let mut input = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        input.resize(MAX_HEAD_BYTES + 10, b'a');
+        input.extend_from_slice(b"\nHost: x\r\n\r\n");
+        for cut in [
+            0,
+            100,
+            MAX_HEAD_BYTES - 1,
+            MAX_HEAD_BYTES,
+            MAX_HEAD_BYTES + 10,
+            input.len(),
+        ] {
+            let mut ch = channel();
+            ch.write_inbound(Bytes::copy_from_slice(&input[..cut]));
+            ch.write_inbound(Bytes::copy_from_slice(&input[cut..]));
+            assert_eq!(
+                frames(&mut ch),
+                [HttpFrame::Invalid(Status::HeaderFieldsTooLarge)],
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
     fn a_bare_lf_in_a_body_or_after_the_head_is_not_looked_at() {
         let mut ch = channel();
         ch.write_inbound(Bytes::from_static(
@@ -486,6 +521,7 @@ mod tests {
                 Just(b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".to_vec()),
                 Just(b"\r\n".to_vec()),
                 Just(b"\n".to_vec()),
+                Just(b"GET /lf HTTP/1.1\r\nX: a\nHost: x\r\n\r\n".to_vec()),
                 Just(b"\r".to_vec()),
                 Just(b"X-Long: ".iter().chain(&[b'z'; 3000]).copied().collect()),
                 proptest::collection::vec(any::<u8>(), 0..40),
