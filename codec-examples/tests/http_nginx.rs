@@ -1,8 +1,9 @@
 //! `weft http` and nginx side by side: the same raw requests go to both,
 //! over TCP on loopback, and their status lines (and the headers that
 //! matter: `Allow`, `Location`, `Content-Length`) must agree where RFC 9110
-//! / 9112 and nginx agree. Where Weft differs on purpose, the difference
-//! itself is asserted (and listed in the README's HTTP section).
+//! / 9112 and nginx agree; then the cases curl can send, through curl.
+//! Where Weft differs on purpose, the difference itself is asserted (and
+//! listed in the README's HTTP section).
 //!
 //! Skipped, with a printed message, only when nginx is not installed.
 
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use support::{Server, PROCESS_WAIT, STEP};
+use support::{curl, Server, PROCESS_WAIT, STEP};
 
 /// Where nginx is, if it is installed.
 fn nginx_binary() -> Option<PathBuf> {
@@ -399,4 +400,61 @@ fn the_deliberate_differences_from_nginx_are_what_the_readme_lists() {
         304,
         200,
     );
+}
+
+/// curl's status code for `path` on `port` with `args`.
+fn curl_code(port: u16, args: &[&str], path: &str) -> u16 {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut all = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+    all.extend_from_slice(args);
+    all.push(&url);
+    let out = curl(&all);
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no status from curl {all:?}"))
+}
+
+#[test]
+fn curl_gets_the_same_statuses_from_weft_and_nginx() {
+    let Some((both, _site)) = Both::start() else {
+        return;
+    };
+    let ports = [both.weft.addr.port(), both.nginx.port];
+    let codes = |args: &[&str], path: &str| ports.map(|p| curl_code(p, args, path));
+    let agree: &[(&[&str], &str, u16)] = &[
+        (&[], "/hello.txt", 200),
+        (&["--http1.0"], "/hello.txt", 200),
+        (&["-H", "Host: a, b"], "/hello.txt", 400),
+        (&["-H", "Host: a/path"], "/hello.txt", 400),
+        // `Host;` makes curl send an empty Host.
+        (&["-H", "Host;"], "/hello.txt", 400),
+        (
+            &["-X", "POST", "-H", "Transfer-Encoding: gzip", "-d", "x"],
+            "/hello.txt",
+            501,
+        ),
+        (
+            &["-H", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT"],
+            "/hello.txt",
+            200,
+        ),
+        (&[], "/docs", 301),
+        (&["-L"], "/docs", 200),
+        (&[], "/hello.txt/", 404),
+        (&["-X", "DELETE"], "/hello.txt", 405),
+    ];
+    for (args, path, want) in agree {
+        assert_eq!(codes(args, path), [*want, *want], "curl {args:?} {path}");
+    }
+    // Deliberate differences (README): OPTIONS.
+    assert_eq!(codes(&["-X", "OPTIONS"], "/hello.txt"), [200, 405]);
+    assert_eq!(
+        codes(&["-X", "OPTIONS", "--request-target", "*"], "/"),
+        [200, 400]
+    );
+    // The redirect leads both to the same index.
+    let bodies = ports.map(|p| curl(&["-L", &format!("http://127.0.0.1:{p}/docs")]).stdout);
+    assert_eq!(bodies[0], bodies[1]);
+    assert_eq!(bodies[0], b"<a href=\"p.txt\">p</a>");
 }
