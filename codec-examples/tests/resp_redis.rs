@@ -260,6 +260,40 @@ fn time(rng: &mut Rng, step: usize) -> String {
     }
 }
 
+/// An absolute time for `EXAT`/`PXAT`/`EXPIREAT`: well in the future
+/// (unique per step), or zero, negative or overflowing. Never a positive
+/// time in the past for SET: Redis keeps such a key until it is touched,
+/// and when that happens would race with weft's sweep.
+fn at(rng: &mut Rng, step: usize, ms: bool) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    match rng.below(6) {
+        0 => rng.pick(&["0", "-1", "abc"]).into(),
+        1 if ms => "9223372036854775807".into(),
+        1 => "9223372036854776".into(),
+        _ if ms => (now.as_millis() as u64 + 100_000_000 + step as u64).to_string(),
+        _ => (now.as_secs() + 100_000 + step as u64).to_string(),
+    }
+}
+
+/// A `GETRANGE` index: small ones around the value lengths, and extremes.
+fn index(rng: &mut Rng) -> String {
+    if rng.chance(80) {
+        (rng.below(14) as i64 - 7).to_string()
+    } else {
+        rng.pick(INTEGERS).into()
+    }
+}
+
+/// A glob pattern for `KEYS` and `SCAN MATCH`.
+fn pattern(rng: &mut Rng) -> String {
+    rng.pick(&[
+        "*", "k*", "k?", "[kn]0", "*1", "\\k*", "x*", "[^k]*", "n[0-1]", "[", "*[a-",
+    ])
+    .into()
+}
+
 /// Names of commands this test generates, with a generator of the rest of
 /// the request. Wrong arity is added on top by [`request`].
 fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
@@ -282,14 +316,16 @@ fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
         "SET" => {
             let mut v = vec![key(rng), val(rng)];
             for _ in 0..rng.below(4) {
-                match rng.below(8) {
+                match rng.below(9) {
                     0 => v.push(rng.pick(&["NX", "nx"]).into()),
                     1 => v.push(rng.pick(&["XX", "xx"]).into()),
                     2 => v.push(rng.pick(&["GET", "get"]).into()),
                     3 => v.push("KEEPTTL".into()),
                     4 => v.extend(["EX".into(), time(rng)]),
                     5 => v.extend(["PX".into(), time(rng)]),
-                    6 => v.push(rng.pick(&["EX", "PX", "FOO"]).into()),
+                    6 => v.push(rng.pick(&["EX", "PX", "FOO", "EXAT"]).into()),
+                    7 if rng.chance(50) => v.extend(["EXAT".into(), at(rng, step, false)]),
+                    7 => v.extend(["PXAT".into(), at(rng, step, true)]),
                     _ => v.extend(["EX".into(), (1000 + step).to_string()]),
                 }
             }
@@ -299,6 +335,80 @@ fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
             let mut v = vec![key(rng), time(rng)];
             for _ in 0..rng.below(3) {
                 v.push(rng.pick(&["NX", "XX", "GT", "LT", "gt", "FOO"]).into());
+            }
+            v
+        }
+        "SETNX" => vec![key(rng), val(rng)],
+        "SETEX" | "PSETEX" => vec![key(rng), time(rng), val(rng)],
+        "GETDEL" | "TYPE" | "EXPIRETIME" | "PEXPIRETIME" => vec![key(rng)],
+        "GETEX" => {
+            let mut v = vec![key(rng)];
+            for _ in 0..rng.below(3) {
+                match rng.below(6) {
+                    0 => v.extend(["EX".into(), time(rng)]),
+                    1 => v.extend(["PX".into(), time(rng)]),
+                    2 => v.extend(["EXAT".into(), at(rng, step, false)]),
+                    3 => v.extend(["PXAT".into(), at(rng, step, true)]),
+                    4 => v.push(rng.pick(&["PERSIST", "persist"]).into()),
+                    _ => v.push(rng.pick(&["NX", "KEEPTTL", "EX", "GET"]).into()),
+                }
+            }
+            v
+        }
+        "GETRANGE" | "SUBSTR" => vec![key(rng), index(rng), index(rng)],
+        "SETRANGE" => vec![
+            key(rng),
+            rng.pick(&["0", "1", "3", "10", "-1", "536870912", "536870911", "abc"])
+                .into(),
+            val(rng),
+        ],
+        "MSETNX" => (0..1 + rng.below(3))
+            .flat_map(|_| [key(rng), val(rng)])
+            .collect(),
+        "EXPIREAT" | "PEXPIREAT" => {
+            let ms = name == "PEXPIREAT";
+            let mut v = vec![key(rng), at(rng, step, ms)];
+            if rng.chance(30) {
+                v[1] = rng.pick(&["0", "1", "-1", "abc"]).into();
+            }
+            for _ in 0..rng.below(2) {
+                v.push(rng.pick(&["NX", "XX", "GT", "LT"]).into());
+            }
+            v
+        }
+        "UNLINK" | "TOUCH" => keys(rng),
+        "RENAME" | "RENAMENX" => vec![key(rng), key(rng)],
+        "COPY" => {
+            let mut v = vec![key(rng), key(rng)];
+            for _ in 0..rng.below(3) {
+                match rng.below(4) {
+                    0 => v.push("REPLACE".into()),
+                    1 => v.extend([
+                        "DB".into(),
+                        rng.pick(&["0", "-1", "abc", "99999999999"]).into(),
+                    ]),
+                    2 => v.push("DB".into()),
+                    _ => v.push("FOO".into()),
+                }
+            }
+            v
+        }
+        "KEYS" => vec![pattern(rng)],
+        "SCAN" => {
+            let mut v = vec![rng.pick(&["0", "0", "0", "abc", "", " 1", "+0"]).into()];
+            for _ in 0..rng.below(4) {
+                match rng.below(4) {
+                    0 => v.extend(["MATCH".into(), pattern(rng)]),
+                    1 => v.extend([
+                        "COUNT".into(),
+                        rng.pick(&["10", "100", "0", "-1", "abc"]).into(),
+                    ]),
+                    2 => v.extend([
+                        "TYPE".into(),
+                        rng.pick(&["string", "STRING", "list", "none"]).into(),
+                    ]),
+                    _ => v.push(rng.pick(&["MATCH", "COUNT", "FOO"]).into()),
+                }
             }
             v
         }
@@ -333,6 +443,27 @@ const NAMES: &[(&str, usize)] = &[
     ("TTL", 5),
     ("PTTL", 5),
     ("PERSIST", 3),
+    ("SETNX", 3),
+    ("SETEX", 2),
+    ("PSETEX", 2),
+    ("GETEX", 4),
+    ("GETDEL", 2),
+    ("GETRANGE", 3),
+    ("SUBSTR", 1),
+    ("SETRANGE", 3),
+    ("MSETNX", 2),
+    ("EXPIREAT", 3),
+    ("PEXPIREAT", 3),
+    ("EXPIRETIME", 3),
+    ("PEXPIRETIME", 3),
+    ("UNLINK", 1),
+    ("TOUCH", 1),
+    ("TYPE", 2),
+    ("RENAME", 3),
+    ("RENAMENX", 2),
+    ("COPY", 3),
+    ("KEYS", 2),
+    ("SCAN", 3),
     ("DBSIZE", 2),
     ("PING", 1),
     ("ECHO", 1),
@@ -384,11 +515,27 @@ fn agree(args: &[Vec<u8>], redis: &Resp, weft: &Resp) -> bool {
     }
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     match (name.as_str(), redis, weft) {
-        ("TTL", Resp::Integer(a), Resp::Integer(b)) if *a >= 0 && *b >= 0 => (a - b).abs() <= 1,
-        ("PTTL", Resp::Integer(a), Resp::Integer(b)) if *a >= 0 && *b >= 0 => {
+        ("TTL" | "EXPIRETIME", Resp::Integer(a), Resp::Integer(b)) if *a >= 0 && *b >= 0 => {
+            (a - b).abs() <= 1
+        }
+        ("PTTL" | "PEXPIRETIME", Resp::Integer(a), Resp::Integer(b)) if *a >= 0 && *b >= 0 => {
             (a - b).abs() <= PTTL_TOLERANCE
         }
+        // Key order is the servers' own hash order: compare as sets.
+        ("KEYS" | "SCAN", _, _) => sorted(redis) == sorted(weft),
         _ => false,
+    }
+}
+
+/// A reply with the elements of its arrays sorted (recursively).
+fn sorted(r: &Resp) -> Resp {
+    match r {
+        Resp::Array(Some(items)) => {
+            let mut items: Vec<Resp> = items.iter().map(sorted).collect();
+            items.sort_by_key(|i| format!("{i:?}"));
+            Resp::Array(Some(items))
+        }
+        other => other.clone(),
     }
 }
 

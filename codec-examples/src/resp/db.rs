@@ -188,6 +188,27 @@ impl Db {
         }
     }
 
+    /// Every live key and its entry, in no particular order. O(keys).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use bytes::Bytes;
+    /// use weft_examples::resp::{db::Db, value::Value};
+    /// let now = Instant::now();
+    /// let mut db = Db::new();
+    /// db.set(Bytes::from_static(b"a"), Value::default(), None);
+    /// db.set(Bytes::from_static(b"b"), Value::default(), Some(now));
+    /// let keys: Vec<_> = db.live(now).map(|(k, _)| k.clone()).collect();
+    /// assert_eq!(keys, [Bytes::from_static(b"a")]);
+    /// ```
+    pub fn live(&self, now: Instant) -> impl Iterator<Item = (&Bytes, &Entry)> + '_ {
+        self.map
+            .iter()
+            .filter(move |(_, e)| e.expires_at.map_or(true, |t| t > now))
+    }
+
     /// Removes every key.
     ///
     /// # Examples

@@ -177,6 +177,29 @@ impl Value {
         *self = Value::Many(c);
     }
 
+    /// The bytes in `range` as a value sharing this one's segments (no
+    /// payload byte copied). O(number of segments).
+    ///
+    /// # Panics
+    ///
+    /// When `range` is not within `0..len()`, like slicing a `Bytes`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::resp::value::Value;
+    /// let mut v = Value::from(&b"ab"[..]);
+    /// v.append(&Value::from(&b"cd"[..]));
+    /// assert_eq!(v.slice(1..3), &b"bc"[..]);
+    /// assert_eq!(Value::from(&b"abc"[..]).slice(1..2), &b"b"[..]);
+    /// ```
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Value {
+        match self {
+            Value::One(b) => Value::One(b.slice(range)),
+            Value::Many(c) => Value::from(c.slice(range)),
+        }
+    }
+
     /// Joins the segments into one (a counted copy when there are several).
     ///
     /// # Examples

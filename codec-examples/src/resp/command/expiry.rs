@@ -76,7 +76,16 @@ pub(super) fn pexpire(db: &mut Db, args: &[Value], now: Instant) -> Reply {
     set_deadline(db, args, "pexpire", now)
 }
 
-/// `EXPIRE`/`PEXPIRE key time [NX|XX|GT|LT]` in Redis 7's order: options,
+pub(super) fn expireat(db: &mut Db, args: &[Value], now: Instant) -> Reply {
+    set_deadline(db, args, "expireat", now)
+}
+
+pub(super) fn pexpireat(db: &mut Db, args: &[Value], now: Instant) -> Reply {
+    set_deadline(db, args, "pexpireat", now)
+}
+
+/// `EXPIRE`/`PEXPIRE`/`EXPIREAT`/`PEXPIREAT key time [NX|XX|GT|LT]`
+/// (`name` says which) in Redis 7's order: options,
 /// then the number, then its overflow check (also for a missing key), then
 /// the key; a deadline not in the future deletes the key.
 fn set_deadline(db: &mut Db, args: &[Value], name: &str, now: Instant) -> Reply {
@@ -106,9 +115,10 @@ fn set_deadline(db: &mut Db, args: &[Value], name: &str, now: Instant) -> Reply 
     let Some(n) = args[2].to_i64() else {
         return not_an_integer();
     };
-    let unit = if name == "expire" { 1000 } else { 1 };
+    let unit = if name.starts_with('p') { 1 } else { 1000 };
     let base = unix_ms(now);
-    let Some(when) = relative_deadline_ms(n, unit, base) else {
+    let from = if name.ends_with("at") { 0 } else { base };
+    let Some(when) = relative_deadline_ms(n, unit, from) else {
         return invalid_expire_time(name);
     };
     let k = key(&args[1]);
@@ -155,6 +165,27 @@ pub(super) fn ttl(db: &mut Db, args: &[Value], now: Instant) -> Reply {
 
 pub(super) fn pttl(db: &mut Db, args: &[Value], now: Instant) -> Reply {
     Reply::Integer(ms_left(db, args, now))
+}
+
+/// `EXPIRETIME key`: the deadline in Unix seconds (rounded down), -1
+/// without one, -2 without the key.
+pub(super) fn expiretime(db: &mut Db, args: &[Value], now: Instant) -> Reply {
+    Reply::Integer(match deadline_ms(db, args, now) {
+        n if n < 0 => n,
+        n => n / 1000,
+    })
+}
+
+/// `PEXPIRETIME key`: the deadline in Unix milliseconds.
+pub(super) fn pexpiretime(db: &mut Db, args: &[Value], now: Instant) -> Reply {
+    Reply::Integer(deadline_ms(db, args, now))
+}
+
+fn deadline_ms(db: &mut Db, args: &[Value], now: Instant) -> i64 {
+    match db.get(&key(&args[1]), now) {
+        None => -2,
+        Some(e) => e.expires_at.map_or(-1, unix_ms),
+    }
 }
 
 pub(super) fn persist(db: &mut Db, args: &[Value], now: Instant) -> Reply {
@@ -219,6 +250,37 @@ mod tests {
             run(&mut db, t, "PEXPIRE k -9223372036854775808"),
             Reply::Integer(1)
         );
+        assert_eq!(run(&mut db, t, "EXISTS k"), Reply::Integer(0));
+    }
+
+    #[test]
+    fn absolute_deadlines_read_back_exactly() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        run(&mut db, t, "SET k v");
+        assert_eq!(run(&mut db, t, "EXPIRETIME k"), Reply::Integer(-1));
+        assert_eq!(run(&mut db, t, "EXPIRETIME x"), Reply::Integer(-2));
+        assert_eq!(
+            run(&mut db, t, "PEXPIREAT k 99999999999999"),
+            Reply::Integer(1)
+        );
+        assert_eq!(
+            run(&mut db, t, "PEXPIRETIME k"),
+            Reply::Integer(99_999_999_999_999)
+        );
+        assert_eq!(
+            run(&mut db, t, "EXPIRETIME k"),
+            Reply::Integer(99_999_999_999)
+        );
+        assert_eq!(
+            run(&mut db, t, "EXPIREAT k 99999999999 GT"),
+            Reply::Integer(0)
+        );
+        assert_eq!(
+            run(&mut db, t, "EXPIREAT k 9223372036854776"),
+            invalid_expire_time("expireat")
+        );
+        assert_eq!(run(&mut db, t, "EXPIREAT k 1"), Reply::Integer(1));
         assert_eq!(run(&mut db, t, "EXISTS k"), Reply::Integer(0));
     }
 }

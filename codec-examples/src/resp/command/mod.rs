@@ -13,6 +13,7 @@
 //! - `table`: the command table itself, and `COMMAND`, which describes it.
 
 mod expiry;
+mod glob;
 mod keyspace;
 mod server;
 mod strings;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::super::db::Db;
 use super::super::reply::Reply;
 use super::super::value::Value;
-use super::{not_an_integer, wrong_arity};
+use super::{glob, not_an_integer, wrong_arity};
 
 /// The replies `CONFIG GET` knows: what redis-benchmark asks at start-up
 /// (`save`, `appendonly`) and a few that tools commonly read.
@@ -53,7 +53,7 @@ pub(super) fn config(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
         for (name, value) in CONFIG {
             if args[2..]
                 .iter()
-                .any(|p| glob_match(&p.to_bytes(), name.as_bytes()))
+                .any(|p| glob::matches(&p.to_bytes(), name.as_bytes(), true))
             {
                 out.push(Reply::text(name));
                 out.push(Reply::text(value));
@@ -67,20 +67,6 @@ pub(super) fn config(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
             "unknown subcommand '{}'. Try CONFIG HELP.",
             String::from_utf8_lossy(&sub)
         ))
-    }
-}
-
-/// `*` and `?` globbing, as `CONFIG GET` patterns use (no classes).
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|i| glob_match(rest, &text[i..])),
-        Some((&p, rest)) => match text.split_first() {
-            Some((&t, text_rest)) if p == b'?' || p.eq_ignore_ascii_case(&t) => {
-                glob_match(rest, text_rest)
-            }
-            _ => false,
-        },
     }
 }
 
