@@ -1,11 +1,12 @@
 //! [`Channel`]: a cloneable handle to a running connection.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::Notify;
 use weft_pipeline::{Context, Message, MessageType, Pipeline, WriteFuture, WritePromise};
 
 use crate::outbound::FilePath;
@@ -22,8 +23,24 @@ pub(crate) enum Command {
     Execute(Box<dyn FnOnce(&mut Pipeline) + Send>),
 }
 
-/// State shared between a connection's task and its handles.
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Command::Write(..) => "Write",
+            Command::Flush => "Flush",
+            Command::Close => "Close",
+            Command::SetAutoRead(_) => "SetAutoRead",
+            Command::SetFilePath(_) => "SetFilePath",
+            Command::Execute(_) => "Execute",
+        })
+    }
+}
+
 /// What a connection shares with its handles.
+///
+/// Nothing here allocates until it is used: commands wait in a queue that
+/// is empty (no heap) while none is pending, and the wakeups are `Notify`s
+/// (a tokio `mpsc` channel's first block alone was 4 KiB a connection).
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) stats: Arc<Stats>,
@@ -31,15 +48,21 @@ pub(crate) struct Shared {
     pub(crate) peer: Option<SocketAddr>,
     /// The outbound buffer's writability, as the connection last reported it.
     writable: AtomicBool,
-    /// Bumped when the channel becomes writable, takes queued writes, or closes.
-    wake: watch::Sender<()>,
+    /// Woken (all waiters) when the channel becomes writable, takes queued
+    /// writes, or closes.
+    wake: Notify,
     /// Bytes written through handles and not yet taken by the connection:
     /// with the outbound buffer, they count towards the high watermark.
     queued: AtomicU64,
     high: u64,
     /// Buffer memory the connection held when it last went to wait.
     held: AtomicU64,
-    pub(crate) closed: watch::Sender<bool>,
+    closed: AtomicBool,
+    /// Commands from handles, in order; dropped (failing their promises)
+    /// once the connection has closed.
+    commands: Mutex<VecDeque<Command>>,
+    /// Wakes the connection's task when a command is queued.
+    pub(crate) command_ready: Notify,
 }
 
 impl Shared {
@@ -54,34 +77,84 @@ impl Shared {
             local,
             peer,
             writable: AtomicBool::new(true),
-            wake: watch::channel(()).0,
+            wake: Notify::new(),
             queued: AtomicU64::new(0),
             high,
             held: AtomicU64::new(0),
-            closed: watch::channel(false).0,
+            closed: AtomicBool::new(false),
+            commands: Mutex::new(VecDeque::new()),
+            command_ready: Notify::new(),
         }
     }
 
     pub(crate) fn set_writable(&self, w: bool) {
         self.writable.store(w, Ordering::Relaxed);
         if w {
-            self.wake.send_replace(());
+            self.wake.notify_waiters();
         }
     }
 
     /// The connection took `n` queued bytes into its pipeline.
     pub(crate) fn dequeued(&self, n: u64) {
         self.queued.fetch_sub(n, Ordering::Relaxed);
-        self.wake.send_replace(());
+        self.wake.notify_waiters();
     }
 
     pub(crate) fn set_held(&self, bytes: u64) {
         self.held.store(bytes, Ordering::Relaxed);
     }
 
+    /// The command queue; a handle that panicked while holding the lock
+    /// left it consistent (push and pop only), so poisoning is ignored.
+    fn commands(&self) -> MutexGuard<'_, VecDeque<Command>> {
+        self.commands.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `cmd` for the connection's task and wakes it; drops it if the
+    /// connection has closed.
+    fn send(&self, cmd: Command) {
+        let mut q = self.commands();
+        if self.closed.load(Ordering::Relaxed) {
+            drop(q);
+            // A write's promise is dropped with it, which fails its future.
+            drop(cmd);
+            return;
+        }
+        q.push_back(cmd);
+        drop(q);
+        self.command_ready.notify_one();
+    }
+
+    /// The oldest queued command. The queue lets go of its memory once
+    /// empty, so an idle connection holds none.
+    pub(crate) fn next_command(&self) -> Option<Command> {
+        let mut q = self.commands();
+        let cmd = q.pop_front();
+        if q.is_empty() {
+            if q.capacity() > 0 {
+                *q = VecDeque::new();
+            }
+        } else {
+            // More are waiting: the connection takes the next one on its
+            // next turn.
+            self.command_ready.notify_one();
+        }
+        cmd
+    }
+
     pub(crate) fn close(&self) {
-        self.closed.send_replace(true);
-        self.wake.send_replace(());
+        let dropped = {
+            let mut q = self.commands();
+            self.closed.store(true, Ordering::Relaxed);
+            std::mem::take(&mut *q)
+        };
+        // Outside the lock: dropping a promise may run other code.
+        drop(dropped);
+        self.wake.notify_waiters();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
     }
 }
 
@@ -106,7 +179,6 @@ impl Shared {
 /// ```
 #[derive(Clone)]
 pub struct Channel {
-    pub(crate) tx: mpsc::UnboundedSender<Command>,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -122,9 +194,7 @@ impl fmt::Debug for Channel {
 
 impl Channel {
     fn send(&self, cmd: Command) {
-        // A closed connection drops the command; a write's promise is
-        // dropped with it, which fails its future.
-        let _ = self.tx.send(cmd);
+        self.shared.send(cmd);
     }
 
     /// Queues `msg` at the tail of the pipeline; it goes out at the next
@@ -181,11 +251,15 @@ impl Channel {
     /// # }
     /// ```
     pub async fn writable(&self) {
-        let mut wake = self.shared.wake.subscribe();
-        while self.is_active() && !self.is_writable() {
-            if wake.changed().await.is_err() {
+        loop {
+            // Registered before the check, so a wakeup in between is kept.
+            let woken = self.shared.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if !self.is_active() || self.is_writable() {
                 return;
             }
+            woken.await;
         }
     }
 
@@ -284,7 +358,7 @@ impl Channel {
     /// # fn f(ch: weft_transport::Channel) { assert!(ch.is_active()); }
     /// ```
     pub fn is_active(&self) -> bool {
-        !*self.shared.closed.borrow()
+        !self.shared.is_closed()
     }
 
     /// True while the outbound buffer is under its watermarks (as the
@@ -309,9 +383,16 @@ impl Channel {
     /// # async fn f(ch: weft_transport::Channel) { ch.closed().await; }
     /// ```
     pub async fn closed(&self) {
-        let mut rx = self.shared.closed.subscribe();
-        // An error means the task is gone: closed too.
-        let _ = rx.wait_for(|c| *c).await;
+        loop {
+            // Registered before the check, so a wakeup in between is kept.
+            let woken = self.shared.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.shared.is_closed() {
+                return;
+            }
+            woken.await;
+        }
     }
 
     /// This connection's counters.

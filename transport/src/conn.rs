@@ -41,7 +41,7 @@ use std::time::Duration;
 use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
 use tokio::io::Interest;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use weft_pipeline::{Head, Message, Pipeline, PipelineError, Task, Wire, WritePromise};
 
@@ -169,8 +169,7 @@ pub(crate) fn start(
     let stats = Arc::new(Stats::new());
     let (local, peer) = stream.addrs();
     let shared = Arc::new(Shared::new(stats.clone(), local, peer, cfg.high));
-    let (tx, rx) = mpsc::unbounded_channel();
-    let channel = Channel { tx, shared };
+    let channel = Channel { shared };
     let mut out = OutboundBuffer::new(stats.clone());
     out.set_watermarks(cfg.high, cfg.low)
         .set_coalesce_threshold(cfg.coalesce)
@@ -204,25 +203,27 @@ pub(crate) fn start(
         failed: false,
     };
     let closed = channel.shared.clone();
-    let fut = async move {
-        let ended = match AssertUnwindSafe(conn.run(rx, shutdown))
-            .catch_unwind()
-            .await
-        {
-            Ok(()) => Ended::Normally,
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(panic = %what, "a handler panicked; its connection is closed");
-                Ended::Panicked
-            }
-        };
-        closed.close();
-        ended
-    };
+    // A combinator, not an `async` block: the task's future then holds the
+    // connection's state once (an async block would keep room for the run
+    // future both as a captured variable and as the future it awaits).
+    let fut = AssertUnwindSafe(conn.run(shutdown))
+        .catch_unwind()
+        .map(move |ran| {
+            let ended = match ran {
+                Ok(()) => Ended::Normally,
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(panic = %what, "a handler panicked; its connection is closed");
+                    Ended::Panicked
+                }
+            };
+            closed.close();
+            ended
+        });
     Ok((channel, fut))
 }
 
@@ -231,81 +232,102 @@ impl Conn {
         head_of(&mut self.pipeline)
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, shutdown: Option<ShutdownRx>) {
-        let (mut shutdown, mut watch_shutdown) = match shutdown {
-            Some(s) => (s, true),
-            None => (watch::channel(None).1, false),
-        };
-        let mut commands_open = true;
-        self.dispatch(|p| p.fire_channel_active());
-        if let Some(deadline) = *shutdown.borrow_and_update() {
-            self.begin_close(Some(deadline));
-        }
-        loop {
-            let writing = self.head().out.has_flushed();
-            if self.failed || (self.closing.is_some() && !writing) {
-                break;
+    /// The connection's loop. Not an `async fn`: its arguments would be
+    /// stored twice in the future (once as arguments, once as the
+    /// body's locals), and the future is what each connection costs.
+    #[allow(clippy::manual_async_fn)]
+    fn run(mut self, shutdown: Option<ShutdownRx>) -> impl std::future::Future<Output = ()> + Send {
+        async move {
+            let (mut shutdown, mut watch_shutdown) = match shutdown {
+                Some(s) => (s, true),
+                None => (watch::channel(None).1, false),
+            };
+            self.dispatch(|p| p.fire_channel_active());
+            if let Some(deadline) = *shutdown.borrow_and_update() {
+                self.begin_close(Some(deadline));
             }
-            if std::mem::take(&mut self.owed) {
-                // Over budget: let the thread's other tasks run first; the
-                // socket is still writable, so the next turn writes on.
-                tokio::task::yield_now().await;
-            }
-            self.turn_bytes = 0;
-            self.turn_writes = 0;
-            self.release_idle();
-            let timer = self.pipeline.next_deadline().map(Instant::from_std);
-            let close_at = self.closing;
-            let reading = self.head().auto_read && !self.read_eof && self.closing.is_none();
-            let tasks = !self.tasks.is_empty();
-            tokio::select! {
-                biased;
-                changed = shutdown.changed(), if watch_shutdown => match changed {
-                    Ok(()) => {
-                        let deadline = *shutdown.borrow_and_update();
-                        if deadline.is_some() {
-                            self.begin_close(deadline);
-                        }
-                    }
-                    // The server is gone: close as if asked to.
-                    Err(_) => {
-                        watch_shutdown = false;
-                        self.begin_close(None);
-                    }
-                },
-                cmd = rx.recv(), if commands_open => match cmd {
-                    Some(cmd) => self.command(cmd),
-                    None => commands_open = false,
-                },
-                r = self.stream.ready(Interest::WRITABLE), if writing => match r {
-                    // Progress may cross the low watermark: handlers that
-                    // react (resume reading, write more) run in `settle`.
-                    Ok(()) => {
-                        self.pipeline.set_now(Instant::now().into_std());
-                        self.settle();
-                    }
-                    Err(e) => self.fail(e),
-                },
-                r = self.stream.ready(Interest::READABLE), if reading => match r {
-                    Ok(()) => self.read_ready(),
-                    Err(e) => self.fail(e),
-                },
-                done = self.tasks.next(), if tasks => {
-                    if let Some(done) = done {
-                        self.dispatch(|p| p.complete(done));
-                    }
-                }
-                () = sleep_until(timer), if timer.is_some() => {
-                    let now = Instant::now().into_std();
-                    self.dispatch(|p| p.fire_timer(now));
-                }
-                () = sleep_until(close_at), if close_at.is_some() => {
-                    tracing::debug!(pending = self.head().out.pending_bytes(), "close deadline passed; closing anyway");
+            loop {
+                let writing = self.head().out.has_flushed();
+                if self.failed || (self.closing.is_some() && !writing) {
                     break;
                 }
+                if std::mem::take(&mut self.owed) {
+                    // Over budget: let the thread's other tasks run first; the
+                    // socket is still writable, so the next turn writes on.
+                    tokio::task::yield_now().await;
+                }
+                self.turn_bytes = 0;
+                self.turn_writes = 0;
+                self.release_idle();
+                let timer = self.pipeline.next_deadline().map(Instant::from_std);
+                let close_at = self.closing;
+                let reading = self.head().auto_read && !self.read_eof && self.closing.is_none();
+                let tasks = !self.tasks.is_empty();
+                let interest = match (writing, reading) {
+                    (true, true) => Interest::READABLE | Interest::WRITABLE,
+                    (true, false) => Interest::WRITABLE,
+                    _ => Interest::READABLE,
+                };
+                let wake_at = match (timer, close_at) {
+                    (Some(t), Some(c)) => Some(t.min(c)),
+                    (t, c) => t.or(c),
+                };
+                tokio::select! {
+                    biased;
+                    changed = shutdown.changed(), if watch_shutdown => match changed {
+                        Ok(()) => {
+                            let deadline = *shutdown.borrow_and_update();
+                            if deadline.is_some() {
+                                self.begin_close(deadline);
+                            }
+                        }
+                        // The server is gone: close as if asked to.
+                        Err(_) => {
+                            watch_shutdown = false;
+                            self.begin_close(None);
+                        }
+                    },
+                    () = self.shared.command_ready.notified() => {
+                        if let Some(cmd) = self.shared.next_command() {
+                            self.command(cmd);
+                        }
+                    }
+                    // One readiness future for both directions: it is part
+                    // of what every waiting connection costs.
+                    r = self.stream.ready(interest), if writing || reading => match r {
+                        Ok(ready) => {
+                            if writing && ready.is_writable() {
+                                // Progress may cross the low watermark:
+                                // handlers that react (resume reading, write
+                                // more) run in `settle`.
+                                self.pipeline.set_now(Instant::now().into_std());
+                                self.settle();
+                            }
+                            if reading && ready.is_readable() && !self.failed {
+                                self.read_ready();
+                            }
+                        }
+                        Err(e) => self.fail(e),
+                    },
+                    done = self.tasks.next(), if tasks => {
+                        if let Some(done) = done {
+                            self.dispatch(|p| p.complete(done));
+                        }
+                    }
+                    // One sleep for the pipeline's deadline and the close
+                    // deadline, whichever is first.
+                    () = sleep_until(wake_at), if wake_at.is_some() => {
+                        if close_at.is_some_and(|c| c <= Instant::now()) {
+                            tracing::debug!(pending = self.head().out.pending_bytes(), "close deadline passed; closing anyway");
+                            break;
+                        }
+                        let now = Instant::now().into_std();
+                        self.dispatch(|p| p.fire_timer(now));
+                    }
+                }
             }
+            self.finish();
         }
-        self.finish();
     }
 
     /// Lets go of the buffers an idle connection does not need and

@@ -15,10 +15,10 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<()> {
+    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<tokio::io::Ready> {
         match self {
-            Stream::Tcp(s) => s.ready(interest).await.map(drop),
-            Stream::Unix(s) => s.ready(interest).await.map(drop),
+            Stream::Tcp(s) => s.ready(interest).await,
+            Stream::Unix(s) => s.ready(interest).await,
         }
     }
 
