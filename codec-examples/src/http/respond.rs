@@ -76,26 +76,15 @@ fn error_response_for(
     head_only: bool,
     date: &str,
 ) -> Response {
-    let allow = if status == Status::MethodNotAllowed {
-        ALLOW
-    } else {
-        ""
-    };
-    short_response(
-        status,
-        ("Allow", allow),
-        close,
-        http10_keep_alive,
-        head_only,
-        date,
-    )
+    let allow = (status == Status::MethodNotAllowed).then_some(("Allow", ALLOW));
+    short_response(status, allow, close, http10_keep_alive, head_only, date)
 }
 
-/// A response with a one-line text body (left out for HEAD) and one extra
-/// header, `(name, value)`, left out when the value is empty.
+/// A response with a one-line text body (left out for HEAD) and an
+/// optional extra header, `(name, value)`.
 fn short_response(
     status: Status,
-    (name, value): (&str, &str),
+    extra: Option<(&str, &str)>,
     close: bool,
     http10_keep_alive: bool,
     head_only: bool,
@@ -103,7 +92,7 @@ fn short_response(
 ) -> Response {
     let body = format!("{} {}\n", status.code(), status.reason());
     let mut h = start_head(status, date, close, http10_keep_alive);
-    if !value.is_empty() {
+    if let Some((name, value)) = extra {
         let _ = write!(h, "{name}: {value}\r\n");
     }
     let _ = write!(
@@ -189,7 +178,7 @@ pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str, now_secs: 
         Resolved::Directory { location } => {
             return short_response(
                 Status::MovedPermanently,
-                ("Location", &location),
+                Some(("Location", &location)),
                 close,
                 ka10,
                 head_only,
