@@ -612,3 +612,47 @@ fn random_commands_get_the_replies_redis_gives() {
         all.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
     );
 }
+
+/// Sends `bytes` in one write and reads `replies` replies; then, when
+/// `then_closed`, whether the server closed the connection (a write the
+/// server refuses midway is not an error: it may close early).
+fn raw_exchange(addr: SocketAddr, bytes: &[u8], replies: usize, then_closed: bool) -> Vec<Resp> {
+    let mut c = Client::connect(addr);
+    let _ = c.out.write_all(bytes);
+    let mut got: Vec<Resp> = (0..replies).map(|_| c.read()).collect();
+    if then_closed {
+        got.push(c.read());
+    }
+    got
+}
+
+#[test]
+fn inline_requests_over_64_kib_are_treated_as_redis_treats_them() {
+    let Some((redis, weft)) = start_both() else {
+        return;
+    };
+    // A 70 KiB inline ECHO in one write: Redis 7 finds its end and answers.
+    let mut long = b"ECHO ".to_vec();
+    long.extend(std::iter::repeat(b'a').take(70 * 1024));
+    long.extend_from_slice(b"\r\nPING\r\n");
+    // 200 KiB without a line end: the protocol error, then the close.
+    let garbage = vec![b'x'; 200 * 1024];
+    for (what, bytes, replies, closed) in [
+        ("70 KiB line", &long, 2, false),
+        ("200 KiB without an end", &garbage, 1, true),
+    ] {
+        let a = raw_exchange(redis.addr, bytes, replies, closed);
+        let b = raw_exchange(weft.addr, bytes, replies, closed);
+        assert_eq!(a, b, "{what}: redis-server vs weft resp");
+    }
+    let replies = raw_exchange(weft.addr, &long, 2, false);
+    assert_eq!(replies[1], Resp::Simple("PONG".into()));
+    let replies = raw_exchange(weft.addr, &garbage, 1, true);
+    assert_eq!(
+        replies,
+        [
+            Resp::Error("ERR Protocol error: too big inline request".into()),
+            Resp::Closed
+        ]
+    );
+}

@@ -24,9 +24,11 @@
 //!
 //! Limits, checked before anything waits for or allocates what a header
 //! announces: a bulk string of at most 512 MB ([`protocol::MAX_BULK_LEN`],
-//! as Redis' `proto-max-bulk-len`), at most 1 Mi arguments, header and
-//! inline lines of at most 64 KiB, 1 GiB per request. Requests are flat
-//! arrays of bulk strings; a nested array is a protocol error.
+//! as Redis' `proto-max-bulk-len`), at most 1 Mi arguments, at most 64 KiB
+//! buffered while the end of a header or inline line has not arrived (as
+//! Redis: a 70 KiB inline line in one read is answered), 1 GiB per
+//! request. Requests are flat arrays of bulk strings; a nested array is a
+//! protocol error.
 //!
 //! The trade-off of keeping values as slices of the reads: a stored value
 //! keeps the whole receive chunk it arrived in alive (a 3-byte value can pin

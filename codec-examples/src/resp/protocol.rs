@@ -9,8 +9,9 @@ pub const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
 /// server takes 1 Mi, far above any real command, so a hostile count cannot
 /// make it grow an argument vector for long.
 pub const MAX_MULTIBULK_LEN: usize = 1024 * 1024;
-/// Longest inline request and longest `*`/`$` header line searched for its
-/// end, as Redis' `PROTO_INLINE_MAX_SIZE` (64 KiB).
+/// Most bytes buffered while looking for the end of an inline request or
+/// of a `*`/`$` header line, as Redis' `PROTO_INLINE_MAX_SIZE` (64 KiB).
+/// As in Redis, a line whose end has arrived is not refused for its length.
 pub const MAX_INLINE_LEN: usize = 64 * 1024;
 /// Most bytes one request may hold, as Redis' `client-query-buffer-limit`
 /// (1 GiB).
