@@ -37,6 +37,7 @@ use crate::common::{announce, raise_nofile_limit, shutdown_signal};
 
 mod date;
 mod decoder;
+mod fields;
 mod head;
 mod mime;
 mod range;
