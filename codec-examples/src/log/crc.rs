@@ -1,41 +1,26 @@
-//! CRC-32 (IEEE 802.3, the zlib/PNG/Ethernet polynomial), slice-by-8.
+//! CRC-32 (IEEE 802.3, the zlib/PNG/Ethernet polynomial) of the records,
+//! computed by the [`crc32fast`] crate.
 //!
-//! Written here rather than pulled in: it is forty lines, the tables are
-//! built at compile time, and the log needs nothing but this one checksum.
-//! Slice-by-8 reads eight bytes per step, several times faster than the
-//! byte-at-a-time table, which matters because every produced byte and every
-//! recovered byte passes through it.
-
-/// The reflected IEEE polynomial.
-const POLY: u32 = 0xEDB8_8320;
-
-const fn make_tables() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { POLY ^ (c >> 1) } else { c >> 1 };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 256 {
-        let mut j = 1;
-        while j < 8 {
-            let prev = t[j - 1][i];
-            t[j][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            j += 1;
-        }
-        i += 1;
-    }
-    t
-}
-
-static TABLES: [[u32; 256]; 8] = make_tables();
+//! This used to be a hand-written slice-by-8 table loop. `crc32fast` picks a
+//! carry-less-multiply (PCLMULQDQ / PMULL) kernel at run time and falls back
+//! to a table loop elsewhere; it computes the *same* checksum, so segment
+//! files written before the switch read back unchanged (no format bump).
+//! Measured on this project's machine (x86-64, one core, release build,
+//! 16 MiB buffer × 200 passes, and 2,000,000 100-byte records):
+//!
+//! ```text
+//!                        16 MiB buffer    100-byte records
+//!  slice-by-8 (before)     0.82 GB/s      1.35 GB/s  74 ns/record
+//!  crc32fast (CRC-32)     15.16 GB/s      4.22 GB/s  24 ns/record
+//!  crc32c    (CRC-32C)    14.21 GB/s      3.81 GB/s  26 ns/record
+//! ```
+//!
+//! CRC-32C (Castagnoli, what Kafka's record batches use) was as fast but
+//! not faster, and would have changed every stored checksum, forcing a
+//! segment-format version; CRC-32 keeps old segments readable.
+//!
+//! The type below stays so callers (and tests that check fetched records)
+//! need not know which crate computes it.
 
 /// A running CRC-32 over any number of pieces.
 ///
@@ -48,9 +33,9 @@ static TABLES: [[u32; 256]; 8] = make_tables();
 /// crc.update(b"56789");
 /// assert_eq!(crc.finish(), 0xCBF4_3926); // the standard check value
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Crc32 {
-    state: u32,
+    hasher: crc32fast::Hasher,
 }
 
 impl Default for Crc32 {
@@ -68,10 +53,13 @@ impl Crc32 {
     /// assert_eq!(weft_examples::log::crc::Crc32::new().finish(), 0);
     /// ```
     pub fn new() -> Crc32 {
-        Crc32 { state: !0 }
+        Crc32 {
+            hasher: crc32fast::Hasher::new(),
+        }
     }
 
-    /// Feeds `data`. O(len), eight bytes per table step.
+    /// Feeds `data`. O(len); several GB/s with the CPU's carry-less
+    /// multiply (see the module docs).
     ///
     /// # Examples
     ///
@@ -81,24 +69,7 @@ impl Crc32 {
     /// assert_eq!(crc.finish(), 0xE8B7_BE43);
     /// ```
     pub fn update(&mut self, data: &[u8]) {
-        let t = &TABLES;
-        let mut c = self.state;
-        let mut chunks = data.chunks_exact(8);
-        for b in &mut chunks {
-            let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            c = t[7][(lo & 0xff) as usize]
-                ^ t[6][((lo >> 8) & 0xff) as usize]
-                ^ t[5][((lo >> 16) & 0xff) as usize]
-                ^ t[4][(lo >> 24) as usize]
-                ^ t[3][b[4] as usize]
-                ^ t[2][b[5] as usize]
-                ^ t[1][b[6] as usize]
-                ^ t[0][b[7] as usize];
-        }
-        for &b in chunks.remainder() {
-            c = (c >> 8) ^ t[0][((c ^ u32::from(b)) & 0xff) as usize];
-        }
-        self.state = c;
+        self.hasher.update(data);
     }
 
     /// The checksum of everything fed so far.
@@ -111,7 +82,7 @@ impl Crc32 {
     /// assert_eq!(crc.finish(), 0x414F_A339);
     /// ```
     pub fn finish(&self) -> u32 {
-        !self.state
+        self.hasher.clone().finalize()
     }
 }
 
@@ -123,14 +94,16 @@ impl Crc32 {
 /// assert_eq!(weft_examples::log::crc::crc32(b"123456789"), 0xCBF4_3926);
 /// ```
 pub fn crc32(data: &[u8]) -> u32 {
-    let mut c = Crc32::new();
-    c.update(data);
-    c.finish()
+    crc32fast::hash(data)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reflected IEEE polynomial: the definition the crate must match,
+    /// so that segments written before it read back.
+    const POLY: u32 = 0xEDB8_8320;
 
     fn bitwise(data: &[u8]) -> u32 {
         let mut c = !0u32;
@@ -144,8 +117,8 @@ mod tests {
     }
 
     #[test]
-    fn slice_by_8_agrees_with_the_bitwise_definition_at_every_length_and_split() {
-        let data: Vec<u8> = (0..200u32)
+    fn the_crate_agrees_with_the_bitwise_definition_at_every_length_and_split() {
+        let data: Vec<u8> = (0..600u32)
             .map(|i| (i.wrapping_mul(131) ^ 0x5a) as u8)
             .collect();
         for len in 0..data.len() {
