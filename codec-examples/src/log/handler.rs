@@ -109,9 +109,12 @@ impl InOrder {
 enum Answer {
     /// One frame: a produce acknowledgement, an empty fetch, or an error.
     Frame(Bytes),
-    /// A fetch: its header, then the records as a region of the segment
-    /// file (sent with `sendfile`).
-    Records { header: Bytes, region: FileRegion },
+    /// A fetch: its header, then the records as regions of consecutive
+    /// segment files (each sent with `sendfile`).
+    Records {
+        header: Bytes,
+        regions: Vec<FileRegion>,
+    },
     /// An error after which the stream cannot be trusted: answer, then close.
     Fatal(Bytes),
 }
@@ -188,9 +191,11 @@ impl LogHandler {
         self.in_flight = self.in_flight.saturating_sub(1);
         match answer {
             Answer::Frame(frame) => ctx.write_and_flush(frame),
-            Answer::Records { header, region } => {
+            Answer::Records { header, regions } => {
                 ctx.write(header);
-                ctx.write(region);
+                for region in regions {
+                    ctx.write(region);
+                }
                 ctx.flush();
             }
             Answer::Fatal(frame) => {
@@ -291,13 +296,16 @@ async fn fetch(broker: Arc<Broker>, offset: u64, max_bytes: u32, max_wait_ms: u3
     let fetched = tokio::task::spawn_blocking(move || broker.read(offset, max_bytes)).await;
     match fetched {
         Ok(Ok(f)) => {
-            let region_len = f.region.as_ref().map_or(0, |r| r.len());
             // One record is at most 16 MiB + 16 and a fetch at most 16 MiB
             // plus one record, so the length fits the u32 frame length.
-            let header = fetch_header(f.first_offset, f.log_end, region_len as u32);
-            match f.region {
-                Some(region) => Answer::Records { header, region },
-                None => Answer::Frame(header),
+            let header = fetch_header(f.first_offset, f.log_end, f.len() as u32);
+            if f.is_empty() {
+                Answer::Frame(header)
+            } else {
+                Answer::Records {
+                    header,
+                    regions: f.regions,
+                }
             }
         }
         Ok(Err(e)) => log_error(&e),
@@ -402,6 +410,37 @@ mod tests {
         assert_eq!(header, &fetch_header(0, 2, region.len() as u32));
         assert_eq!(payloads(region, 0), [&b"a"[..], b"bc"]);
         assert!(ch.auto_read());
+    }
+
+    #[test]
+    fn a_fetch_near_a_segment_end_is_answered_with_one_header_and_a_region_per_segment() {
+        let rt = runtime();
+        let _in_runtime = rt.enter();
+        let dir = tempfile::tempdir().unwrap();
+        // 10-byte payloads: 26-byte records, three to a 100-byte segment.
+        let cfg = LogConfig {
+            segment_bytes: 100,
+            fsync: crate::log::store::FsyncPolicy::Never,
+        };
+        let broker = Arc::new(Broker::new(Log::open(dir.path(), cfg).unwrap().0));
+        let mut ch = channel(&broker);
+        let produces: Vec<Bytes> = (0..5)
+            .map(|i| encode_produce(&[format!("record {i:03}").as_bytes()]))
+            .collect();
+        ch.write_inbound(concat(&produces));
+        ch.write_inbound(encode_fetch(2, 1 << 20, 0));
+        assert_eq!(ch.run_tasks(), 6);
+        let out = written(&mut ch);
+        let [acks @ .., Out::Bytes(header), Out::File(first), Out::File(second)] = &out[..] else {
+            panic!("acks, fetch header, two file regions: {out:?}");
+        };
+        assert_eq!(acks.len(), 5);
+        assert_eq!(
+            header,
+            &fetch_header(2, 5, (first.len() + second.len()) as u32)
+        );
+        assert_eq!(payloads(first, 2), [&b"record 002"[..]]);
+        assert_eq!(payloads(second, 3), [&b"record 003"[..], b"record 004"]);
     }
 
     #[test]

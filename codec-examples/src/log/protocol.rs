@@ -30,8 +30,11 @@
 //! A record in a FETCH answer is `offset:u64 | len:u32 | crc:u32 | payload`
 //! (see [`super::record`]), so the consumer learns every offset and checks
 //! every CRC. A fetch answers whole records, at most `max_bytes` of them but
-//! at least one, from one segment; it may answer fewer records than remain,
-//! and the consumer asks again from the next offset. A fetch at the end of
+//! at least one; one that reaches the end of a segment goes on into the
+//! next segments in the same answer while the budget lasts (the broker
+//! sends one file region per segment behind the header, the consumer sees
+//! one run of records). It may answer fewer records than remain, and the
+//! consumer asks again from the next offset. A fetch at the end of
 //! the log waits up to `max_wait_ms` for new records, then answers none.
 //! A fetch past the end is an error (status 1).
 //!
@@ -307,7 +310,7 @@ pub fn produce_ok(first_offset: u64, count: u32) -> Bytes {
 }
 
 /// The head of a FETCH success answer whose records take `records_len`
-/// bytes; the records follow as a file region.
+/// bytes; the records follow as file regions (one per segment).
 ///
 /// # Examples
 ///

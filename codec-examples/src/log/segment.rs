@@ -321,6 +321,38 @@ impl Segment {
     /// assert!(seg.read(2, 1000).unwrap().is_none());
     /// ```
     pub fn read(&self, offset: u64, max_bytes: u64) -> io::Result<Option<FileRegion>> {
+        self.read_region(offset, max_bytes, true)
+    }
+
+    /// Like [`read`](Self::read), but only records that fit in
+    /// `max_bytes`: `None` also when the first one alone is over it. This
+    /// is how a fetch continues into the next segment with what is left
+    /// of its budget (only the first region of a fetch may overshoot).
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_buf::CompositeBuf;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (mut seg, _) = weft_examples::log::segment::Segment::open(dir.path(), 0, 8).unwrap();
+    /// seg.append(&[CompositeBuf::from(&b"aaaa"[..]), CompositeBuf::from(&b"bb"[..])]).unwrap();
+    /// assert!(seg.read_within(0, 19).unwrap().is_none()); // the first record is 20 bytes
+    /// assert_eq!(seg.read_within(0, 37).unwrap().unwrap().len(), 20);
+    /// ```
+    pub fn read_within(&self, offset: u64, max_bytes: u64) -> io::Result<Option<FileRegion>> {
+        self.read_region(offset, max_bytes, false)
+    }
+
+    fn read_region(
+        &self,
+        offset: u64,
+        max_bytes: u64,
+        at_least_one: bool,
+    ) -> io::Result<Option<FileRegion>> {
         if offset < self.base || offset > self.next_offset {
             return Err(invalid("offset outside the segment"));
         }
@@ -343,6 +375,9 @@ impl Segment {
                 let next = at + h.total_len();
                 if next > limit {
                     if at == start {
+                        if !at_least_one {
+                            return Ok(None);
+                        }
                         at = next; // the first record alone is over the limit
                     }
                     break;

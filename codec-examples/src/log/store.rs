@@ -104,16 +104,54 @@ impl From<io::Error> for LogError {
     }
 }
 
-/// What a fetch found: records from `first_offset` as a region of one
-/// segment file (none when the fetch is at the end of the log).
+/// Most segments one fetch reads from: a fetch that starts near the end
+/// of a segment goes on into the next ones while its byte budget lasts,
+/// but with tiny segments a big budget would otherwise gather thousands of
+/// regions into one answer.
+pub const MAX_SEGMENTS_PER_FETCH: usize = 16;
+
+/// What a fetch found: records from `first_offset` as regions of
+/// consecutive segment files, one region per segment, in offset order
+/// (none when the fetch is at the end of the log).
 #[derive(Debug, Clone)]
 pub struct Fetched {
-    /// Offset of the first record in `region`.
+    /// Offset of the first record of the first region.
     pub first_offset: u64,
-    /// Whole records, as they lie on disk.
-    pub region: Option<FileRegion>,
+    /// Whole records, as they lie on disk; each region ends where the next
+    /// one's first record follows in the log.
+    pub regions: Vec<FileRegion>,
     /// The offset the next produced record will get.
     pub log_end: u64,
+}
+
+impl Fetched {
+    /// Bytes of records in all regions together.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+    /// assert_eq!(log.read(0, 100).unwrap().len(), 0);
+    /// ```
+    pub fn len(&self) -> u64 {
+        self.regions.iter().map(FileRegion::len).sum()
+    }
+
+    /// Whether the fetch found no records.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+    /// assert!(log.read(0, 100).unwrap().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.regions.is_empty()
+    }
 }
 
 /// What [`Log::open`] found and repaired.
@@ -140,7 +178,7 @@ pub struct LogRecovery {
 /// let (mut log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
 /// assert_eq!(log.append(&[CompositeBuf::from(&b"hello"[..])]).unwrap(), 0);
 /// let fetched = log.read(0, 1024).unwrap();
-/// assert_eq!(fetched.region.unwrap().len(), 16 + 5);
+/// assert_eq!(fetched.len(), 16 + 5);
 /// assert!(log.read(2, 1024).is_err());
 /// ```
 #[derive(Debug)]
@@ -381,8 +419,11 @@ impl Log {
     }
 
     /// Whole records from `offset` on, at most `max_bytes` (but at least
-    /// one record), from one segment. A fetch at the end of the log finds
-    /// nothing; past the end is an error.
+    /// one record). A fetch that reaches the end of a segment with budget
+    /// left goes on into the next one (up to [`MAX_SEGMENTS_PER_FETCH`]
+    /// segments), so a consumer near a segment's end is not answered a
+    /// handful of records. A fetch at the end of the log finds nothing;
+    /// past the end is an error.
     ///
     /// # Errors
     ///
@@ -395,7 +436,7 @@ impl Log {
     /// use weft_examples::log::store::{Log, LogConfig};
     /// let dir = tempfile::tempdir().unwrap();
     /// let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
-    /// assert!(log.read(0, 100).unwrap().region.is_none());
+    /// assert!(log.read(0, 100).unwrap().is_empty());
     /// assert_eq!(
     ///     log.read(5, 100).unwrap_err().to_string(),
     ///     "offset 5 is beyond the end of the log (next offset is 0)"
@@ -413,13 +454,28 @@ impl Log {
             .segments
             .partition_point(|s| s.base() <= offset)
             .saturating_sub(1);
-        let region = match self.segments.get(i) {
-            Some(seg) => seg.read(offset, max_bytes)?,
-            None => None,
-        };
+        let mut regions: Vec<FileRegion> = Vec::new();
+        let mut budget = max_bytes;
+        let mut at = offset;
+        for seg in self.segments.iter().skip(i).take(MAX_SEGMENTS_PER_FETCH) {
+            let region = if regions.is_empty() {
+                seg.read(at, budget)?
+            } else {
+                seg.read_within(at, budget)?
+            };
+            let Some(region) = region else { break };
+            let to_segment_end = region.offset() + region.len() == seg.size();
+            budget = budget.saturating_sub(region.len());
+            regions.push(region);
+            if !to_segment_end || budget == 0 {
+                break;
+            }
+            // Segments are contiguous (recovery removes any after a gap).
+            at = seg.next_offset();
+        }
         Ok(Fetched {
             first_offset: offset,
-            region,
+            regions,
             log_end,
         })
     }
@@ -475,9 +531,9 @@ mod tests {
         for o in [0u64, 1, 399, 400, 999] {
             let f = log.read(o, 100).unwrap();
             assert_eq!(f.first_offset, o);
-            assert!(f.region.is_some());
+            assert!(!f.is_empty());
         }
-        assert!(log.read(1000, 100).unwrap().region.is_none());
+        assert!(log.read(1000, 100).unwrap().is_empty());
         assert!(matches!(
             log.read(1001, 100),
             Err(LogError::OffsetOutOfRange {
@@ -485,6 +541,85 @@ mod tests {
                 next: 1000
             })
         ));
+    }
+
+    /// Offsets of the records in `regions`, read back from the files, in
+    /// the order a consumer receives them.
+    fn offsets_in(regions: &[FileRegion]) -> Vec<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut out = Vec::new();
+        for r in regions {
+            let mut raw = vec![0; r.len() as usize];
+            r.file().read_exact_at(&mut raw, r.offset()).unwrap();
+            let mut at = 0;
+            while at < raw.len() {
+                let h = super::super::record::RecordHeader::decode(
+                    raw[at..at + 16].try_into().unwrap(),
+                );
+                out.push(h.offset);
+                at += h.total_len() as usize;
+            }
+            assert_eq!(at, raw.len(), "regions hold whole records");
+        }
+        out
+    }
+
+    #[test]
+    fn a_fetch_near_a_segment_end_goes_on_into_the_next_segments_within_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        // 10-byte payloads: 26-byte records, three to a 100-byte segment.
+        let cfg = LogConfig {
+            segment_bytes: 100,
+            fsync: FsyncPolicy::Never,
+        };
+        let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
+        for i in 0..9 {
+            log.append(&[r(format!("record {i:03}"))]).unwrap();
+        }
+        assert_eq!(log.segment_count(), 3);
+
+        let f = log.read(2, 1000).unwrap();
+        assert_eq!(f.regions.len(), 3, "one region per segment");
+        assert_eq!(offsets_in(&f.regions), (2..9).collect::<Vec<_>>());
+        assert_eq!(f.len(), 7 * 26);
+
+        // The budget runs out one record into the second segment.
+        let f = log.read(2, 60).unwrap();
+        assert_eq!(offsets_in(&f.regions), [2, 3]);
+        assert_eq!(f.regions.len(), 2);
+
+        // Only the first region may overshoot the budget.
+        let f = log.read(2, 10).unwrap();
+        assert_eq!(offsets_in(&f.regions), [2]);
+        let f = log.read(2, 30).unwrap();
+        assert_eq!(offsets_in(&f.regions), [2], "the next record does not fit");
+
+        // From inside a segment to its end, then on.
+        let f = log.read(4, 1000).unwrap();
+        assert_eq!(offsets_in(&f.regions), (4..9).collect::<Vec<_>>());
+        assert_eq!(f.regions.len(), 2);
+    }
+
+    #[test]
+    fn a_fetch_reads_from_at_most_max_segments_per_fetch_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        // Each record rolls a new segment.
+        let cfg = LogConfig {
+            segment_bytes: 20,
+            fsync: FsyncPolicy::Never,
+        };
+        let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
+        let n = MAX_SEGMENTS_PER_FETCH as u64 + 4;
+        for i in 0..n {
+            log.append(&[r(format!("r{i:03}"))]).unwrap();
+        }
+        assert_eq!(log.segment_count() as u64, n);
+        let f = log.read(0, 1 << 20).unwrap();
+        assert_eq!(f.regions.len(), MAX_SEGMENTS_PER_FETCH);
+        assert_eq!(
+            offsets_in(&f.regions),
+            (0..MAX_SEGMENTS_PER_FETCH as u64).collect::<Vec<_>>()
+        );
     }
 
     #[test]
