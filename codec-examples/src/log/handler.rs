@@ -256,7 +256,9 @@ impl Handler for LogHandler {
 
 fn status_of(e: &LogError) -> Status {
     match e {
-        LogError::OffsetOutOfRange { .. } => Status::OffsetOutOfRange,
+        LogError::OffsetOutOfRange { .. } | LogError::OffsetDeleted { .. } => {
+            Status::OffsetOutOfRange
+        }
         LogError::RecordTooLarge(_) => Status::RecordTooLarge,
         _ => Status::StorageError,
     }
@@ -421,6 +423,7 @@ mod tests {
         let cfg = LogConfig {
             segment_bytes: 100,
             fsync: crate::log::store::FsyncPolicy::Never,
+            ..LogConfig::default()
         };
         let broker = Arc::new(Broker::new(Log::open(dir.path(), cfg).unwrap().0));
         let mut ch = channel(&broker);

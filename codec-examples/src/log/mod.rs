@@ -31,6 +31,13 @@
 //! the index in [`index`], recovery in [`segment`], the log itself in
 //! [`store`].
 //!
+//! Retention (`--retain-bytes`, `--retain-age`) deletes whole old
+//! segments, never the active one: at every roll, at open, and once a
+//! second by age. A fetch below the oldest offset left is answered "offset
+//! N is out of range: retention deleted the records before offset M"
+//! (status 1); a fetch answered just before a deletion still sends whole
+//! records, because its file regions hold the deleted files open.
+//!
 //! Restart recovers: each segment's index entries are checked against the
 //! records they point at (entries that do not match are dropped), the
 //! records after the last good entry are read and CRC-checked (rebuilding
@@ -82,6 +89,50 @@ pub struct LogArgs {
     /// Period of `--fsync interval`, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub fsync_interval_ms: u64,
+    /// Delete the oldest whole segments while the log would still hold at
+    /// least this many bytes without them (default: keep everything).
+    #[arg(long)]
+    pub retain_bytes: Option<u64>,
+    /// Delete whole segments whose last append is older than this: a number
+    /// with a unit, `ms`, `s`, `m`, `h` or `d` (`90s`, `7d`; default: keep
+    /// everything).
+    #[arg(long, value_parser = parse_age)]
+    pub retain_age: Option<Duration>,
+}
+
+/// Parses `--retain-age`: digits then one of `ms`, `s`, `m`, `h`, `d`.
+///
+/// # Errors
+///
+/// A message naming what was wrong with `s`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_examples::log::parse_age;
+/// assert_eq!(parse_age("90s"), Ok(Duration::from_secs(90)));
+/// assert_eq!(parse_age("7d"), Ok(Duration::from_secs(7 * 86_400)));
+/// assert_eq!(parse_age("250ms"), Ok(Duration::from_millis(250)));
+/// assert!(parse_age("7").unwrap_err().contains("unit"));
+/// ```
+pub fn parse_age(s: &str) -> Result<Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a whole number followed by a unit"))?;
+    let ms_per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("{s:?}: the unit must be one of ms, s, m, h, d")),
+    };
+    n.checked_mul(ms_per_unit)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("{s:?}: too long"))
 }
 
 /// Arguments of `weft log-client`.
@@ -137,6 +188,8 @@ pub enum ClientAction {
 ///     segment_bytes: 1 << 20,
 ///     fsync: FsyncArg::Always,
 ///     fsync_interval_ms: 1000,
+///     retain_bytes: Some(1 << 30),
+///     retain_age: Some(std::time::Duration::from_secs(7 * 86_400)),
 /// })
 /// .await
 /// # }
@@ -152,6 +205,8 @@ pub async fn run(args: LogArgs) -> std::io::Result<()> {
     let config = store::LogConfig {
         segment_bytes: args.segment_bytes,
         fsync,
+        retain_bytes: args.retain_bytes,
+        retain_age: args.retain_age,
     };
     let dir = args.dir.clone();
     let (log, found) = tokio::task::spawn_blocking(move || store::Log::open(&dir, config))

@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::{BufMut, BytesMut};
 use weft_buf::{CompositeBuf, FileRegion};
@@ -389,6 +390,51 @@ impl Segment {
         FileRegion::new(self.file.clone(), start, end - start)
             .map(Some)
             .map_err(io::Error::from)
+    }
+
+    /// When records were last appended: the `.log` file's modification
+    /// time, which survives a restart (retention by age reads it).
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of `fstat`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (seg, _) = weft_examples::log::segment::Segment::open(dir.path(), 0, 8).unwrap();
+    /// assert!(seg.modified().unwrap() <= std::time::SystemTime::now());
+    /// ```
+    pub fn modified(&self) -> io::Result<SystemTime> {
+        self.file.metadata()?.modified()
+    }
+
+    /// Deletes the segment's files, the index first: a crash in between
+    /// leaves a `.log` that recovery re-indexes (and retention deletes
+    /// again), never an index without its log. Regions already cut from
+    /// the segment stay whole: each holds the file open, so a fetch
+    /// answered just before the deletion still sends the records it found.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of either unlink (a missing index is not one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (seg, _) = weft_examples::log::segment::Segment::open(dir.path(), 0, 8).unwrap();
+    /// let path = seg.path().to_path_buf();
+    /// seg.delete().unwrap();
+    /// assert!(!path.exists());
+    /// ```
+    pub fn delete(self) -> io::Result<()> {
+        match std::fs::remove_file(self.path.with_extension("index")) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::remove_file(&self.path)
     }
 
     /// Flushes data (`fdatasync`) and the index pages (`msync`).

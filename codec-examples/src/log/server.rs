@@ -18,7 +18,11 @@ use weft_pipeline::{Pipeline, PipelineError};
 
 use super::decoder::LogDecoder;
 use super::handler::LogHandler;
-use super::store::{Fetched, FsyncPolicy, Log, LogError};
+use super::store::{Fetched, FsyncPolicy, Log, LogError, Retired};
+
+/// How often the broker applies retention by age between rolls (Kafka's
+/// `log.retention.check.interval.ms`, shorter since segments are smaller).
+pub const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The log shared by every connection, and the end offset that waiting
 /// fetches watch.
@@ -93,6 +97,12 @@ impl Broker {
         let _ = tokio::time::timeout(wait, end.wait_for(|&e| e > offset)).await;
     }
 
+    /// Applies retention now ([`Log::enforce_retention`]; blocking: reads
+    /// file times and deletes files).
+    fn enforce_retention(&self) -> Result<Retired, LogError> {
+        self.lock().enforce_retention(std::time::SystemTime::now())
+    }
+
     /// Syncs appended records (for the interval policy and at shutdown).
     fn sync(&self) -> Result<(), LogError> {
         self.lock().sync()
@@ -146,7 +156,10 @@ pub fn add_log_handlers(p: &mut Pipeline, broker: Arc<Broker>) -> Result<(), Pip
 /// ```
 pub async fn run(broker: Broker, listen: SocketAddr) -> std::io::Result<()> {
     let _ = crate::common::raise_nofile_limit();
-    let fsync = broker.lock().config().fsync;
+    let (fsync, retain_age) = {
+        let log = broker.lock();
+        (log.config().fsync, log.config().retain_age)
+    };
     let broker = Arc::new(broker);
     let mut config = weft_transport::ChannelConfig::default();
     config.nodelay(true);
@@ -176,9 +189,28 @@ pub async fn run(broker: Broker, listen: SocketAddr) -> std::io::Result<()> {
         }
         _ => None,
     };
+    // Retention by size runs at every roll; by age it also needs a clock.
+    let retainer = retain_age.map(|_| {
+        let b = broker.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RETENTION_CHECK_INTERVAL);
+            loop {
+                tick.tick().await;
+                let b = b.clone();
+                match tokio::task::spawn_blocking(move || b.enforce_retention()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+                    Err(e) => tracing::error!(error = %e, "retention task failed"),
+                }
+            }
+        })
+    });
     let signal = crate::common::shutdown_signal().await;
     if let Some(s) = syncer {
         s.abort();
+    }
+    if let Some(r) = retainer {
+        r.abort();
     }
     server
         .shutdown(Duration::from_secs(5))

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use weft_buf::{CompositeBuf, FileRegion};
 
@@ -40,6 +40,14 @@ pub struct LogConfig {
     pub segment_bytes: u64,
     /// The fsync policy.
     pub fsync: FsyncPolicy,
+    /// Retention by size: sealed segments are deleted, oldest first, while
+    /// the log without them would still hold at least this many bytes
+    /// (Kafka's `retention.bytes`). `None` keeps everything.
+    pub retain_bytes: Option<u64>,
+    /// Retention by age: a sealed segment whose last append is older than
+    /// this is deleted (Kafka's `retention.ms`; the age is the `.log`
+    /// file's modification time). `None` keeps everything.
+    pub retain_age: Option<Duration>,
 }
 
 impl Default for LogConfig {
@@ -47,6 +55,8 @@ impl Default for LogConfig {
         LogConfig {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
+            retain_bytes: None,
+            retain_age: None,
         }
     }
 }
@@ -62,6 +72,13 @@ pub enum LogError {
         /// The offset the next record will get.
         next: u64,
     },
+    /// A fetch asked for an offset whose segment retention has deleted.
+    OffsetDeleted {
+        /// The offset asked for.
+        requested: u64,
+        /// The oldest offset the log still holds.
+        start: u64,
+    },
     /// A record over [`MAX_RECORD_LEN`].
     RecordTooLarge(usize),
     /// A setting outside what the log supports.
@@ -76,6 +93,10 @@ impl fmt::Display for LogError {
             LogError::OffsetOutOfRange { requested, next } => write!(
                 f,
                 "offset {requested} is beyond the end of the log (next offset is {next})"
+            ),
+            LogError::OffsetDeleted { requested, start } => write!(
+                f,
+                "offset {requested} is out of range: retention deleted the records before offset {start}"
             ),
             LogError::RecordTooLarge(n) => {
                 write!(
@@ -152,6 +173,15 @@ impl Fetched {
     pub fn is_empty(&self) -> bool {
         self.regions.is_empty()
     }
+}
+
+/// What one retention pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retired {
+    /// Whole segments deleted.
+    pub segments: usize,
+    /// Bytes of records they held.
+    pub bytes: u64,
 }
 
 /// What [`Log::open`] found and repaired.
@@ -260,15 +290,15 @@ impl Log {
             segments.push(seg);
         }
         rec.segments = segments.len();
-        Ok((
-            Log {
-                dir: dir.to_path_buf(),
-                config,
-                segments,
-                dirty: false,
-            },
-            rec,
-        ))
+        let mut log = Log {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            dirty: false,
+        };
+        // A restart with a tighter retention (or after a long stop) applies it.
+        log.enforce_retention(SystemTime::now())?;
+        Ok((log, rec))
     }
 
     /// The offset the next record gets.
@@ -282,6 +312,20 @@ impl Log {
     /// ```
     pub fn next_offset(&self) -> u64 {
         self.segments.last().map_or(0, Segment::next_offset)
+    }
+
+    /// The oldest offset the log holds (0 until retention deletes a
+    /// segment).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::log::store::{Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert_eq!(Log::open(dir.path(), LogConfig::default()).unwrap().0.start_offset(), 0);
+    /// ```
+    pub fn start_offset(&self) -> u64 {
+        self.segments.first().map_or(0, Segment::base)
     }
 
     /// Number of segments.
@@ -326,7 +370,7 @@ impl Log {
     /// use weft_buf::CompositeBuf;
     /// use weft_examples::log::store::{FsyncPolicy, Log, LogConfig};
     /// let dir = tempfile::tempdir().unwrap();
-    /// let cfg = LogConfig { segment_bytes: 40, fsync: FsyncPolicy::Always };
+    /// let cfg = LogConfig { segment_bytes: 40, fsync: FsyncPolicy::Always, ..LogConfig::default() };
     /// let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
     /// for i in 0..3 {
     ///     assert_eq!(log.append(&[CompositeBuf::from(&b"0123456789"[..])]).unwrap(), i);
@@ -344,6 +388,11 @@ impl Log {
             .is_some_and(|s| s.size() > 0 && s.size() + bytes > self.config.segment_bytes);
         if needs_roll {
             self.roll()?;
+            // A sealed segment more: maybe one too many. The produce goes
+            // on if a file cannot be deleted; the next pass tries again.
+            if let Err(e) = self.enforce_retention(SystemTime::now()) {
+                tracing::warn!(error = %e, "retention could not delete a segment");
+            }
         }
         let Some(active) = self.segments.last_mut() else {
             return Err(LogError::BadConfig("log has no segment".into()));
@@ -368,6 +417,79 @@ impl Log {
         let (seg, _) = Segment::open(&self.dir, next, index_capacity(self.config.segment_bytes))?;
         self.segments.push(seg);
         Ok(())
+    }
+
+    /// Deletes whole sealed segments, oldest first, while retention by size
+    /// or by age (as of `now`) says so; the active segment is never
+    /// deleted. A fetch for an offset of a deleted segment is then
+    /// [`LogError::OffsetDeleted`]; a fetch answered before the deletion
+    /// still sends its records (its regions hold the files open).
+    ///
+    /// Runs after every roll, at open, and from the broker's timer.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Io`] if a segment's age cannot be read or its files
+    /// cannot be deleted (the segments before it are gone, it and the
+    /// later ones stay).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_buf::CompositeBuf;
+    /// use weft_examples::log::store::{FsyncPolicy, Log, LogConfig};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cfg = LogConfig {
+    ///     segment_bytes: 40,
+    ///     fsync: FsyncPolicy::Never,
+    ///     retain_bytes: Some(52),
+    ///     ..LogConfig::default()
+    /// };
+    /// let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
+    /// for _ in 0..5 {
+    ///     log.append(&[CompositeBuf::from(&b"0123456789"[..])]).unwrap(); // 26 bytes
+    /// }
+    /// // Each roll deleted the oldest segments that the log could do without
+    /// // and still hold 52 bytes: records 0 and 1 are gone.
+    /// assert_eq!((log.start_offset(), log.segment_count()), (2, 3));
+    /// assert_eq!(
+    ///     log.read(1, 100).unwrap_err().to_string(),
+    ///     "offset 1 is out of range: retention deleted the records before offset 2"
+    /// );
+    /// ```
+    pub fn enforce_retention(&mut self, now: SystemTime) -> Result<Retired, LogError> {
+        let mut retired = Retired::default();
+        let mut total: u64 = self.segments.iter().map(Segment::size).sum();
+        while self.segments.len() > 1 {
+            let oldest = &self.segments[0];
+            let by_size = self
+                .config
+                .retain_bytes
+                .is_some_and(|keep| total - oldest.size() >= keep);
+            let by_age = match self.config.retain_age {
+                Some(age) => now
+                    .duration_since(oldest.modified()?)
+                    .is_ok_and(|idle| idle > age),
+                None => false,
+            };
+            if !(by_size || by_age) {
+                break;
+            }
+            let seg = self.segments.remove(0);
+            let (base, size) = (seg.base(), seg.size());
+            seg.delete()?;
+            total -= size;
+            retired.segments += 1;
+            retired.bytes += size;
+            tracing::info!(
+                base,
+                bytes = size,
+                by_size,
+                by_age,
+                "retention deleted a segment"
+            );
+        }
+        Ok(retired)
     }
 
     /// Forces appended records to disk if any were appended since the last
@@ -427,8 +549,9 @@ impl Log {
     ///
     /// # Errors
     ///
-    /// [`LogError::OffsetOutOfRange`] past the end; [`LogError::Io`] if the
-    /// segment cannot be read.
+    /// [`LogError::OffsetOutOfRange`] past the end;
+    /// [`LogError::OffsetDeleted`] before the start (retention deleted its
+    /// segment); [`LogError::Io`] if the segment cannot be read.
     ///
     /// # Examples
     ///
@@ -443,6 +566,13 @@ impl Log {
     /// );
     /// ```
     pub fn read(&self, offset: u64, max_bytes: u64) -> Result<Fetched, LogError> {
+        let start = self.start_offset();
+        if offset < start {
+            return Err(LogError::OffsetDeleted {
+                requested: offset,
+                start,
+            });
+        }
         let log_end = self.next_offset();
         if offset > log_end {
             return Err(LogError::OffsetOutOfRange {
@@ -514,6 +644,7 @@ mod tests {
         let cfg = LogConfig {
             segment_bytes: 10_000,
             fsync: FsyncPolicy::Never,
+            ..LogConfig::default()
         };
         {
             let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
@@ -571,6 +702,7 @@ mod tests {
         let cfg = LogConfig {
             segment_bytes: 100,
             fsync: FsyncPolicy::Never,
+            ..LogConfig::default()
         };
         let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
         for i in 0..9 {
@@ -607,6 +739,7 @@ mod tests {
         let cfg = LogConfig {
             segment_bytes: 20,
             fsync: FsyncPolicy::Never,
+            ..LogConfig::default()
         };
         let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
         let n = MAX_SEGMENTS_PER_FETCH as u64 + 4;
@@ -623,11 +756,104 @@ mod tests {
     }
 
     #[test]
+    fn retention_by_age_deletes_old_sealed_segments_but_never_the_active_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 100,
+            fsync: FsyncPolicy::Never,
+            retain_age: Some(Duration::from_secs(3600)),
+            ..LogConfig::default()
+        };
+        let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
+        for i in 0..9 {
+            log.append(&[r(format!("record {i:03}"))]).unwrap();
+        }
+        assert_eq!(log.segment_count(), 3);
+        // Nothing is an hour old yet.
+        let now = SystemTime::now();
+        assert_eq!(log.enforce_retention(now).unwrap(), Retired::default());
+        // A region cut before the deletion stays whole.
+        let before = log.read(0, 1000).unwrap();
+        // Two hours on, every sealed segment is too old; the active stays.
+        let later = now + Duration::from_secs(7200);
+        let retired = log.enforce_retention(later).unwrap();
+        assert_eq!(
+            retired,
+            Retired {
+                segments: 2,
+                bytes: 6 * 26
+            }
+        );
+        assert_eq!((log.segment_count(), log.start_offset()), (1, 6));
+        assert!(!segment_paths(dir.path(), 0).0.exists());
+        assert!(!segment_paths(dir.path(), 3).1.exists());
+        assert!(matches!(
+            log.read(5, 1000),
+            Err(LogError::OffsetDeleted {
+                requested: 5,
+                start: 6
+            })
+        ));
+        assert_eq!(offsets_in(&log.read(6, 1000).unwrap().regions), [6, 7, 8]);
+        assert_eq!(offsets_in(&before.regions), (0..9).collect::<Vec<_>>());
+        // The log reopens from its new start and goes on.
+        drop(log);
+        let (mut log, rec) = Log::open(dir.path(), cfg).unwrap();
+        assert_eq!((rec.segments, log.start_offset()), (1, 6));
+        assert_eq!(log.append(&[r("after".into())]).unwrap(), 9);
+    }
+
+    #[test]
+    fn retention_by_size_keeps_at_least_the_configured_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 100,
+            fsync: FsyncPolicy::Never,
+            retain_bytes: Some(150),
+            ..LogConfig::default()
+        };
+        let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
+        for i in 0..30 {
+            log.append(&[r(format!("record {i:03}"))]).unwrap();
+            let total: u64 = log.segments.iter().map(Segment::size).sum();
+            let oldest = log.segments[0].size();
+            // After each append: either one segment, or dropping the oldest
+            // would leave less than 150 bytes (+ what arrived since the roll).
+            assert!(
+                log.segment_count() == 1 || total - oldest < 150 + 3 * 26,
+                "record {i}: {total} bytes, oldest {oldest}"
+            );
+        }
+        // 30 records of 26 bytes, three to a segment: 10 segments made.
+        assert_eq!(log.next_offset(), 30);
+        let start = log.start_offset();
+        assert!(start > 0 && start % 3 == 0, "start {start}");
+        let kept: u64 = log.segments.iter().map(Segment::size).sum();
+        assert!(kept >= 150, "kept {kept}");
+        assert_eq!(
+            log.read(0, 100).unwrap_err().to_string(),
+            format!(
+                "offset 0 is out of range: retention deleted the records before offset {start}"
+            )
+        );
+        // The files on disk are exactly the segments left.
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".log"))
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), log.segment_count());
+        assert_eq!(files[0], format!("{start:020}.log"));
+    }
+
+    #[test]
     fn a_segment_cut_short_drops_the_segments_after_it() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = LogConfig {
             segment_bytes: 1000,
             fsync: FsyncPolicy::Never,
+            ..LogConfig::default()
         };
         {
             let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
@@ -664,6 +890,7 @@ mod tests {
         let bad = LogConfig {
             segment_bytes: 0,
             fsync: FsyncPolicy::Never,
+            ..LogConfig::default()
         };
         assert!(matches!(
             Log::open(dir.path(), bad),
