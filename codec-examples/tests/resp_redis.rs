@@ -206,6 +206,38 @@ const VALUES: &[&str] = &[
     "x y",
     "3.5",
     "007",
+    "ohmytext",
+    "mynewtext",
+    "abcbdab",
+    "123456789012345678901234567890123456789012345",
+    "12345678901234567890",
+    "-1234567890123456789",
+];
+
+/// Increments for `INCRBYFLOAT`: decimals whose `long double` sums print
+/// with noise digits, exponents, hexadecimal, infinities and junk.
+const FLOATS: &[&str] = &[
+    "0.1",
+    "-0.2",
+    "1000.1",
+    "12345.678",
+    "3.0e3",
+    "1e-20",
+    "-0.0",
+    "0x10",
+    "0x1.8p1",
+    "10.5",
+    "1.5",
+    "inf",
+    "-inf",
+    "nan",
+    " 1",
+    "1.5abc",
+    "",
+    "1e400",
+    "1e5000",
+    "7",
+    "-3",
 ];
 
 /// Integer-looking arguments, including ones Redis refuses.
@@ -339,6 +371,28 @@ fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
             v
         }
         "SETNX" => vec![key(rng), val(rng)],
+        "OBJECT" => match rng.below(6) {
+            0 => vec!["ENCODING".into()],
+            1 => vec!["NOSUCH".into(), key(rng)],
+            _ => vec![rng.pick(&["ENCODING", "encoding"]).into(), key(rng)],
+        },
+        "LCS" => {
+            let mut v = vec![key(rng), key(rng)];
+            for _ in 0..rng.below(3) {
+                match rng.below(5) {
+                    0 => v.push("LEN".into()),
+                    1 => v.push("IDX".into()),
+                    2 => v.push("WITHMATCHLEN".into()),
+                    3 => v.extend([
+                        "MINMATCHLEN".into(),
+                        rng.pick(&["0", "1", "2", "-1", "abc"]).into(),
+                    ]),
+                    _ => v.push(rng.pick(&["MINMATCHLEN", "FOO"]).into()),
+                }
+            }
+            v
+        }
+        "INCRBYFLOAT" => vec![key(rng), rng.pick(FLOATS).into()],
         "SETEX" | "PSETEX" => vec![key(rng), time(rng), val(rng)],
         "GETDEL" | "TYPE" | "EXPIRETIME" | "PEXPIRETIME" => vec![key(rng)],
         "GETEX" => {
@@ -444,6 +498,9 @@ const NAMES: &[(&str, usize)] = &[
     ("PTTL", 5),
     ("PERSIST", 3),
     ("SETNX", 3),
+    ("OBJECT", 3),
+    ("LCS", 3),
+    ("INCRBYFLOAT", 4),
     ("SETEX", 2),
     ("PSETEX", 2),
     ("GETEX", 4),

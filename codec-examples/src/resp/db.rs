@@ -20,6 +20,47 @@ pub struct Entry {
     pub value: Value,
     /// When the key stops existing, if ever.
     pub expires_at: Option<Instant>,
+    /// How redis-server would have encoded this value, for `OBJECT
+    /// ENCODING`; it depends on the command that wrote it.
+    pub encoding: Encoding,
+}
+
+/// How redis-server encodes a string value, which depends on what wrote it
+/// (`SET` tries an integer, `APPEND` and `SETRANGE` leave a plain buffer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Encoding {
+    /// As `SET` leaves it: `int` when it reads as a 64-bit integer of at
+    /// most 20 bytes, else `embstr` up to 44 bytes, else `raw`.
+    #[default]
+    Set,
+    /// `embstr` up to 44 bytes, else `raw` (`INCRBYFLOAT`'s result).
+    Created,
+    /// Always `raw` (after `APPEND` or `SETRANGE` changed it).
+    Raw,
+}
+
+impl Entry {
+    /// The name `OBJECT ENCODING` answers for this value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use weft_examples::resp::{db::Db, value::Value};
+    /// let now = std::time::Instant::now();
+    /// let mut db = Db::new();
+    /// db.set(Bytes::from_static(b"k"), Value::from(&b"12"[..]), None);
+    /// assert_eq!(db.get(b"k", now).unwrap().encoding_name(), "int");
+    /// ```
+    pub fn encoding_name(&self) -> &'static str {
+        let len = self.value.len();
+        match self.encoding {
+            Encoding::Set if len <= 20 && self.value.to_i64().is_some() => "int",
+            Encoding::Set | Encoding::Created if len <= 44 => "embstr",
+            _ => "raw",
+        }
+    }
 }
 
 /// An in-memory key space with expiry.
@@ -145,7 +186,14 @@ impl Db {
         if let Some(t) = expires_at {
             self.deadlines.push(Reverse((t, key.clone())));
         }
-        self.map.insert(key, Entry { value, expires_at });
+        self.map.insert(
+            key,
+            Entry {
+                value,
+                expires_at,
+                encoding: Encoding::Set,
+            },
+        );
         self.compact_deadlines();
     }
 

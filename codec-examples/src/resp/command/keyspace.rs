@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::super::db::Db;
+use super::super::db::{Db, Encoding};
 use super::super::reply::Reply;
 use super::super::value::Value;
 use super::glob;
@@ -30,15 +30,16 @@ pub(super) fn dbsize(db: &mut Db, _args: &[Value], _now: Instant) -> Reply {
     Reply::Integer(db.len() as i64)
 }
 
-/// `FLUSHALL`/`FLUSHDB [SYNC|ASYNC]`: both flush at once.
+/// `FLUSHALL`/`FLUSHDB [SYNC|ASYNC]`: both flush at once; anything more is
+/// a syntax error.
 pub(super) fn flush(db: &mut Db, args: &[Value], _now: Instant) -> Reply {
-    match args.get(1) {
-        Some(m) if !(m.eq_ignore_case(b"sync") || m.eq_ignore_case(b"async")) => syntax_error(),
-        _ => {
-            db.clear();
-            Reply::Simple("OK")
-        }
+    match args {
+        [_] => {}
+        [_, m] if m.eq_ignore_case(b"sync") || m.eq_ignore_case(b"async") => {}
+        _ => return syntax_error(),
     }
+    db.clear();
+    Reply::Simple("OK")
 }
 
 /// `TYPE key`: `string` (the only type stored) or `none`.
@@ -78,7 +79,8 @@ fn rename_to(db: &mut Db, args: &[Value], nx: bool, now: Instant) -> Reply {
         return Reply::Integer(0);
     }
     db.remove(&from, now);
-    db.set(to, entry.value, entry.expires_at);
+    db.set(to.clone(), entry.value, entry.expires_at);
+    keep_encoding(db, &to, entry.encoding, now);
     done
 }
 
@@ -120,8 +122,35 @@ pub(super) fn copy(db: &mut Db, args: &[Value], now: Instant) -> Reply {
         return Reply::Integer(0);
     }
     // The copy shares the value's segments: no payload byte is copied.
-    db.set(to, entry.value, entry.expires_at);
+    db.set(to.clone(), entry.value, entry.expires_at);
+    keep_encoding(db, &to, entry.encoding, now);
     Reply::Integer(1)
+}
+
+fn keep_encoding(db: &mut Db, key: &[u8], encoding: Encoding, now: Instant) {
+    if let Some(e) = db.get(key, now) {
+        e.encoding = encoding;
+    }
+}
+
+/// `OBJECT ENCODING key`: the encoding redis-server would report (nil for
+/// a missing key). The other subcommands (`FREQ`, `IDLETIME`, `REFCOUNT`)
+/// need access tracking this server does not keep.
+pub(super) fn object(db: &mut Db, args: &[Value], now: Instant) -> Reply {
+    let sub = &args[1];
+    if sub.eq_ignore_case(b"encoding") {
+        if args.len() != 3 {
+            return Reply::err("wrong number of arguments for 'object|encoding' command");
+        }
+        return match db.get(&key(&args[2]), now) {
+            Some(e) => Reply::text(e.encoding_name()),
+            None => Reply::Nil,
+        };
+    }
+    Reply::err(format!(
+        "unknown subcommand '{}'. Try OBJECT HELP.",
+        String::from_utf8_lossy(&sub.to_bytes())
+    ))
 }
 
 /// `KEYS pattern`: every live key matching, in no particular order.

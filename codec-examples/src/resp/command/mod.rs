@@ -13,8 +13,10 @@
 //! - `table`: the command table itself, and `COMMAND`, which describes it.
 
 mod expiry;
+mod float;
 mod glob;
 mod keyspace;
+mod lcs;
 mod server;
 mod strings;
 mod table;

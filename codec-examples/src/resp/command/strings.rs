@@ -1,5 +1,7 @@
-//! The string commands: `GET`, `SET`, `MGET`, `MSET`, `INCR`/`DECR` and
-//! their `BY` forms, `APPEND`, `STRLEN`. Values stay slices of the reads
+//! The string commands: `GET`, `SET` and its variants (`SETNX`, `SETEX`,
+//! `PSETEX`, `MSET`, `MSETNX`), `GETEX`, `GETDEL`, `MGET`, `INCR`/`DECR`
+//! and their `BY` forms, `INCRBYFLOAT`, `APPEND`, `STRLEN`, `GETRANGE`,
+//! `SETRANGE`. Values stay slices of the reads
 //! they arrived in; only a counter's new value and an over-segmented
 //! `APPEND` result are built anew.
 
@@ -7,11 +9,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::super::db::Db;
+use super::super::db::{Db, Encoding};
 use super::super::protocol::MAX_BULK_LEN;
 use super::super::reply::Reply;
 use super::super::value::Value;
 use super::expiry::{instant_of, invalid_expire_time, relative_deadline_ms, unix_ms};
+use super::float::{self, Ext, Parsed};
 use super::{key, not_an_integer, syntax_error, wrong_arity};
 
 /// Segments a value may gather through `APPEND` before it is consolidated
@@ -340,8 +343,42 @@ pub(super) fn setrange(db: &mut Db, args: &[Value], now: Instant) -> Reply {
     out[offset..offset + more.len()].copy_from_slice(&more.to_bytes());
     weft_buf::record_copy(out.len());
     let len = out.len() as i64;
-    db.set(k, Value::One(Bytes::from(out)), expires_at);
+    db.set(k.clone(), Value::One(Bytes::from(out)), expires_at);
+    if let Some(e) = db.get(&k, now) {
+        e.encoding = Encoding::Raw;
+    }
     Reply::Integer(len)
+}
+
+/// `INCRBYFLOAT key increment`: the sum as redis-server computes and
+/// prints it (an x87 `long double`, see the `float` module), stored with
+/// the key's deadline kept.
+pub(super) fn incrbyfloat(db: &mut Db, args: &[Value], now: Instant) -> Reply {
+    let not_float = || Reply::err("value is not a valid float");
+    let Some(by) = float::parse(&args[2].to_bytes()) else {
+        return not_float();
+    };
+    let k = key(&args[1]);
+    let (current, expires_at) = match db.get(&k, now) {
+        None => (Parsed::Finite(Ext::ZERO), None),
+        Some(e) => match float::parse(&e.value.to_bytes()) {
+            Some(v) => (v, e.expires_at),
+            None => return not_float(),
+        },
+    };
+    let sum = match (current, by) {
+        (Parsed::Finite(a), Parsed::Finite(b)) => float::add(a, b),
+        _ => None,
+    };
+    let Some(sum) = sum else {
+        return Reply::err("increment would produce NaN or Infinity");
+    };
+    let text = Bytes::from(float::format(sum));
+    db.set(k.clone(), Value::One(text.clone()), expires_at);
+    if let Some(e) = db.get(&k, now) {
+        e.encoding = Encoding::Created;
+    }
+    Reply::Bulk(Value::One(text))
 }
 
 /// `MSETNX key value [key value ...]`: sets them all only when none exists.
@@ -387,6 +424,7 @@ fn append_value(db: &mut Db, key_arg: &Value, more: &Value, now: Instant) -> Rep
                 return too_long();
             }
             e.value.append(more);
+            e.encoding = Encoding::Raw;
             if e.value.segments().len() > MAX_VALUE_SEGMENTS {
                 e.value.consolidate();
             }
@@ -602,5 +640,36 @@ mod tests {
         assert_eq!(range, &b"loa"[..]);
         assert_eq!(range.segments()[0].as_ptr(), value[3..].as_ptr());
         assert_eq!(all.segments()[0].as_ptr(), value.as_ptr());
+    }
+
+    #[test]
+    fn incrbyfloat_answers_redis_digits_and_keeps_the_deadline() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        assert_eq!(run(&mut db, t, "INCRBYFLOAT f 10.5"), bulk("10.5"));
+        assert_eq!(run(&mut db, t, "INCRBYFLOAT f 0.1"), bulk("10.6"));
+        assert_eq!(run(&mut db, t, "EXPIRE f 100"), Reply::Integer(1));
+        assert_eq!(
+            run(&mut db, t, "INCRBYFLOAT f 5.0e3"),
+            bulk("5010.60000000000000009")
+        );
+        assert_eq!(run(&mut db, t, "TTL f"), Reply::Integer(100));
+        assert_eq!(
+            run(&mut db, t, "INCRBYFLOAT g 1000.1"),
+            bulk("1000.09999999999999998")
+        );
+        assert_eq!(
+            run(&mut db, t, "INCRBYFLOAT f abc"),
+            Reply::err("value is not a valid float")
+        );
+        assert_eq!(
+            run(&mut db, t, "INCRBYFLOAT f inf"),
+            Reply::err("increment would produce NaN or Infinity")
+        );
+        run(&mut db, t, "SET s x");
+        assert_eq!(
+            run(&mut db, t, "INCRBYFLOAT s 1"),
+            Reply::err("value is not a valid float")
+        );
     }
 }

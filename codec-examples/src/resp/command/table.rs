@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::super::db::Db;
 use super::super::reply::Reply;
 use super::super::value::Value;
-use super::{expiry, keyspace, server, strings};
+use super::{expiry, keyspace, lcs, server, strings};
 
 /// One command this server knows: name, Redis arity (`n` exactly, `-n` at
 /// least), flags, first/last/step key positions, summary, group.
@@ -82,6 +82,8 @@ const COMMANDS: &[Spec] = &[
     spec("getrange", 4, false, ONE_KEY, strings::getrange, "Returns a substring of the string stored at a key.", "string"),
     spec("substr", 4, false, ONE_KEY, strings::getrange, "Returns a substring from a string value.", "string"),
     spec("setrange", 4, true, ONE_KEY, strings::setrange, "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "string"),
+    spec("incrbyfloat", 3, true, ONE_KEY, strings::incrbyfloat, "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "string"),
+    spec("lcs", -3, false, (1, 2, 1), lcs::lcs, "Finds the longest common substring.", "string"),
     spec("msetnx", -3, true, (1, -1, 2), strings::msetnx, "Atomically modifies the string values of one or more keys only when all keys don't exist.", "string"),
     spec("expireat", -3, true, ONE_KEY, expiry::expireat, "Sets the expiration time of a key to a Unix timestamp.", "generic"),
     spec("pexpireat", -3, true, ONE_KEY, expiry::pexpireat, "Sets the expiration time of a key to a Unix milliseconds timestamp.", "generic"),
@@ -95,6 +97,7 @@ const COMMANDS: &[Spec] = &[
     spec("copy", -3, true, (1, 2, 1), keyspace::copy, "Copies the value of a key to a new key.", "generic"),
     spec("keys", 2, false, NO_KEYS, keyspace::keys, "Returns all key names that match a pattern.", "generic"),
     spec("scan", -2, false, NO_KEYS, keyspace::scan, "Iterates over the key names in the database.", "generic"),
+    spec("object", -2, false, NO_KEYS, keyspace::object, "A container for object introspection commands.", "generic"),
     spec("randomkey", 1, false, NO_KEYS, keyspace::randomkey, "Returns a random key name from the database.", "generic"),
     spec("dbsize", 1, false, NO_KEYS, keyspace::dbsize, "Returns the number of keys in the database.", "server"),
     spec("flushall", -1, true, NO_KEYS, keyspace::flush, "Removes all keys from all databases.", "server"),
