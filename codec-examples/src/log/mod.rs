@@ -45,6 +45,7 @@
 //! CRC) is cut off together with whatever follows it.
 
 pub mod client;
+pub mod commit;
 pub mod crc;
 pub mod decoder;
 pub mod handler;

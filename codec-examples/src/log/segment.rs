@@ -455,6 +455,11 @@ impl Segment {
         self.index.flush()
     }
 
+    /// The `.log` file, for a sync that must not hold the log's lock.
+    pub(crate) fn file(&self) -> &Arc<File> {
+        &self.file
+    }
+
     /// Flushes only the data (`fdatasync`): what the fsync policy promises.
     /// The index is rebuilt by recovery, so it need not be durable.
     pub(crate) fn sync_data(&self) -> io::Result<()> {

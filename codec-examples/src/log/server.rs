@@ -16,6 +16,7 @@ use weft_buf::CompositeBuf;
 use weft_pipeline::codec::ByteToMessageDecoder;
 use weft_pipeline::{Pipeline, PipelineError};
 
+use super::commit::GroupCommit;
 use super::decoder::LogDecoder;
 use super::handler::LogHandler;
 use super::store::{Fetched, FsyncPolicy, Log, LogError, Retired};
@@ -30,6 +31,8 @@ pub const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Broker {
     log: Mutex<Log>,
     end: watch::Sender<u64>,
+    /// `--fsync always`: produces are acknowledged through a group commit.
+    commit: Option<GroupCommit>,
 }
 
 impl Broker {
@@ -46,9 +49,12 @@ impl Broker {
     /// ```
     pub fn new(log: Log) -> Broker {
         let end = watch::Sender::new(log.next_offset());
+        let commit = (log.config().fsync == FsyncPolicy::Always)
+            .then(|| GroupCommit::new(log.next_offset()));
         Broker {
             log: Mutex::new(log),
             end,
+            commit,
         }
     }
 
@@ -73,13 +79,48 @@ impl Broker {
     }
 
     /// Appends (blocking: may `fdatasync`), then wakes waiting fetches.
+    ///
+    /// With `--fsync always` the write happens under the log's lock and the
+    /// `fdatasync` after it, as a group commit ([`GroupCommit`]): one sync
+    /// acknowledges every produce written before it started, so concurrent
+    /// producers share syncs instead of queueing for one each. A fetch may
+    /// see records whose sync is still running; the promise of `always` is
+    /// about the acknowledgement (a produce that is not acknowledged may or
+    /// may not be in the log after a power cut, as before).
     pub(super) fn append(&self, records: &[CompositeBuf]) -> Result<u64, LogError> {
         let mut log = self.lock();
-        let first = log.append(records)?;
+        let first = match self.commit {
+            Some(_) => log.append_unsynced(records)?,
+            None => log.append(records)?,
+        };
         let end = log.next_offset();
         drop(log);
+        if let Some(commit) = &self.commit {
+            commit.wait_durable(end, || {
+                // The lock is released before the sync: writers go on.
+                let target = self.lock().sync_target();
+                match target {
+                    Some((upto, file)) => file.sync_data().map(|()| upto),
+                    None => Ok(end),
+                }
+            })?;
+        }
         self.end.send_replace(end);
         Ok(first)
+    }
+
+    /// `fdatasync` calls that acknowledged produces under `--fsync always`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use weft_examples::log::{server::Broker, store::{Log, LogConfig}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let broker = Broker::new(Log::open(dir.path(), LogConfig::default()).unwrap().0);
+    /// assert_eq!(broker.group_syncs(), 0); // the default policy is `interval`
+    /// ```
+    pub fn group_syncs(&self) -> u64 {
+        self.commit.as_ref().map_or(0, GroupCommit::syncs)
     }
 
     /// Whole records from `offset` ([`Log::read`]; blocking: reads
@@ -217,6 +258,12 @@ pub async fn run(broker: Broker, listen: SocketAddr) -> std::io::Result<()> {
         .await
         .map_err(std::io::Error::other)?;
     broker.lock().sync_all().map_err(std::io::Error::other)?;
+    if broker.commit.is_some() {
+        tracing::info!(
+            syncs = broker.group_syncs(),
+            "fdatasync calls that acknowledged produces (group commit)"
+        );
+    }
     let s = weft_transport::global_stats();
     println!(
         "sent {} bytes by sendfile, {} by writev; {} bytes copied",

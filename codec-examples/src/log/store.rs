@@ -1,8 +1,10 @@
 //! The log: an ordered list of segments, the active one last.
 
 use std::fmt;
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use weft_buf::{CompositeBuf, FileRegion};
@@ -378,6 +380,19 @@ impl Log {
     /// assert_eq!(log.segment_count(), 3); // 26-byte records, 40-byte segments
     /// ```
     pub fn append(&mut self, records: &[CompositeBuf]) -> Result<u64, LogError> {
+        let first = self.append_unsynced(records)?;
+        if self.config.fsync == FsyncPolicy::Always {
+            self.sync()?;
+        }
+        Ok(first)
+    }
+
+    /// [`append`](Self::append) without the sync of `FsyncPolicy::Always`:
+    /// the broker makes the records durable after releasing the log's lock,
+    /// one sync for every producer waiting ([`super::commit`]), with
+    /// [`sync_target`](Self::sync_target). Rolls still sync the sealed
+    /// segment.
+    pub(crate) fn append_unsynced(&mut self, records: &[CompositeBuf]) -> Result<u64, LogError> {
         if let Some(r) = records.iter().find(|r| r.len() > MAX_RECORD_LEN as usize) {
             return Err(LogError::RecordTooLarge(r.len()));
         }
@@ -399,10 +414,16 @@ impl Log {
         };
         let first = active.append(records)?;
         self.dirty = true;
-        if self.config.fsync == FsyncPolicy::Always {
-            self.sync()?;
-        }
         Ok(first)
+    }
+
+    /// What a sync outside the lock needs: the active segment's file and
+    /// the offset below which its `fdatasync` makes every record durable
+    /// (records of sealed segments were synced when they rolled).
+    pub(crate) fn sync_target(&self) -> Option<(u64, Arc<File>)> {
+        self.segments
+            .last()
+            .map(|s| (s.next_offset(), s.file().clone()))
     }
 
     fn roll(&mut self) -> Result<(), LogError> {

@@ -1,0 +1,244 @@
+//! Group commit: one `fdatasync` acknowledges every record written before
+//! it started.
+//!
+//! With `--fsync always` a produce is acknowledged only once its records
+//! are on disk. Syncing once per produce makes concurrent producers queue
+//! behind each other's `fdatasync`. Here a producer writes its records
+//! (under the log's lock, which is then released) and waits for the log to
+//! be durable up to its last offset: if no sync is running, it becomes the
+//! leader and syncs everything written so far; if one is running, it waits
+//! for it, and then either it is covered or it leads the next one. So at
+//! most one sync runs at a time and each covers every producer that wrote
+//! before it began (PostgreSQL's and Kafka's group commit):
+//!
+//! ```text
+//!  producer A: write ─ lead: fdatasync(all up to 12) ──────────────▶ ack
+//!  producer B:   write ─ wait ─────────────────────── covered (10) ─▶ ack
+//!  producer C:                 write ─ wait ───────── not covered (14): lead the next sync ─▶ ack
+//! ```
+//!
+//! A failed sync is reported to its leader only; each waiter that it did
+//! not cover then leads a sync of its own and gets that one's result.
+
+use std::io;
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+#[derive(Debug, Default)]
+struct State {
+    /// Every offset below this is durable.
+    durable: u64,
+    /// A sync is running.
+    syncing: bool,
+    /// Callers blocked waiting for a running sync.
+    waiting: usize,
+    /// Syncs run so far.
+    syncs: u64,
+}
+
+/// Makes the log durable up to an offset, one sync at a time for any
+/// number of waiting producers (see the module docs).
+///
+/// # Examples
+///
+/// ```
+/// use weft_examples::log::commit::GroupCommit;
+/// let commit = GroupCommit::new(0);
+/// // Nothing durable yet: this caller leads a sync, which reports it made
+/// // the log durable up to offset 5.
+/// commit.wait_durable(3, || Ok(5)).unwrap();
+/// // Offsets below 5 need no new sync.
+/// commit.wait_durable(5, || unreachable!("covered")).unwrap();
+/// assert_eq!(commit.syncs(), 1);
+/// ```
+#[derive(Debug, Default)]
+pub struct GroupCommit {
+    state: Mutex<State>,
+    done: Condvar,
+}
+
+impl GroupCommit {
+    /// A group commit whose offsets below `durable` are already on disk
+    /// (the recovered log's end).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let commit = weft_examples::log::commit::GroupCommit::new(7);
+    /// commit.wait_durable(7, || unreachable!("already durable")).unwrap();
+    /// ```
+    pub fn new(durable: u64) -> GroupCommit {
+        GroupCommit {
+            state: Mutex::new(State {
+                durable,
+                ..State::default()
+            }),
+            done: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is a few counters that are consistent at every store.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Blocks until every offset below `end` is durable. If no sync is
+    /// running and `end` is not covered, runs `sync`, which must make the
+    /// log durable up to the offset it returns (everything written when it
+    /// started), on this thread; otherwise waits for the running one.
+    ///
+    /// # Errors
+    ///
+    /// The error of the `sync` this caller ran.
+    ///
+    /// # Examples
+    ///
+    /// See the type-level example.
+    pub fn wait_durable(
+        &self,
+        end: u64,
+        mut sync: impl FnMut() -> io::Result<u64>,
+    ) -> io::Result<()> {
+        let mut st = self.lock();
+        loop {
+            if st.durable >= end {
+                return Ok(());
+            }
+            if !st.syncing {
+                st.syncing = true;
+                drop(st);
+                let result = sync();
+                st = self.lock();
+                st.syncing = false;
+                st.syncs += 1;
+                if let Ok(upto) = result {
+                    st.durable = st.durable.max(upto);
+                }
+                self.done.notify_all();
+                // Covered, unless the sync failed or started before our write.
+                result?;
+                continue;
+            }
+            st.waiting += 1;
+            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+            st.waiting -= 1;
+        }
+    }
+
+    /// Syncs run so far (for tests and statistics).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(weft_examples::log::commit::GroupCommit::new(0).syncs(), 0);
+    /// ```
+    pub fn syncs(&self) -> u64 {
+        self.lock().syncs
+    }
+
+    /// Callers blocked waiting for a running sync (for tests).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(weft_examples::log::commit::GroupCommit::new(0).waiting(), 0);
+    /// ```
+    pub fn waiting(&self) -> usize {
+        self.lock().waiting
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Waits (bounded) until `n` callers block on the running sync.
+    fn until_waiting(commit: &GroupCommit, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while commit.waiting() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} waiting",
+                commit.waiting()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn one_sync_acknowledges_every_producer_that_wrote_before_it_started() {
+        let commit = Arc::new(GroupCommit::new(0));
+        let (release, gate) = mpsc::channel::<()>();
+        // The leader's sync covers offsets below 16 once released.
+        let leader = {
+            let commit = commit.clone();
+            std::thread::spawn(move || {
+                commit.wait_durable(1, || {
+                    gate.recv().unwrap();
+                    Ok(16)
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !commit.lock().syncing {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let followers: Vec<_> = (2..=16)
+            .map(|end| {
+                let commit = commit.clone();
+                std::thread::spawn(move || commit.wait_durable(end, || panic!("covered")))
+            })
+            .collect();
+        until_waiting(&commit, 15);
+        release.send(()).unwrap();
+        leader.join().unwrap().unwrap();
+        for f in followers {
+            f.join().unwrap().unwrap();
+        }
+        assert_eq!(commit.syncs(), 1);
+    }
+
+    #[test]
+    fn a_waiter_the_sync_did_not_cover_leads_the_next_one() {
+        let commit = Arc::new(GroupCommit::new(0));
+        let (release, gate) = mpsc::channel::<()>();
+        let leader = {
+            let commit = commit.clone();
+            std::thread::spawn(move || {
+                commit.wait_durable(1, || {
+                    gate.recv().unwrap();
+                    Ok(1) // started before the late writer's record
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !commit.lock().syncing {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let late = {
+            let commit = commit.clone();
+            std::thread::spawn(move || commit.wait_durable(2, || Ok(2)))
+        };
+        until_waiting(&commit, 1);
+        release.send(()).unwrap();
+        leader.join().unwrap().unwrap();
+        late.join().unwrap().unwrap();
+        assert_eq!(commit.syncs(), 2);
+    }
+
+    #[test]
+    fn a_failed_sync_is_its_leaders_error_and_the_next_caller_tries_again() {
+        let commit = GroupCommit::new(0);
+        let err = commit
+            .wait_durable(1, || Err(io::Error::other("EIO")))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "EIO");
+        commit.wait_durable(1, || Ok(1)).unwrap();
+        assert_eq!(commit.syncs(), 2);
+    }
+}
