@@ -85,6 +85,11 @@ pub struct Db {
     /// Deadlines, soonest first. An item whose key has since been removed or
     /// given another deadline is stale and skipped.
     deadlines: BinaryHeap<Reverse<(Instant, Bytes)>>,
+    /// Keys some connection `WATCH`es: how many times each was modified
+    /// (set, deleted, expired, given a deadline) and how many watchers it
+    /// has. Empty unless a transaction watches, so writes pay one
+    /// `is_empty` check.
+    watched: HashMap<Bytes, (u64, usize)>,
 }
 
 impl Db {
@@ -137,6 +142,7 @@ impl Db {
             .is_some_and(|e| e.expires_at.is_some_and(|t| t <= now));
         if expired {
             self.map.remove(key);
+            self.touch(key);
             return None;
         }
         self.map.get_mut(key)
@@ -161,7 +167,8 @@ impl Db {
         match self.map.entry(key) {
             std::collections::hash_map::Entry::Occupied(o) => {
                 if o.get().expires_at.is_some_and(|t| t <= now) {
-                    o.remove();
+                    let (key, _) = o.remove_entry();
+                    touch_watched(&mut self.watched, &key);
                     None
                 } else {
                     Some(o.into_mut())
@@ -186,6 +193,7 @@ impl Db {
         if let Some(t) = expires_at {
             self.deadlines.push(Reverse((t, key.clone())));
         }
+        self.touch(&key);
         self.map.insert(
             key,
             Entry {
@@ -211,6 +219,7 @@ impl Db {
             return false;
         };
         entry.expires_at = expires_at;
+        self.touch(key);
         if let Some(t) = expires_at {
             if let Some((k, _)) = self.map.get_key_value(key) {
                 let k = k.clone();
@@ -231,9 +240,76 @@ impl Db {
     /// ```
     pub fn remove(&mut self, key: &[u8], now: Instant) -> bool {
         match self.map.remove(key) {
-            Some(e) => e.expires_at.map_or(true, |t| t > now),
+            Some(e) => {
+                self.touch(key);
+                e.expires_at.map_or(true, |t| t > now)
+            }
             None => false,
         }
+    }
+
+    /// Records that `key` was modified, for `WATCH`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// let v = db.watch(Bytes::from_static(b"k"));
+    /// db.touch(b"k");
+    /// assert_ne!(db.version(b"k"), v);
+    /// ```
+    pub fn touch(&mut self, key: &[u8]) {
+        touch_watched(&mut self.watched, key);
+    }
+
+    /// Starts watching `key` (one more watcher); returns its version.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// let v = db.watch(Bytes::from_static(b"k"));
+    /// assert_eq!(db.version(b"k"), v);
+    /// db.unwatch(b"k");
+    /// ```
+    pub fn watch(&mut self, key: Bytes) -> u64 {
+        let w = self.watched.entry(key).or_insert((0, 0));
+        w.1 += 1;
+        w.0
+    }
+
+    /// One watcher fewer for `key`; forgotten when none is left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// let mut db = weft_examples::resp::db::Db::new();
+    /// db.watch(Bytes::from_static(b"k"));
+    /// db.unwatch(b"k");
+    /// db.unwatch(b"k");
+    /// ```
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            w.1 = w.1.saturating_sub(1);
+            if w.1 == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// How many times a watched `key` was modified since it was first
+    /// watched (0 for a key nobody watches).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(weft_examples::resp::db::Db::new().version(b"k"), 0);
+    /// ```
+    pub fn version(&self, key: &[u8]) -> u64 {
+        self.watched.get(key).map_or(0, |w| w.0)
     }
 
     /// Every live key and its entry, in no particular order. O(keys).
@@ -267,6 +343,15 @@ impl Db {
     /// assert!(db.is_empty());
     /// ```
     pub fn clear(&mut self) {
+        let watched: Vec<Bytes> = self
+            .watched
+            .keys()
+            .filter(|k| self.map.contains_key(*k))
+            .cloned()
+            .collect();
+        for k in watched {
+            self.touch(&k);
+        }
         self.map.clear();
         self.deadlines.clear();
     }
@@ -303,6 +388,7 @@ impl Db {
             let current = self.map.get(&key).and_then(|e| e.expires_at);
             if current == Some(t) {
                 self.map.remove(&key);
+                self.touch(&key);
                 removed += 1;
             }
         }
@@ -319,6 +405,17 @@ impl Db {
                 .filter_map(|(k, e)| e.expires_at.map(|t| Reverse((t, k.clone()))))
                 .collect();
         }
+    }
+}
+
+/// [`Db::touch`] on the watched map alone, for where the key map is
+/// borrowed at the same time.
+fn touch_watched(watched: &mut HashMap<Bytes, (u64, usize)>, key: &[u8]) {
+    if watched.is_empty() {
+        return;
+    }
+    if let Some((version, _)) = watched.get_mut(key) {
+        *version += 1;
     }
 }
 

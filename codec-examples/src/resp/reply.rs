@@ -28,6 +28,9 @@ pub enum Reply {
     Bulk(Value),
     /// `$-1\r\n`
     Nil,
+    /// `*-1\r\n`, the null array (`EXEC` of a transaction a `WATCH`ed
+    /// key's change aborted).
+    NilArray,
     /// `*n\r\n` then each element.
     Array(Vec<Reply>),
 }
@@ -156,6 +159,7 @@ impl ReplyWriter {
             }
             Reply::Integer(n) => self.line(b':', *n),
             Reply::Nil => self.scratch.put_slice(b"$-1\r\n"),
+            Reply::NilArray => self.scratch.put_slice(b"*-1\r\n"),
             Reply::Bulk(value) => {
                 self.line(b'$', value.len() as i64);
                 if !value.is_empty() {

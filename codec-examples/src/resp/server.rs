@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use weft_pipeline::codec::ByteToMessageDecoder;
 use weft_pipeline::{Batch, Context, Event, Handler, Nothing, Pipeline, PipelineError};
 
-use super::command::{execute, After};
+use super::command::{execute_in, After, Session};
 use super::db::{Db, SWEEP_BATCH};
 use super::decoder::{RespDecoder, RespFrame};
 use super::reply::{Reply, ReplyWriter};
@@ -62,6 +62,8 @@ pub const EARLY_WRITE_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct RespHandler {
     db: Arc<Mutex<Db>>,
+    /// This connection's id, name and open transaction.
+    session: Session,
     out: ReplyWriter,
     /// A sliced request's arguments, lent to the command engine (reused, so
     /// a request costs no allocation once it has grown).
@@ -84,6 +86,7 @@ impl RespHandler {
     pub fn new(db: Arc<Mutex<Db>>) -> RespHandler {
         RespHandler {
             db,
+            session: Session::new(),
             out: ReplyWriter::new(),
             args: Vec::new(),
             unflushed: false,
@@ -101,8 +104,10 @@ impl RespHandler {
         for frame in frames {
             match frame {
                 RespFrame::Request(req) => {
-                    let (reply, after) =
-                        req.with_args(&mut self.args, |args| execute(&mut db, args, now));
+                    let session = &mut self.session;
+                    let (reply, after) = req.with_args(&mut self.args, |args| {
+                        execute_in(session, &mut db, args, now)
+                    });
                     self.out.push(&reply);
                     if after == After::Close {
                         // Requests after QUIT are not run.
@@ -163,6 +168,9 @@ impl Handler for RespHandler {
         match event {
             Event::ReadComplete => self.send(ctx),
             Event::Writability(writable) => ctx.set_auto_read(writable),
+            // The key space stops counting changes to keys only this
+            // connection watched.
+            Event::Inactive => self.session.release(&mut lock(&self.db)),
             _ => {}
         }
         ctx.fire_event(event);

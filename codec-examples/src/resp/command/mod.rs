@@ -10,6 +10,8 @@
 //! - `expiry`: deadlines (`EXPIRE`, `TTL`, `PERSIST`) and the conversion
 //!   between the monotonic clock and Redis' Unix-millisecond times;
 //! - `server`: the connection and the server (`PING`, `SELECT`, `CONFIG`);
+//! - `session`: what a connection keeps between requests (`MULTI`/`EXEC`,
+//!   `WATCH`, `CLIENT`, `HELLO`);
 //! - `table`: the command table itself, and `COMMAND`, which describes it.
 
 mod expiry;
@@ -18,6 +20,7 @@ mod glob;
 mod keyspace;
 mod lcs;
 mod server;
+mod session;
 mod strings;
 mod table;
 
@@ -29,6 +32,7 @@ use super::db::Db;
 use super::reply::Reply;
 use super::value::Value;
 
+pub use session::{Session, REDIS_VERSION};
 pub use strings::MAX_VALUE_SEGMENTS;
 
 /// What the connection does after sending the reply.
@@ -41,7 +45,8 @@ pub enum After {
     Close,
 }
 
-/// Runs one request against `db` at time `now`.
+/// Runs one request against `db` at time `now`, for a connection without
+/// state of its own (a fresh [`Session`]: no transaction, no name).
 ///
 /// `args` is never empty (the parser skips empty requests); if it is, the
 /// reply is an error rather than a panic.
@@ -61,10 +66,36 @@ pub enum After {
 /// assert_eq!(execute(&mut db, &req(&["incr", "n"]), now).0, Reply::Integer(42));
 /// ```
 pub fn execute(db: &mut Db, args: &[Value], now: Instant) -> (Reply, After) {
+    execute_in(&mut Session::new(), db, args, now)
+}
+
+/// Runs one request of the connection whose state is `session` against
+/// `db` at time `now`. Inside a transaction, a request is checked (name,
+/// arity) and queued; `EXEC` runs the queue.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Instant;
+/// use weft_examples::resp::command::{execute_in, Session};
+/// use weft_examples::resp::{db::Db, reply::Reply, value::Value};
+///
+/// let (mut s, mut db) = (Session::new(), Db::new());
+/// let args = [Value::from(&b"CLIENT"[..]), Value::from(&b"ID"[..])];
+/// let (reply, _) = execute_in(&mut s, &mut db, &args, Instant::now());
+/// assert_eq!(reply, Reply::Integer(s.id() as i64));
+/// ```
+pub fn execute_in(
+    session: &mut Session,
+    db: &mut Db,
+    args: &[Value],
+    now: Instant,
+) -> (Reply, After) {
     let Some(name) = args.first() else {
         return (Reply::err("empty command"), After::Continue);
     };
     let Some(spec) = table::find(name) else {
+        session.refuse();
         return (
             unknown_command(&name.to_bytes(), &args[1..]),
             After::Continue,
@@ -72,9 +103,30 @@ pub fn execute(db: &mut Db, args: &[Value], now: Instant) -> (Reply, After) {
     };
     let argc = args.len() as i64;
     if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+        if spec.name == "exec" {
+            // Redis ends the transaction (if any) on an EXEC it refuses.
+            session.abort(db);
+            let why = format!("wrong number of arguments for '{}' command", spec.name);
+            return (
+                Reply::Error(format!("EXECABORT Transaction discarded because of: {why}")),
+                After::Continue,
+            );
+        }
+        session.refuse();
         return (wrong_arity(spec.name), After::Continue);
     }
-    let reply = (spec.run)(db, args, now);
+    if let Err(e) = table::check_subcommand(spec, args) {
+        session.refuse();
+        return (e, After::Continue);
+    }
+    if session.in_transaction() && !session::runs_in_transaction(spec.name) {
+        session.queue(args);
+        return (Reply::Simple("QUEUED"), After::Continue);
+    }
+    let reply = match spec.run {
+        table::Run::Db(run) => run(db, args, now),
+        table::Run::Session(run) => run(session, db, args, now),
+    };
     let after = if spec.name == "quit" {
         After::Close
     } else {

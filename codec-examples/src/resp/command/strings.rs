@@ -425,10 +425,12 @@ fn append_value(db: &mut Db, key_arg: &Value, more: &Value, now: Instant) -> Rep
             }
             e.value.append(more);
             e.encoding = Encoding::Raw;
+            let len = e.value.len();
             if e.value.segments().len() > MAX_VALUE_SEGMENTS {
                 e.value.consolidate();
             }
-            Reply::Integer(e.value.len() as i64)
+            db.touch(&k);
+            Reply::Integer(len as i64)
         }
         None => {
             db.set(k, more.clone(), None);

@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::super::db::Db;
 use super::super::reply::Reply;
 use super::super::value::Value;
+use super::session::{self, Session};
 use super::{expiry, keyspace, lcs, server, strings};
 
 /// One command this server knows: name, Redis arity (`n` exactly, `-n` at
@@ -23,15 +24,19 @@ pub(super) struct Spec {
 }
 
 /// A command's function: the request (name first) against the key space
-/// at a time.
-pub(super) type Run = fn(&mut Db, &[Value], Instant) -> Reply;
+/// at a time, and for the connection's own commands its [`Session`] too.
+#[derive(Clone, Copy)]
+pub(super) enum Run {
+    Db(fn(&mut Db, &[Value], Instant) -> Reply),
+    Session(fn(&mut Session, &mut Db, &[Value], Instant) -> Reply),
+}
 
 const fn spec(
     name: &'static str,
     arity: i64,
     write: bool,
     keys: (i64, i64, i64),
-    run: Run,
+    run: fn(&mut Db, &[Value], Instant) -> Reply,
     summary: &'static str,
     group: &'static str,
 ) -> Spec {
@@ -40,9 +45,27 @@ const fn spec(
         arity,
         write,
         keys,
-        run,
+        run: Run::Db(run),
         summary,
         group,
+    }
+}
+
+/// A command of the connection itself (it needs the [`Session`]).
+const fn conn(
+    name: &'static str,
+    arity: i64,
+    run: fn(&mut Session, &mut Db, &[Value], Instant) -> Reply,
+    summary: &'static str,
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        write: false,
+        keys: NO_KEYS,
+        run: Run::Session(run),
+        summary,
+        group: "connection",
     }
 }
 
@@ -99,12 +122,52 @@ const COMMANDS: &[Spec] = &[
     spec("scan", -2, false, NO_KEYS, keyspace::scan, "Iterates over the key names in the database.", "generic"),
     spec("object", -2, false, NO_KEYS, keyspace::object, "A container for object introspection commands.", "generic"),
     spec("randomkey", 1, false, NO_KEYS, keyspace::randomkey, "Returns a random key name from the database.", "generic"),
+    conn("multi", 1, session::multi, "Starts a transaction."),
+    conn("exec", 1, session::exec, "Executes all commands in a transaction."),
+    conn("discard", 1, session::discard, "Discards a transaction."),
+    conn("watch", -2, session::watch, "Monitors changes to keys to determine the execution of a transaction."),
+    conn("unwatch", 1, session::unwatch, "Forgets about watched keys of a transaction."),
+    conn("client", -2, session::client, "A container for client connection commands."),
+    conn("hello", -1, session::hello, "Handshakes with the Redis server."),
     spec("dbsize", 1, false, NO_KEYS, keyspace::dbsize, "Returns the number of keys in the database.", "server"),
     spec("flushall", -1, true, NO_KEYS, keyspace::flush, "Removes all keys from all databases.", "server"),
     spec("flushdb", -1, true, NO_KEYS, keyspace::flush, "Remove all keys from the current database.", "server"),
     spec("config", -2, false, NO_KEYS, server::config, "A container for server configuration commands.", "server"),
     spec("command", -1, false, NO_KEYS, command, "Returns detailed information about all commands.", "server"),
 ];
+
+/// The subcommands of the container commands, with their Redis arity
+/// (counting the container's name): Redis 7 checks them, as commands of
+/// their own, before running or queueing the request.
+const SUBCOMMANDS: &[(&str, &[(&str, i64)])] = &[
+    ("client", &[("id", 2), ("getname", 2), ("setname", 3)]),
+    ("command", &[("count", 2), ("docs", -2), ("info", -2)]),
+    ("config", &[("get", -3), ("resetstat", 2)]),
+    ("object", &[("encoding", 3)]),
+];
+
+/// Checks the subcommand of a container command (`CLIENT SETNAME ...`):
+/// that it exists and has the right number of arguments.
+pub(super) fn check_subcommand(spec: &Spec, args: &[Value]) -> Result<(), Reply> {
+    let Some((_, subs)) = SUBCOMMANDS.iter().find(|(n, _)| *n == spec.name) else {
+        return Ok(());
+    };
+    let Some(sub) = args.get(1) else {
+        return Ok(());
+    };
+    let Some((name, arity)) = subs.iter().find(|(n, _)| sub.eq_ignore_case(n.as_bytes())) else {
+        return Err(Reply::err(format!(
+            "unknown subcommand '{}'. Try {} HELP.",
+            String::from_utf8_lossy(&sub.to_bytes()),
+            spec.name.to_ascii_uppercase()
+        )));
+    };
+    let argc = args.len() as i64;
+    if (*arity > 0 && argc != *arity) || argc < -arity {
+        return Err(super::wrong_arity(&format!("{}|{name}", spec.name)));
+    }
+    Ok(())
+}
 
 /// The command named by `name`, any case. The name is lowered once into a
 /// stack buffer, so each candidate costs a length check and at most one
