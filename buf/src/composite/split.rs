@@ -3,6 +3,9 @@
 //! segments it moves.
 
 use std::ops::RangeBounds;
+use std::sync::OnceLock;
+
+use smallvec::SmallVec;
 
 use super::{checked_range, CompositeBuf};
 
@@ -103,6 +106,24 @@ impl CompositeBuf {
             "split_to out of bounds: {at} > {}",
             self.len
         );
+        // The common cut, a frame inside the first segment: split that
+        // segment (O(1)) and leave the list and its offset table alone.
+        if let Some(first) = self.segs.get_mut(self.head) {
+            if at < first.len() {
+                if at == 0 {
+                    return CompositeBuf::new();
+                }
+                let mut segs = SmallVec::new();
+                segs.push(first.split_to(at));
+                self.len -= at;
+                return CompositeBuf {
+                    segs,
+                    head: 0,
+                    len: at,
+                    index: OnceLock::new(),
+                };
+            }
+        }
         let mut head = CompositeBuf::new();
         let mut need = at;
         let mut whole = 0;
