@@ -9,7 +9,13 @@
 //! other direction.
 //!
 //! On exit (SIGINT/SIGTERM) it stops accepting, lets open relays finish for
-//! up to [`SHUTDOWN_GRACE`], and prints how many bytes went each way:
+//! up to [`SHUTDOWN_GRACE`], then ends the ones still open (an idle
+//! keep-alive connection never finishes by itself) by shutting down the
+//! read half of both their sockets: each direction sees the end of its
+//! stream, sends on what its pipe still holds, half-closes its peer and
+//! reports its bytes, so they count too. Only a relay that cannot even
+//! drain within [`CUT_DRAIN`] (a peer that stopped reading) is dropped
+//! uncounted, with a warning. Then it prints how many bytes went each way:
 //!
 //! ```text
 //! client->upstream 8388608 bytes
@@ -22,7 +28,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::os::fd::{AsRawFd, BorrowedFd};
+
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use weft_transport::{relay, RelayMode};
 
@@ -30,6 +39,10 @@ use crate::common::{announce, raise_nofile_limit, shutdown_signal};
 
 /// How long open relays may go on after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a relay ended after the grace period may take to send on
+/// what its pipes hold and report its byte counts.
+pub const CUT_DRAIN: Duration = Duration::from_secs(1);
 
 /// How the proxy moves bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -64,7 +77,8 @@ pub struct ProxyArgs {
     pub mode: Mode,
 }
 
-/// Bytes relayed by the connections that have finished.
+/// Bytes relayed by the connections that have finished (or were ended at
+/// shutdown and reported their counts).
 #[derive(Debug, Default)]
 struct Totals {
     to_upstream: AtomicU64,
@@ -72,16 +86,46 @@ struct Totals {
     copied: AtomicU64,
 }
 
+/// Stops reading `fd` (`shutdown(SHUT_RD)`): a read or `splice` waiting
+/// on it wakes up and sees the end of the stream.
+fn shutdown_read(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: `fd` is a socket borrowed for the call; shutdown(2) does not
+    // touch memory.
+    if unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RD) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 async fn serve_one(
     client: TcpStream,
     upstream: &str,
     mode: Mode,
     totals: &Totals,
+    mut cut: watch::Receiver<bool>,
 ) -> io::Result<()> {
+    use std::os::fd::AsFd;
     let up = TcpStream::connect(upstream).await?;
     client.set_nodelay(true)?;
     up.set_nodelay(true)?;
-    let stats = relay(&client, &up, mode.into()).await?;
+    let relayed = relay(&client, &up, mode.into());
+    tokio::pin!(relayed);
+    let stats = tokio::select! {
+        stats = &mut relayed => stats?,
+        // The sender lives until every relay is done or dropped.
+        Ok(()) = async { cut.wait_for(|&cut| cut).await.map(drop) } => {
+            // Both directions see their stream end, drain and report.
+            for fd in [client.as_fd(), up.as_fd()] {
+                if let Err(e) = shutdown_read(fd) {
+                    tracing::debug!("shutdown(SHUT_RD) at exit: {e}");
+                }
+            }
+            let drained = tokio::time::timeout(CUT_DRAIN, &mut relayed).await;
+            drained.map_err(|_| {
+                io::Error::new(io::ErrorKind::TimedOut, "relay did not drain at exit")
+            })??
+        }
+    };
     totals
         .to_upstream
         .fetch_add(stats.a_to_b, Ordering::Relaxed);
@@ -127,6 +171,7 @@ pub async fn run(args: ProxyArgs) -> io::Result<()> {
     let totals = Arc::new(Totals::default());
     let upstream: Arc<str> = args.upstream.into();
     let mut conns = JoinSet::new();
+    let (cut, cut_rx) = watch::channel(false);
     let signal = shutdown_signal();
     tokio::pin!(signal);
     loop {
@@ -146,8 +191,9 @@ pub async fn run(args: ProxyArgs) -> io::Result<()> {
                 let totals = totals.clone();
                 let upstream = upstream.clone();
                 let mode = args.mode;
+                let cut_rx = cut_rx.clone();
                 conns.spawn(async move {
-                    if let Err(e) = serve_one(client, &upstream, mode, &totals).await {
+                    if let Err(e) = serve_one(client, &upstream, mode, &totals, cut_rx).await {
                         tracing::info!(%peer, "relay ended: {e}");
                     }
                 });
@@ -162,11 +208,22 @@ pub async fn run(args: ProxyArgs) -> io::Result<()> {
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(
-            "{} of {open} relays still open after the grace period: cut",
-            conns.len()
-        );
-        conns.shutdown().await;
+        let still = conns.len();
+        tracing::info!("{still} of {open} relays still open after the grace period: ending them");
+        cut.send_replace(true);
+        // Each task gives up by itself after CUT_DRAIN; this bound is a
+        // second line.
+        let ended = tokio::time::timeout(CUT_DRAIN * 2, async {
+            while conns.join_next().await.is_some() {}
+        })
+        .await;
+        if ended.is_err() {
+            tracing::warn!(
+                "{} relays did not end: dropped, their bytes uncounted",
+                conns.len()
+            );
+            conns.shutdown().await;
+        }
     }
     println!(
         "client->upstream {} bytes",

@@ -117,6 +117,44 @@ fn an_upstream_that_half_closes_first_still_receives_the_client_bytes() {
     up_thread.join().unwrap();
 }
 
+/// A client that has relayed some bytes and keeps its connection open,
+/// idle, when the proxy is told to stop.
+fn a_relay_open_at_shutdown_is_counted(mode: &str) {
+    let (up, up_thread) = echo_upstream();
+    let up = up.to_string();
+    let server = Server::start(&["proxy", "--upstream", &up, "--mode", mode]);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(STEP)).unwrap();
+    let data = pattern(100_000);
+    s.write_all(&data).unwrap();
+    let mut back = vec![0u8; data.len()];
+    s.read_exact(&mut back).unwrap();
+    assert_eq!(back, data);
+
+    // Still open and idle: the proxy waits out its grace period, then
+    // ends the relay and counts its bytes.
+    let (status, out) = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(out.contains("client->upstream 100000 bytes\n"), "{out}");
+    assert!(out.contains("upstream->client 100000 bytes\n"), "{out}");
+    // The client was half-closed, not reset: it reads the end of the stream.
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    drop(s);
+    up_thread.join().unwrap();
+}
+
+#[test]
+fn a_splice_relay_still_open_at_shutdown_is_in_the_totals() {
+    a_relay_open_at_shutdown_is_counted("splice");
+}
+
+#[test]
+fn a_copy_relay_still_open_at_shutdown_is_in_the_totals() {
+    a_relay_open_at_shutdown_is_counted("copy");
+}
+
 #[test]
 fn an_unreachable_upstream_closes_the_client() {
     // Bind then drop: nothing listens on this port any more.
