@@ -1,8 +1,45 @@
 //! What every `weft` server shares: the `listening on ADDR` line, graceful
-//! shutdown on SIGINT/SIGTERM, and raising the descriptor limit.
+//! shutdown on SIGINT/SIGTERM and its grace period, the byte totals printed
+//! on exit, and raising the descriptor limit.
 
 use std::fmt::Display;
 use std::io::{self, Write};
+use std::time::Duration;
+
+/// How long connections may go on sending after a shutdown signal, in
+/// every `weft` server, before they are closed.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(weft_examples::common::SHUTDOWN_GRACE.as_secs(), 5);
+/// ```
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Prints, on exit, how the process sent its bytes (weft-transport's
+/// process-wide counters) and how many bytes Weft copied in user space
+/// (`weft_buf::total_copied`: heads split across reads, small segments the
+/// transport coalesced).
+///
+/// # Examples
+///
+/// ```
+/// weft_examples::common::print_totals(); // "received 0 bytes", ...
+/// ```
+pub fn print_totals() {
+    let s = weft_transport::global_stats();
+    println!("received {} bytes", s.bytes_read);
+    println!(
+        "sent from memory {} bytes in {} writev/sendmsg calls",
+        s.writev_bytes,
+        s.writev_calls + s.sendmsg_calls
+    );
+    println!(
+        "sent by sendfile {} bytes in {} calls",
+        s.sendfile_bytes, s.sendfile_calls
+    );
+    println!("copied in user space {} bytes", weft_buf::total_copied());
+}
 
 /// Prints `listening on ADDR` as the first line on stdout and flushes it, so
 /// scripts that start a server with `--listen 127.0.0.1:0` can read the port.

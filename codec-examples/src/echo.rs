@@ -24,7 +24,6 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use weft_buf::CompositeBuf;
 use weft_pipeline::codec::{
@@ -33,7 +32,7 @@ use weft_pipeline::codec::{
 use weft_pipeline::{Batch, Context, Event, Handler, Nothing, Pipeline, PipelineError};
 use weft_transport::ServerBuilder;
 
-use crate::common::{announce, raise_nofile_limit, shutdown_signal};
+use crate::common::{announce, print_totals, raise_nofile_limit, shutdown_signal, SHUTDOWN_GRACE};
 
 /// The default largest frame: 16 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
@@ -252,12 +251,9 @@ pub async fn run(args: EchoArgs) -> io::Result<()> {
         .shutdown(SHUTDOWN_GRACE)
         .await
         .map_err(io::Error::other)?;
-    crate::http::print_totals();
+    print_totals();
     Ok(())
 }
-
-/// How long connections may go on flushing after a shutdown signal.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

@@ -35,10 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use weft_transport::{relay, RelayMode};
 
-use crate::common::{announce, raise_nofile_limit, shutdown_signal};
-
-/// How long open relays may go on after a shutdown signal.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+use crate::common::{announce, raise_nofile_limit, shutdown_signal, SHUTDOWN_GRACE};
 
 /// How long a relay ended after the grace period may take to send on
 /// what its pipes hold and report its byte counts.

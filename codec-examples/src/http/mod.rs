@@ -33,7 +33,7 @@ use std::time::Duration;
 use weft_pipeline::codec::ByteToMessageDecoder;
 use weft_transport::ServerBuilder;
 
-use crate::common::{announce, raise_nofile_limit, shutdown_signal};
+use crate::common::{announce, print_totals, raise_nofile_limit, shutdown_signal, SHUTDOWN_GRACE};
 
 mod date;
 mod decoder;
@@ -72,9 +72,6 @@ pub struct HttpArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout: u64,
 }
-
-/// How long connections may go on sending after a shutdown signal.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `weft http` until SIGINT or SIGTERM: one pipeline per connection,
 /// [`HttpDecoder`] (in a [`ByteToMessageDecoder`]) then [`HttpHandler`].
@@ -126,25 +123,6 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
         .map_err(io::Error::other)?;
     print_totals();
     Ok(())
-}
-
-/// Prints, on exit, how the process sent its bytes (weft-transport's
-/// process-wide counters) and how many bytes Weft copied in user space
-/// (`weft_buf::total_copied`: heads split across reads, small segments the
-/// transport coalesced).
-pub(crate) fn print_totals() {
-    let s = weft_transport::global_stats();
-    println!("received {} bytes", s.bytes_read);
-    println!(
-        "sent from memory {} bytes in {} writev/sendmsg calls",
-        s.writev_bytes,
-        s.writev_calls + s.sendmsg_calls
-    );
-    println!(
-        "sent by sendfile {} bytes in {} calls",
-        s.sendfile_bytes, s.sendfile_calls
-    );
-    println!("copied in user space {} bytes", weft_buf::total_copied());
 }
 
 /// The response statuses this server sends.

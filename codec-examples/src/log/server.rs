@@ -254,7 +254,7 @@ pub async fn run(broker: Broker, listen: SocketAddr) -> std::io::Result<()> {
         r.abort();
     }
     server
-        .shutdown(Duration::from_secs(5))
+        .shutdown(crate::common::SHUTDOWN_GRACE)
         .await
         .map_err(std::io::Error::other)?;
     broker.lock().sync_all().map_err(std::io::Error::other)?;
