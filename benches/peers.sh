@@ -3,7 +3,7 @@
 #
 #   benches/peers.sh            # full run (about 4 minutes here)
 #   benches/peers.sh --quick    # shorter loads and a 256 MiB file (about 1.5 minutes)
-#   benches/peers.sh [--quick] --only echo|resp|http|proxy   # one section
+#   benches/peers.sh [--quick] --only echo|netty|resp|http|proxy   # one section
 #
 # Pairs: weft http vs nginx (1 GiB file: GB/s and server CPU s/GB; 4 KiB
 # file: wrk req/s), weft resp vs redis-server (redis-benchmark ping/set/get at
@@ -13,7 +13,10 @@
 # frames (bin `framed-echo` of this crate; load from bin `echo-load`: 64-byte
 # frames with 64 and 1 in flight per connection, and frames of 8 and 32
 # segments of 1 KiB; frames/s and server CPU per frame), weft proxy --mode
-# splice vs --mode copy (GB/s and proxy CPU s/GiB).
+# splice vs --mode copy (GB/s and proxy CPU s/GiB), weft echo vs a Netty 4.1
+# echo (benches/netty/NettyEcho.java on Debian's libnetty-java: NIO, one
+# event-loop thread, LengthFieldBasedFrameDecoder + LengthFieldPrepender,
+# flush in channelReadComplete) at 64 B, 1 KiB and 8 KiB frames.
 #
 # Every server gets one thread (nginx: 1 worker; tokio servers:
 # TOKIO_WORKER_THREADS=1) so the load generator has the other core. Missing
@@ -28,7 +31,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1 ;;
     --only) ONLY=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--only echo|resp|http|proxy]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--only echo|netty|resp|http|proxy]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -93,6 +96,10 @@ need wrk wrk
 need curl curl
 need strace strace
 need python3 python3
+if section netty; then
+  need javac default-jdk-headless
+  [[ -f /usr/share/java/netty-codec.jar ]] || need /usr/share/java/netty-codec.jar libnetty-java
+fi
 
 log "building weft, framed-echo and echo-load (release)"
 (cd "$ROOT" && timeout 1200 cargo build -q --release -p weft-examples --bin weft \
@@ -343,6 +350,44 @@ for SEGS in 8 32; do
 done
 stop "$WEFT_ECHO"
 stop "$FRAMED"
+fi
+
+# --- netty: weft echo vs a Netty 4.1 echo -------------------------------------------
+if section netty; then
+NCP=$(ls /usr/share/java/netty-{common,buffer,transport,codec,handler,resolver}.jar | tr '\n' ':')
+mkdir -p "$WORK/netty"
+javac -cp "$NCP" -d "$WORK/netty" "$ROOT/benches/netty/NettyEcho.java"
+NETTY_PORT=$(free_port)
+java -cp "$WORK/netty:$NCP" NettyEcho 127.0.0.1 "$NETTY_PORT" > "$WORK/netty.log" 2>&1 &
+NETTY=$!
+PIDS+=("$NETTY")
+WEFT_ECHO_PORT=$(free_port)
+TOKIO_WORKER_THREADS=1 "$BIN/weft" echo --framing length --listen "127.0.0.1:$WEFT_ECHO_PORT" > "$WORK/weft-echo-n.log" 2>&1 &
+WEFT_ECHO=$!
+PIDS+=("$WEFT_ECHO")
+wait_port "$NETTY_PORT" "$NETTY"
+wait_port "$WEFT_ECHO_PORT" "$WEFT_ECHO"
+netty_run() { # netty_run PORT PID SEGMENTS SEGMENT_SIZE WINDOW: "frames/s ns-of-server-CPU-per-frame"
+  local t0 t1 fps
+  t0=$(cpu_ticks "$2")
+  fps=$(timeout $((DUR + 30)) "$BIN/echo-load" --addr "127.0.0.1:$1" --segments "$3" --segment-size "$4" \
+    --conns 4 --window "$5" --seconds "$DUR" | sed -n 's/^frames_per_s=\([0-9.]*\).*/\1/p')
+  t1=$(cpu_ticks "$2")
+  echo "$fps $(awk -v t=$((t1 - t0)) -v k="$TICK" -v f="$fps" -v d="$DUR" 'BEGIN { printf "%.1f", t / k / (f * d) * 1e9 }')"
+}
+log "netty: warming up the JIT"
+netty_run "$NETTY_PORT" "$NETTY" 1 64 64 > /dev/null
+netty_run "$NETTY_PORT" "$NETTY" 8 1024 16 > /dev/null
+for CASE in "1 64 64 64B" "1 1024 64 1KiB" "8 1024 16 8KiB"; do
+  read -r SEGS SIZE W NAME <<< "$CASE"
+  log "netty: $NAME frames, $W in flight per connection"
+  read -r NF NC < <(netty_run "$NETTY_PORT" "$NETTY" "$SEGS" "$SIZE" "$W")
+  read -r WF WC < <(netty_run "$WEFT_ECHO_PORT" "$WEFT_ECHO" "$SEGS" "$SIZE" "$W")
+  RESULTS+=("$(report "echo $NAME x$W frames/s vs Netty" weft "$WF" netty "$NF" '>= 1.0')")
+  RESULTS+=("$(report "echo $NAME x$W CPU ns/frame vs Netty" weft "$WC" netty "$NC" '<= 1.0')")
+done
+stop "$WEFT_ECHO"
+stop "$NETTY"
 fi
 
 echo "# weft-peers: $(nproc) cores, $(uname -r), loopback, every server on one thread; ratio = first / second"
