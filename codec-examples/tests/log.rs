@@ -428,3 +428,41 @@ fn a_consumer_fetching_while_retention_deletes_gets_offset_out_of_range_never_ga
     assert!((7..=9).contains(&logs), "{logs} segments left");
     b.stop();
 }
+
+#[test]
+fn a_fetch_near_a_segment_end_answers_the_next_segments_in_the_same_response() {
+    use weft_examples::log::protocol::{encode_fetch, encode_produce};
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(dir.path(), &["--segment-bytes", "2048"]);
+    let mut s = TcpStream::connect(b.server.addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    // 40 records of 116 bytes, one a produce: 17 to a 2,048-byte segment.
+    for i in 0..40 {
+        let payload = format!("record {i:02} {}", "z".repeat(90));
+        s.write_all(&encode_produce(&[payload.as_bytes()])).unwrap();
+        assert_eq!(answer(&mut s).0, 0);
+    }
+    let logs = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
+        .count();
+    assert_eq!(logs, 3);
+    // Two records before the first roll: one answer runs to the end of
+    // the log, across both rolls.
+    s.write_all(&encode_fetch(15, 1 << 20, 0)).unwrap();
+    let (status, body) = answer(&mut s);
+    assert_eq!(status, 0);
+    assert_eq!(check_records(15, &body), (40, 40));
+    // A budget of three records stops one record into the next segment.
+    s.write_all(&encode_fetch(15, 3 * 116, 0)).unwrap();
+    let (status, body) = answer(&mut s);
+    assert_eq!(status, 0);
+    assert_eq!(check_records(15, &body), (18, 40));
+    b.stop();
+}
