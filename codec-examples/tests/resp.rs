@@ -348,3 +348,27 @@ fn sigterm_shuts_the_server_down_cleanly() {
     let (status, _) = s.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn info_counts_the_connections_and_names_the_port() {
+    let server = Server::start_resp();
+    let _other = server.connect();
+    // Wait (bounded) until both connections are counted.
+    let deadline = Instant::now() + TIMEOUT;
+    let info = loop {
+        let info = server.cli(&["INFO", "clients", "server"]);
+        if info.contains("connected_clients:2") || Instant::now() > deadline {
+            break info;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(info.contains("connected_clients:2"), "{info}");
+    assert!(
+        info.contains(&format!("tcp_port:{}", server.port())),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!("process_id:{}", server.pid)),
+        "{info}"
+    );
+}

@@ -371,6 +371,15 @@ fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
             v
         }
         "SETNX" => vec![key(rng), val(rng)],
+        "FUNCTION" | "SCRIPT" => match rng.below(5) {
+            0 => vec!["FLUSH".into()],
+            1 => vec!["flush".into(), rng.pick(&["ASYNC", "sync", "foo"]).into()],
+            2 => vec!["FLUSH".into(), "a".into(), "b".into()],
+            3 => vec!["NOSUCH".into()],
+            _ => vec![],
+        },
+        // Only sections neither server has: the figures differ by nature.
+        "INFO" => vec![rng.pick(&["nosuch", "replication2"]).into()],
         "MULTI" | "EXEC" | "DISCARD" | "UNWATCH" => vec![],
         "WATCH" => keys(rng),
         "CLIENT" => match rng.below(5) {
@@ -518,6 +527,9 @@ const NAMES: &[(&str, usize)] = &[
     ("PTTL", 5),
     ("PERSIST", 3),
     ("SETNX", 3),
+    ("FUNCTION", 1),
+    ("SCRIPT", 1),
+    ("INFO", 1),
     ("MULTI", 3),
     ("EXEC", 3),
     ("DISCARD", 1),
@@ -573,8 +585,13 @@ fn request(rng: &mut Rng, step: usize) -> Vec<Vec<u8>> {
         })
         .map_or("PING", |(n, _)| n);
     let mut args = body(rng, name, step);
-    // A bare HELLO answers the connection id, which differs.
-    let mutate = if name == "HELLO" { 20 } else { rng.below(20) };
+    // A bare HELLO answers the connection id, a bare INFO the figures,
+    // which differ.
+    let mutate = if matches!(name, "HELLO" | "INFO") {
+        20
+    } else {
+        rng.below(20)
+    };
     match mutate {
         0 => {
             args.pop();

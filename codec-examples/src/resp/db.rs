@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::stats::Stats;
 use super::value::Value;
 
 /// Keys removed at most by one [`Db::sweep`] call, so a sweep never holds
@@ -90,6 +91,8 @@ pub struct Db {
     /// has. Empty unless a transaction watches, so writes pay one
     /// `is_empty` check.
     watched: HashMap<Bytes, (u64, usize)>,
+    /// What `INFO` reports about the server.
+    pub stats: Stats,
 }
 
 impl Db {
@@ -142,6 +145,7 @@ impl Db {
             .is_some_and(|e| e.expires_at.is_some_and(|t| t <= now));
         if expired {
             self.map.remove(key);
+            self.stats.expired_keys += 1;
             self.touch(key);
             return None;
         }
@@ -168,6 +172,7 @@ impl Db {
             std::collections::hash_map::Entry::Occupied(o) => {
                 if o.get().expires_at.is_some_and(|t| t <= now) {
                     let (key, _) = o.remove_entry();
+                    self.stats.expired_keys += 1;
                     touch_watched(&mut self.watched, &key);
                     None
                 } else {
@@ -388,6 +393,7 @@ impl Db {
             let current = self.map.get(&key).and_then(|e| e.expires_at);
             if current == Some(t) {
                 self.map.remove(&key);
+                self.stats.expired_keys += 1;
                 self.touch(&key);
                 removed += 1;
             }

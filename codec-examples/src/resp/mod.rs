@@ -51,6 +51,7 @@ pub mod protocol;
 pub mod reply;
 pub mod request;
 pub mod server;
+pub mod stats;
 pub mod value;
 
 use std::net::SocketAddr;

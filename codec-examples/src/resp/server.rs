@@ -168,9 +168,18 @@ impl Handler for RespHandler {
         match event {
             Event::ReadComplete => self.send(ctx),
             Event::Writability(writable) => ctx.set_auto_read(writable),
+            Event::Active => {
+                let mut db = lock(&self.db);
+                db.stats.connections_received += 1;
+                db.stats.connected_clients += 1;
+            }
             // The key space stops counting changes to keys only this
             // connection watched.
-            Event::Inactive => self.session.release(&mut lock(&self.db)),
+            Event::Inactive => {
+                let mut db = lock(&self.db);
+                self.session.release(&mut db);
+                db.stats.connected_clients = db.stats.connected_clients.saturating_sub(1);
+            }
             _ => {}
         }
         ctx.fire_event(event);
@@ -226,6 +235,7 @@ pub async fn run(listen: SocketAddr) -> std::io::Result<()> {
         .bind_tcp(listen, move |p| add_resp_handlers(p, init_db.clone()))
         .map_err(std::io::Error::other)?;
     let addr = server.local_addr().unwrap_or(listen);
+    lock(&db).stats.tcp_port = addr.port();
     crate::common::announce(addr);
     tracing::info!(%addr, "resp server started");
     let sweeper = tokio::spawn(async move {

@@ -127,6 +127,8 @@ pub fn execute_in(
         table::Run::Db(run) => run(db, args, now),
         table::Run::Session(run) => run(session, db, args, now),
     };
+    // Counted once run, as Redis counts: INFO does not count itself.
+    db.stats.commands_processed += 1;
     let after = if spec.name == "quit" {
         After::Close
     } else {

@@ -1,5 +1,6 @@
 //! The connection and the server: `PING`, `ECHO`, `QUIT`, `SELECT`,
-//! `CONFIG`.
+//! `CONFIG`, `INFO`, and `FUNCTION FLUSH`/`SCRIPT FLUSH` (accepted: this
+//! server keeps no functions or scripts, so there is nothing to flush).
 
 use std::time::Instant;
 
@@ -70,6 +71,120 @@ pub(super) fn config(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
     }
 }
 
+/// `INFO [section ...]`: the `server`, `clients`, `memory`, `stats` and
+/// `keyspace` sections (all of them for none, `default`, `all` or
+/// `everything`), in Redis' `field:value` layout with real figures. The
+/// memory figures cost O(keys): `used_memory` is the bytes of keys and
+/// values held, `used_memory_rss` the process' resident set.
+pub(super) fn info(db: &mut Db, args: &[Value], now: Instant) -> Reply {
+    const SECTIONS: [&str; 5] = ["server", "clients", "memory", "stats", "keyspace"];
+    let all = args.len() == 1
+        || args[1..].iter().any(|a| {
+            a.eq_ignore_case(b"default")
+                || a.eq_ignore_case(b"all")
+                || a.eq_ignore_case(b"everything")
+        });
+    let wanted = |name: &str| all || args[1..].iter().any(|a| a.eq_ignore_case(name.as_bytes()));
+    let mut out = String::new();
+    for section in SECTIONS.into_iter().filter(|s| wanted(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let s = &db.stats;
+        let fields: Vec<(&str, String)> = match section {
+            "server" => {
+                let up = now.saturating_duration_since(s.started).as_secs();
+                vec![
+                    ("redis_version", super::REDIS_VERSION.into()),
+                    ("redis_mode", "standalone".into()),
+                    (
+                        "os",
+                        format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+                    ),
+                    ("arch_bits", (usize::BITS).to_string()),
+                    ("process_id", std::process::id().to_string()),
+                    ("tcp_port", s.tcp_port.to_string()),
+                    ("uptime_in_seconds", up.to_string()),
+                    ("uptime_in_days", (up / 86_400).to_string()),
+                ]
+            }
+            "clients" => vec![("connected_clients", s.connected_clients.to_string())],
+            "memory" => {
+                let used: usize = db.live(now).map(|(k, e)| k.len() + e.value.len()).sum();
+                vec![
+                    ("used_memory", used.to_string()),
+                    ("used_memory_rss", resident_bytes().to_string()),
+                    ("maxmemory", "0".into()),
+                    ("maxmemory_policy", "noeviction".into()),
+                ]
+            }
+            "stats" => vec![
+                (
+                    "total_connections_received",
+                    s.connections_received.to_string(),
+                ),
+                ("total_commands_processed", s.commands_processed.to_string()),
+                ("expired_keys", s.expired_keys.to_string()),
+                ("evicted_keys", "0".into()),
+            ],
+            _ => {
+                let (mut keys, mut expires) = (0, 0);
+                for (_, e) in db.live(now) {
+                    keys += 1;
+                    expires += usize::from(e.expires_at.is_some());
+                }
+                if keys == 0 {
+                    vec![]
+                } else {
+                    vec![("db0", format!("keys={keys},expires={expires},avg_ttl=0"))]
+                }
+            }
+        };
+        let mut title = section.to_string();
+        title[..1].make_ascii_uppercase();
+        out.push_str(&format!("# {title}\r\n"));
+        for (k, v) in fields {
+            out.push_str(&format!("{k}:{v}\r\n"));
+        }
+    }
+    Reply::Bulk(Value::One(bytes::Bytes::from(out)))
+}
+
+/// The process' resident set in bytes (`VmRSS` of `/proc/self/status`), 0
+/// where that file does not exist.
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// `FUNCTION FLUSH [ASYNC|SYNC]`: there are no functions; accepted.
+pub(super) fn function(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
+    match args {
+        [_, _] => Reply::Simple("OK"),
+        [_, _, m] if m.eq_ignore_case(b"sync") || m.eq_ignore_case(b"async") => Reply::Simple("OK"),
+        [_, _, _] => Reply::err("FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        _ => Reply::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+            String::from_utf8_lossy(&args[1].to_bytes())
+        )),
+    }
+}
+
+/// `SCRIPT FLUSH [ASYNC|SYNC]`: there are no scripts; accepted.
+pub(super) fn script(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
+    match args {
+        [_, _] => Reply::Simple("OK"),
+        [_, _, m] if m.eq_ignore_case(b"sync") || m.eq_ignore_case(b"async") => Reply::Simple("OK"),
+        _ => Reply::err("SCRIPT FLUSH only support SYNC|ASYNC option"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{bulk, run};
@@ -88,5 +203,49 @@ mod tests {
             Reply::Array(vec![bulk("appendonly"), bulk("no")])
         );
         assert_eq!(run(&mut db, t, "CONFIG GET nothing"), Reply::Array(vec![]));
+    }
+
+    #[test]
+    fn info_reports_real_figures_by_section() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        run(&mut db, t, "SET a 12345 EX 100");
+        run(&mut db, t, "SET bb v");
+        let Reply::Bulk(all) = run(&mut db, t, "INFO") else {
+            panic!("INFO is a bulk")
+        };
+        let all = String::from_utf8_lossy(&all.to_bytes()).into_owned();
+        for want in [
+            "# Server\r\nredis_version:7.0.0\r\n",
+            "\r\n# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\n",
+            "used_memory:9\r\n",
+            &format!("process_id:{}\r\n", std::process::id()),
+        ] {
+            assert!(all.contains(want), "{want:?} in {all}");
+        }
+        let Reply::Bulk(stats) = run(&mut db, t, "INFO STATS keyspace") else {
+            panic!("INFO is a bulk")
+        };
+        let stats = String::from_utf8_lossy(&stats.to_bytes()).into_owned();
+        assert!(stats.starts_with("# Stats\r\n"), "{stats}");
+        assert!(stats.contains("total_commands_processed:3\r\n"), "{stats}");
+        assert!(!stats.contains("# Server"));
+        assert_eq!(run(&mut db, t, "INFO nosuch"), bulk(""));
+    }
+
+    #[test]
+    fn function_and_script_flush_are_accepted() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        assert_eq!(run(&mut db, t, "FUNCTION FLUSH"), Reply::Simple("OK"));
+        assert_eq!(run(&mut db, t, "SCRIPT FLUSH ASYNC"), Reply::Simple("OK"));
+        assert_eq!(
+            run(&mut db, t, "FUNCTION FLUSH x"),
+            Reply::err("FUNCTION FLUSH only supports SYNC|ASYNC option")
+        );
+        assert_eq!(
+            run(&mut db, t, "SCRIPT LOAD x"),
+            Reply::err("unknown subcommand 'LOAD'. Try SCRIPT HELP.")
+        );
     }
 }

@@ -129,6 +129,9 @@ const COMMANDS: &[Spec] = &[
     conn("unwatch", 1, session::unwatch, "Forgets about watched keys of a transaction."),
     conn("client", -2, session::client, "A container for client connection commands."),
     conn("hello", -1, session::hello, "Handshakes with the Redis server."),
+    spec("info", -1, false, NO_KEYS, server::info, "Returns information and statistics about the server.", "server"),
+    spec("function", -2, true, NO_KEYS, server::function, "A container for function commands.", "scripting"),
+    spec("script", -2, false, NO_KEYS, server::script, "A container for Lua scripts management commands.", "scripting"),
     spec("dbsize", 1, false, NO_KEYS, keyspace::dbsize, "Returns the number of keys in the database.", "server"),
     spec("flushall", -1, true, NO_KEYS, keyspace::flush, "Removes all keys from all databases.", "server"),
     spec("flushdb", -1, true, NO_KEYS, keyspace::flush, "Remove all keys from the current database.", "server"),
@@ -143,6 +146,8 @@ const SUBCOMMANDS: &[(&str, &[(&str, i64)])] = &[
     ("client", &[("id", 2), ("getname", 2), ("setname", 3)]),
     ("command", &[("count", 2), ("docs", -2), ("info", -2)]),
     ("config", &[("get", -3), ("resetstat", 2)]),
+    ("function", &[("flush", -2)]),
+    ("script", &[("flush", -2)]),
     ("object", &[("encoding", 3)]),
 ];
 
