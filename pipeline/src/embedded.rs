@@ -240,7 +240,10 @@ impl EmbeddedChannel {
 
     /// Runs every task handlers started ([`Context::spawn`](crate::Context::spawn))
     /// to completion, in the order started, and their continuations (and
-    /// the tasks those start); returns how many ran.
+    /// the tasks those start); returns how many ran. Each task runs alone
+    /// on this thread (`futures::executor::block_on`): a task that needs a
+    /// tokio runtime (timers, `spawn_blocking`) needs the caller to be
+    /// inside one.
     ///
     /// # Examples
     ///

@@ -157,6 +157,41 @@ impl Recorder {
         std::mem::take(&mut self.tasks)
     }
 
+    /// Hands everything recorded to `head`, in order, and forgets it: the
+    /// writes (with their promises), flushes and closes, then the tasks,
+    /// then auto-read if it was switched off.
+    /// [`Pipeline::set_head`](crate::Pipeline::set_head) does this when a
+    /// channel takes over a new pipeline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_pipeline::{Head, HeadOp, Recorder, Wire};
+    ///
+    /// let mut early = Recorder::default();
+    /// early.write(Wire::from(bytes::Bytes::from_static(b"hi")), None);
+    /// early.flush();
+    /// let mut channel = Recorder::default();
+    /// early.replay_into(&mut channel);
+    /// assert_eq!(channel.ops().len(), 2);
+    /// assert!(early.ops().is_empty());
+    /// ```
+    pub fn replay_into(&mut self, head: &mut dyn Head) {
+        for op in self.ops.drain(..) {
+            match op {
+                HeadOp::Write(w, p) => head.write(w, p),
+                HeadOp::Flush => head.flush(),
+                HeadOp::Close => head.close(),
+            }
+        }
+        for t in self.tasks.drain(..) {
+            head.spawn(t);
+        }
+        if !self.auto_read {
+            head.set_auto_read(false);
+        }
+    }
+
     /// Sets what [`Head::is_writable`] answers.
     ///
     /// # Examples

@@ -158,13 +158,33 @@ impl Pipeline {
     }
 
     /// Installs the channel end of the pipeline and returns the one it
-    /// replaces (the [`Recorder`] of a new pipeline, with what reached it).
+    /// replaces. If that was a [`Recorder`] (the head of a new pipeline),
+    /// what it recorded is handed to the new head first, in order: writes,
+    /// flushes and closes that handlers made while the pipeline was built
+    /// (in `handler_added`), the tasks they started, and auto-read if they
+    /// switched it off. Nothing a handler did before the channel existed
+    /// is lost.
     ///
     /// # Examples
     ///
-    /// See [`Head`].
+    /// ```
+    /// use weft_pipeline::{HeadOp, Pipeline, Recorder};
+    ///
+    /// let mut p = Pipeline::new();
+    /// p.write(bytes::Bytes::from_static(b"early").into(), None); // no channel yet
+    /// let mut old = p.set_head(Box::new(Recorder::default()));
+    /// let replayed = p.recorder().unwrap().take_ops();
+    /// assert!(matches!(replayed.front(), Some(HeadOp::Write(..))));
+    /// let old: &mut dyn std::any::Any = &mut *old;
+    /// assert!(old.downcast_mut::<Recorder>().unwrap().ops().is_empty());
+    /// ```
     pub fn set_head(&mut self, head: Box<dyn Head>) -> Box<dyn Head> {
-        std::mem::replace(&mut self.head, head)
+        let mut old = std::mem::replace(&mut self.head, head);
+        let any: &mut dyn std::any::Any = &mut *old;
+        if let Some(recorded) = any.downcast_mut::<Recorder>() {
+            recorded.replay_into(&mut *self.head);
+        }
+        old
     }
 
     /// The head, if it is a `T`.

@@ -1127,3 +1127,38 @@ fn set_auto_read_reaches_the_head_before_the_callers_queued_writes() {
     p.fire_read(Bytes::from_static(b"x").into());
     assert_eq!(entries(&l), ["auto_read:false", "returned", "write:x"]);
 }
+
+/// Writes a greeting and stops reading as soon as it is added, before any
+/// channel exists, and starts a task.
+struct Greeter;
+
+impl Handler for Greeter {
+    type In = Message;
+    type Out = Message;
+
+    fn read(&mut self, ctx: &mut Context<'_>, msg: Message) {
+        ctx.fire_read(msg);
+    }
+
+    fn handler_added(&mut self, ctx: &mut Context<'_>) {
+        ctx.write_and_flush(Bytes::from_static(b"hello"));
+        ctx.set_auto_read(false);
+        ctx.spawn(async { 7u8 }, |_this: &mut Self, ctx, n| {
+            ctx.write_and_flush(Bytes::from(vec![n]));
+        });
+    }
+}
+
+#[test]
+fn what_handlers_did_before_the_channel_existed_reaches_the_channel_in_order() {
+    let mut p = Pipeline::new();
+    p.handlers().add_last("greeter", Greeter).unwrap();
+    // The transport installs its head when the connection starts.
+    let old = p.set_head(Box::new(weft_pipeline::Recorder::default()));
+    drop(old);
+    let mut ch = EmbeddedChannel::new(p);
+    assert!(!ch.auto_read(), "auto-read off was handed over");
+    assert_eq!(ch.read_outbound_bytes().unwrap(), &b"hello"[..]);
+    assert_eq!(ch.run_tasks(), 1, "the task was handed over");
+    assert_eq!(ch.read_outbound_bytes().unwrap(), &[7u8][..]);
+}
