@@ -24,12 +24,13 @@ pub const DEFAULT_MAX_READS_PER_WAKEUP: usize = 16;
 /// its next turn). With [`DEFAULT_MAX_WRITES_PER_WAKEUP`] this is Netty's
 /// `writeSpinCount`, counted in bytes as well as calls.
 ///
-/// Chosen by measurement (`benches/fairness.sh`, see `benches/README.md`,
-/// "Transport fairness"): a small GET on a second connection of the one
-/// thread while 1 GiB downloads run waits at most about one budget's
-/// worth of `sendfile` on each other busy connection; 1 MiB moves in
-/// about 0.2 ms on loopback here, while the download keeps its throughput.
-pub const DEFAULT_WRITE_BUDGET: usize = 1024 * 1024;
+/// Two write chunks
+/// ([`DEFAULT_MAX_WRITE_CHUNK`](crate::outbound::DEFAULT_MAX_WRITE_CHUNK)):
+/// chosen with it by measurement (`benches/fairness.sh`, see
+/// `benches/README.md`, "Transport fairness"); a small answer on another
+/// connection of the thread then waits for at most about 256 KiB of
+/// `sendfile` per busy connection.
+pub const DEFAULT_WRITE_BUDGET: usize = 256 * 1024;
 
 /// Write system calls a connection may make in one turn of the event
 /// loop before it yields (Netty's `writeSpinCount` is 16).
@@ -280,9 +281,10 @@ impl ChannelConfig {
         self
     }
 
-    /// Most bytes one `sendfile` / `splice` / `writev` call may move (see
+    /// Most bytes one `sendfile` / `splice` call may move (see
     /// [`DEFAULT_MAX_WRITE_CHUNK`](crate::outbound::DEFAULT_MAX_WRITE_CHUNK),
-    /// nginx's `sendfile_max_chunk`).
+    /// nginx's `sendfile_max_chunk`); a `writev` at most this or
+    /// [`DEFAULT_GATHER_CAP`](crate::outbound::DEFAULT_GATHER_CAP).
     ///
     /// # Examples
     ///

@@ -81,13 +81,20 @@ pub const MIN_GATHER_CAP: usize = 4096;
 /// twice its `SO_SNDBUF`).
 pub const DEFAULT_GATHER_CAP: usize = 256 * 1024;
 
-/// Default cap on the bytes of one write system call (`sendfile`,
-/// `splice`, `writev`, `write`): nginx's `sendfile_max_chunk`. On
-/// loopback one uncapped `sendfile` moved ~500 MB in 133 ms while every
-/// other connection of its thread waited; 512 KiB goes out in about
-/// 0.1 ms there (see `benches/README.md`, "Transport fairness"), and
-/// costs nothing in throughput: a socket buffer takes no more at once.
-pub const DEFAULT_MAX_WRITE_CHUNK: usize = 512 * 1024;
+/// Default cap on the bytes of one file write system call (`sendfile`,
+/// `splice`, and the copying paths' `write`): nginx's `sendfile_max_chunk`.
+/// A gathering `writev` is capped at this or [`DEFAULT_GATHER_CAP`],
+/// whichever is larger.
+///
+/// On loopback one uncapped `sendfile` moved ~500 MB in 133 ms while every
+/// other connection of its thread waited (issue 12). Chosen with
+/// `benches/fairness.sh` (see `benches/README.md`, "Transport fairness"):
+/// 128 KiB calls (with a 256 KiB budget) against 512 KiB calls (1 MiB
+/// budget), three interleaved rounds of 1,000 small GETs while a 1 GiB
+/// download runs on the same thread: p50 0.50-0.79 ms vs 0.91-1.08 ms,
+/// p90 2.9-4.7 ms vs 3.4-5.4 ms (a loaded 2-core machine), and a 1 GiB
+/// download as fast (1.30-1.62 s vs 1.59-1.70 s) for no more server CPU.
+pub const DEFAULT_MAX_WRITE_CHUNK: usize = 128 * 1024;
 
 /// The smallest cap on the bytes of one write system call.
 pub const MIN_WRITE_CHUNK: usize = 4096;
@@ -252,10 +259,11 @@ impl<P: Completion> OutboundBuffer<P> {
         self.coalesce_threshold
     }
 
-    /// Caps the bytes one write system call may move (see
-    /// [`DEFAULT_MAX_WRITE_CHUNK`]), at least [`MIN_WRITE_CHUNK`]: a big
-    /// file region or buffer goes out in several calls, so no one call
-    /// holds the thread for long.
+    /// Caps the bytes one file write system call may move (see
+    /// [`DEFAULT_MAX_WRITE_CHUNK`]; a gathering `writev` may take up to
+    /// [`DEFAULT_GATHER_CAP`] if that is larger), at least
+    /// [`MIN_WRITE_CHUNK`]: a big file region or buffer goes out in several
+    /// calls, so no one call holds the thread for long.
     ///
     /// # Examples
     ///
@@ -268,7 +276,7 @@ impl<P: Completion> OutboundBuffer<P> {
     /// ```
     pub fn set_max_write_chunk(&mut self, bytes: usize) -> &mut Self {
         self.max_chunk = bytes.clamp(MIN_WRITE_CHUNK, sys::MAX_RW_COUNT);
-        self.gather_cap = self.gather_cap.min(self.max_chunk);
+        self.gather_cap = self.gather_cap.min(self.max_gather());
         self
     }
 
@@ -606,7 +614,7 @@ impl<P: Completion> OutboundBuffer<P> {
                 .unwrap_or(DEFAULT_GATHER_CAP),
             _ => DEFAULT_GATHER_CAP,
         }
-        .clamp(MIN_GATHER_CAP, self.max_chunk.max(MIN_GATHER_CAP));
+        .clamp(MIN_GATHER_CAP, self.max_gather());
         self.sink = Some(kind);
         Ok(kind)
     }
@@ -731,16 +739,20 @@ impl<P: Completion> OutboundBuffer<P> {
         Ok((g.bytes, n))
     }
 
+    /// The most one gathering write may offer: the write chunk, or
+    /// [`DEFAULT_GATHER_CAP`] if that is larger (a `writev` copies, at
+    /// several GB/s, so it may take more than a `sendfile` in the same time).
+    fn max_gather(&self) -> usize {
+        self.max_chunk.max(DEFAULT_GATHER_CAP)
+    }
+
     /// Netty's `maxBytesPerGatheringWrite`: double after a complete write
     /// that used most of the cap, halve after one that wrote less than
     /// half, never below [`MIN_GATHER_CAP`].
     fn adapt_gather_cap(&mut self, attempted: usize, written: usize) {
         if written == attempted {
             if attempted.saturating_mul(2) > self.gather_cap {
-                self.gather_cap = self
-                    .gather_cap
-                    .saturating_mul(2)
-                    .min(self.max_chunk.max(MIN_GATHER_CAP));
+                self.gather_cap = self.gather_cap.saturating_mul(2).min(self.max_gather());
             }
         } else if written < attempted / 2 {
             self.gather_cap = (self.gather_cap / 2).max(MIN_GATHER_CAP);
