@@ -18,7 +18,8 @@
 //!
 //!  each task's answer comes back to LogHandler, in request order:
 //!    produce ─▶ [ack]                         ─▶ writev
-//!    fetch   ─▶ [header][FileRegion of .log]  ─▶ writev + sendfile
+//!    fetch   ─▶ [header][FileRegion of .log]…  ─▶ writev + sendfile
+//!               (one region per segment when a fetch runs past a roll)
 //! ```
 //!
 //! Each connection runs a [`decoder::LogDecoder`] and a [`handler::LogHandler`]
@@ -63,7 +64,8 @@ use std::time::Duration;
 /// The `--fsync` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FsyncArg {
-    /// `fdatasync` before each produce is acknowledged.
+    /// `fdatasync` before each produce is acknowledged; concurrent
+    /// produces share one sync (group commit, see [`commit`]).
     Always,
     /// `fdatasync` every `--fsync-interval-ms` in the background.
     Interval,

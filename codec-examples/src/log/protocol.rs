@@ -36,7 +36,9 @@
 //! one run of records). It may answer fewer records than remain, and the
 //! consumer asks again from the next offset. A fetch at the end of
 //! the log waits up to `max_wait_ms` for new records, then answers none.
-//! A fetch past the end is an error (status 1).
+//! A fetch past the end is an error (status 1), and so is one below the
+//! oldest offset that retention kept ("offset 3 is out of range: retention
+//! deleted the records before offset 40").
 //!
 //! A frame over [`MAX_FRAME_BYTES`] is answered with status 2 and the
 //! connection is closed (the stream cannot be trusted); any other bad
@@ -69,7 +71,8 @@ pub const FETCH_HEADER_LEN: usize = 4 + 1 + 8 + 8;
 pub enum Status {
     /// Success.
     Ok = 0,
-    /// FETCH past the end of the log.
+    /// FETCH past the end of the log, or below its start (retention
+    /// deleted that segment).
     OffsetOutOfRange = 1,
     /// A malformed request or one over a limit.
     BadRequest = 2,
