@@ -11,7 +11,7 @@
 //! ```
 //!
 //! A chunk is a [`BytesMut`]: each read is split off its front and frozen
-//! into a [`Bytes`], so the views share the chunk and nothing is copied.
+//! into a [`Bytes`](bytes::Bytes), so the views share the chunk and nothing is copied.
 //! When the reader needs room and every view of the chunk's earlier reads
 //! has dropped, the chunk is reclaimed in place
 //! ([`BytesMut::try_reclaim`]: no allocation, no copy, pages already

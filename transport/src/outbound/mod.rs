@@ -10,7 +10,7 @@
 //!   `writev` of at most [`IOV_MAX`](crate::sys::IOV_MAX) iovecs and at most
 //!   an adaptive byte cap (Netty's `maxBytesPerGatheringWrite`); short
 //!   neighbouring segments are coalesced (see [`DEFAULT_COALESCE_THRESHOLD`]);
-//! - a [`FileRegion`] goes out by its [`FilePath`], `sendfile` by default;
+//! - a [`FileRegion`](weft_buf::FileRegion) goes out by its [`FilePath`], `sendfile` by default;
 //! - in-memory bytes directly before a file region are sent with
 //!   `MSG_MORE`, so a small header and the file leave in one packet.
 //!
