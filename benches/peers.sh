@@ -313,6 +313,16 @@ stop "$WEFT_RESP"
 stop "$REDIS"
 fi
 
+# --- echo load, for the echo and netty sections --------------------------------
+echo_run() { # echo_run PORT PID SEGMENTS SEGMENT_SIZE WINDOW: prints "frames/s ns-of-server-CPU-per-frame"
+  local t0 t1 fps
+  t0=$(cpu_ticks "$2")
+  fps=$(timeout $((DUR + 30)) "$BIN/echo-load" --addr "127.0.0.1:$1" --segments "$3" --segment-size "$4" \
+    --conns 4 --window "$5" --seconds "$DUR" | sed -n 's/^frames_per_s=\([0-9.]*\).*/\1/p')
+  t1=$(cpu_ticks "$2")
+  echo "$fps $(awk -v t=$((t1 - t0)) -v k="$TICK" -v f="$fps" -v d="$DUR" 'BEGIN { printf "%.1f", t / k / (f * d) * 1e9 }')"
+}
+
 # --- echo: weft echo --framing length vs Framed + LengthDelimitedCodec -------------
 if section echo; then
 FRAMED_PORT=$(free_port)
@@ -325,14 +335,6 @@ WEFT_ECHO=$!
 PIDS+=("$WEFT_ECHO")
 wait_port "$FRAMED_PORT" "$FRAMED"
 wait_port "$WEFT_ECHO_PORT" "$WEFT_ECHO"
-echo_run() { # echo_run PORT PID SEGMENTS SEGMENT_SIZE WINDOW: prints "frames/s ns-of-server-CPU-per-frame"
-  local t0 t1 fps
-  t0=$(cpu_ticks "$2")
-  fps=$(timeout $((DUR + 30)) "$BIN/echo-load" --addr "127.0.0.1:$1" --segments "$3" --segment-size "$4" \
-    --conns 4 --window "$5" --seconds "$DUR" | sed -n 's/^frames_per_s=\([0-9.]*\).*/\1/p')
-  t1=$(cpu_ticks "$2")
-  echo "$fps $(awk -v t=$((t1 - t0)) -v k="$TICK" -v f="$fps" -v d="$DUR" 'BEGIN { printf "%.1f", t / k / (f * d) * 1e9 }')"
-}
 for W in 64 1; do
   log "echo: 64-byte frames, $W in flight per connection, 4 connections"
   read -r FF FC < <(echo_run "$FRAMED_PORT" "$FRAMED" 1 64 "$W")
@@ -367,22 +369,14 @@ WEFT_ECHO=$!
 PIDS+=("$WEFT_ECHO")
 wait_port "$NETTY_PORT" "$NETTY"
 wait_port "$WEFT_ECHO_PORT" "$WEFT_ECHO"
-netty_run() { # netty_run PORT PID SEGMENTS SEGMENT_SIZE WINDOW: "frames/s ns-of-server-CPU-per-frame"
-  local t0 t1 fps
-  t0=$(cpu_ticks "$2")
-  fps=$(timeout $((DUR + 30)) "$BIN/echo-load" --addr "127.0.0.1:$1" --segments "$3" --segment-size "$4" \
-    --conns 4 --window "$5" --seconds "$DUR" | sed -n 's/^frames_per_s=\([0-9.]*\).*/\1/p')
-  t1=$(cpu_ticks "$2")
-  echo "$fps $(awk -v t=$((t1 - t0)) -v k="$TICK" -v f="$fps" -v d="$DUR" 'BEGIN { printf "%.1f", t / k / (f * d) * 1e9 }')"
-}
 log "netty: warming up the JIT"
-netty_run "$NETTY_PORT" "$NETTY" 1 64 64 > /dev/null
-netty_run "$NETTY_PORT" "$NETTY" 8 1024 16 > /dev/null
+echo_run "$NETTY_PORT" "$NETTY" 1 64 64 > /dev/null
+echo_run "$NETTY_PORT" "$NETTY" 8 1024 16 > /dev/null
 for CASE in "1 64 64 64B" "1 1024 64 1KiB" "8 1024 16 8KiB"; do
   read -r SEGS SIZE W NAME <<< "$CASE"
   log "netty: $NAME frames, $W in flight per connection"
-  read -r NF NC < <(netty_run "$NETTY_PORT" "$NETTY" "$SEGS" "$SIZE" "$W")
-  read -r WF WC < <(netty_run "$WEFT_ECHO_PORT" "$WEFT_ECHO" "$SEGS" "$SIZE" "$W")
+  read -r NF NC < <(echo_run "$NETTY_PORT" "$NETTY" "$SEGS" "$SIZE" "$W")
+  read -r WF WC < <(echo_run "$WEFT_ECHO_PORT" "$WEFT_ECHO" "$SEGS" "$SIZE" "$W")
   RESULTS+=("$(report "echo $NAME x$W frames/s vs Netty" weft "$WF" netty "$NF" '>= 1.0')")
   RESULTS+=("$(report "echo $NAME x$W CPU ns/frame vs Netty" weft "$WC" netty "$NC" '<= 1.0')")
 done
