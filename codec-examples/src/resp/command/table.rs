@@ -8,7 +8,7 @@ use super::super::db::Db;
 use super::super::reply::Reply;
 use super::super::value::Value;
 use super::session::{self, Session};
-use super::{expiry, keyspace, lcs, server, strings};
+use super::{expiry, glob, keyspace, lcs, server, strings, syntax_error};
 
 /// One command this server knows: name, Redis arity (`n` exactly, `-n` at
 /// least), flags, first/last/step key positions, summary, group.
@@ -125,7 +125,7 @@ const COMMANDS: &[Spec] = &[
     conn("multi", 1, session::multi, "Starts a transaction."),
     conn("exec", 1, session::exec, "Executes all commands in a transaction."),
     conn("discard", 1, session::discard, "Discards a transaction."),
-    conn("watch", -2, session::watch, "Monitors changes to keys to determine the execution of a transaction."),
+    Spec { keys: (1, -1, 1), ..conn("watch", -2, session::watch, "Monitors changes to keys to determine the execution of a transaction.") },
     conn("unwatch", 1, session::unwatch, "Forgets about watched keys of a transaction."),
     conn("client", -2, session::client, "A container for client connection commands."),
     conn("hello", -1, session::hello, "Handshakes with the Redis server."),
@@ -144,7 +144,16 @@ const COMMANDS: &[Spec] = &[
 /// their own, before running or queueing the request.
 const SUBCOMMANDS: &[(&str, &[(&str, i64)])] = &[
     ("client", &[("id", 2), ("getname", 2), ("setname", 3)]),
-    ("command", &[("count", 2), ("docs", -2), ("info", -2)]),
+    (
+        "command",
+        &[
+            ("count", 2),
+            ("docs", -2),
+            ("info", -2),
+            ("list", -2),
+            ("getkeys", -4),
+        ],
+    ),
     ("config", &[("get", -3), ("resetstat", 2)]),
     ("function", &[("flush", -2)]),
     ("script", &[("flush", -2)]),
@@ -194,8 +203,64 @@ pub(super) fn find(name: &Value) -> Option<&'static Spec> {
     COMMANDS.iter().find(|s| s.name.as_bytes() == &lower[..])
 }
 
+/// The ACL categories of a command, from its flags and group (Redis
+/// lists more, e.g. `@fast`/`@slow`, which this table does not know).
+fn categories(s: &Spec) -> Vec<&'static str> {
+    let mut c = vec![if s.write { "@write" } else { "@read" }];
+    c.push(match s.group {
+        "string" => "@string",
+        "generic" => "@keyspace",
+        "connection" => "@connection",
+        "scripting" => "@scripting",
+        _ => "@admin",
+    });
+    c
+}
+
+/// The key spec Redis 7 derives from first/last/step positions.
+fn key_specs(s: &Spec) -> Vec<Reply> {
+    let (first, last, step) = s.keys;
+    if first == 0 {
+        return vec![];
+    }
+    let last = if last < 0 { last } else { last - first };
+    vec![Reply::Array(vec![
+        Reply::text("flags"),
+        Reply::Array(vec![Reply::Simple(if s.write { "RW" } else { "RO" })]),
+        Reply::text("begin_search"),
+        Reply::Array(vec![
+            Reply::text("type"),
+            Reply::text("index"),
+            Reply::text("spec"),
+            Reply::Array(vec![Reply::text("index"), Reply::Integer(first)]),
+        ]),
+        Reply::text("find_keys"),
+        Reply::Array(vec![
+            Reply::text("type"),
+            Reply::text("range"),
+            Reply::text("spec"),
+            Reply::Array(vec![
+                Reply::text("lastkey"),
+                Reply::Integer(last),
+                Reply::text("keystep"),
+                Reply::Integer(step),
+                Reply::text("limit"),
+                Reply::Integer(0),
+            ]),
+        ]),
+    ])]
+}
+
+/// `COMMAND INFO`'s ten fields, as Redis 7 shapes them: name, arity,
+/// flags, first/last/step key, ACL categories, tips, key specs,
+/// subcommands (each in the same shape, named `container|sub`).
 fn command_info(s: &Spec) -> Reply {
     let flags = if s.write { "write" } else { "readonly" };
+    let subs = SUBCOMMANDS
+        .iter()
+        .find(|(n, _)| *n == s.name)
+        .map_or(&[][..], |(_, subs)| *subs);
+    let text = |t: String| Reply::Bulk(Value::One(bytes::Bytes::from(t)));
     Reply::Array(vec![
         Reply::text(s.name),
         Reply::Integer(s.arity),
@@ -203,7 +268,90 @@ fn command_info(s: &Spec) -> Reply {
         Reply::Integer(s.keys.0),
         Reply::Integer(s.keys.1),
         Reply::Integer(s.keys.2),
+        Reply::Array(categories(s).into_iter().map(Reply::text).collect()),
+        Reply::Array(vec![]),
+        Reply::Array(key_specs(s)),
+        Reply::Array(
+            subs.iter()
+                .map(|(sub, arity)| {
+                    Reply::Array(vec![
+                        text(format!("{}|{sub}", s.name)),
+                        Reply::Integer(*arity),
+                        Reply::Array(vec![Reply::Simple(flags)]),
+                        Reply::Integer(0),
+                        Reply::Integer(0),
+                        Reply::Integer(0),
+                        Reply::Array(categories(s).into_iter().map(Reply::text).collect()),
+                        Reply::Array(vec![]),
+                        Reply::Array(vec![]),
+                        Reply::Array(vec![]),
+                    ])
+                })
+                .collect(),
+        ),
     ])
+}
+
+/// `COMMAND GETKEYS command [arg ...]`: the keys of a request, by its
+/// command's key positions.
+fn getkeys(args: &[Value]) -> Reply {
+    let Some(spec) = find(&args[0]) else {
+        return Reply::err("Invalid command specified");
+    };
+    // Redis' order: the command, whether it has keys, then its arity.
+    let (first, last, step) = spec.keys;
+    if first == 0 {
+        return Reply::err("The command has no key arguments");
+    }
+    let argc = args.len() as i64;
+    if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+        return Reply::err("Invalid number of arguments specified for command");
+    }
+    let last = if last < 0 {
+        argc + last
+    } else {
+        last.min(argc - 1)
+    };
+    let mut keys = Vec::new();
+    let mut i = first;
+    while i <= last && i < argc {
+        keys.push(Reply::Bulk(args[i as usize].clone()));
+        i += step.max(1);
+    }
+    Reply::Array(keys)
+}
+
+/// `COMMAND LIST [FILTERBY MODULE name|ACLCAT category|PATTERN pattern]`.
+fn list(args: &[Value]) -> Reply {
+    let names = |keep: &dyn Fn(&Spec) -> bool| {
+        Reply::Array(
+            COMMANDS
+                .iter()
+                .filter(|s| keep(s))
+                .map(|s| Reply::text(s.name))
+                .collect(),
+        )
+    };
+    match args {
+        [] => names(&|_| true),
+        [by, kind, what] if by.eq_ignore_case(b"filterby") => {
+            let what = what.to_bytes();
+            if kind.eq_ignore_case(b"module") {
+                names(&|_| false)
+            } else if kind.eq_ignore_case(b"aclcat") {
+                names(&|s| {
+                    categories(s)
+                        .iter()
+                        .any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(&what))
+                })
+            } else if kind.eq_ignore_case(b"pattern") {
+                names(&|s| glob::matches(&what, s.name.as_bytes(), true))
+            } else {
+                syntax_error()
+            }
+        }
+        _ => syntax_error(),
+    }
 }
 
 fn command_docs(s: &Spec) -> [Reply; 2] {
@@ -220,7 +368,8 @@ fn command_docs(s: &Spec) -> [Reply; 2] {
     ]
 }
 
-/// `COMMAND [COUNT|DOCS [name...]|INFO [name...]]`.
+/// `COMMAND [COUNT|DOCS [name...]|INFO [name...]|LIST [FILTERBY ...]|GETKEYS
+/// command arg...]`.
 pub(super) fn command(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
     let Some(sub) = args.get(1).map(|a| a.to_bytes()) else {
         return Reply::Array(COMMANDS.iter().map(command_info).collect());
@@ -245,6 +394,10 @@ pub(super) fn command(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
             named(&args[2..]).into_iter().flatten().collect()
         };
         Reply::Array(specs.into_iter().flat_map(command_docs).collect())
+    } else if sub.eq_ignore_ascii_case(b"getkeys") {
+        getkeys(&args[2..])
+    } else if sub.eq_ignore_ascii_case(b"list") {
+        list(&args[2..])
     } else if sub.eq_ignore_ascii_case(b"info") {
         Reply::Array(
             named(&args[2..])
@@ -281,5 +434,53 @@ mod tests {
             panic!("COMMAND INFO is an array");
         };
         assert_eq!(info[1], Reply::Nil);
+    }
+
+    #[test]
+    fn command_info_has_redis_7s_ten_fields_and_getkeys_finds_the_keys() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        let Reply::Array(info) = run(&mut db, t, "COMMAND INFO mset") else {
+            panic!("COMMAND INFO is an array");
+        };
+        let Reply::Array(mset) = &info[0] else {
+            panic!("one array per command");
+        };
+        assert_eq!(mset.len(), 10);
+        assert_eq!(mset[1], Reply::Integer(-3));
+        assert_eq!(
+            mset[6],
+            Reply::Array(vec![Reply::text("@write"), Reply::text("@string")])
+        );
+        let keys = |line: &str, db: &mut Db| run(db, t, line);
+        assert_eq!(
+            keys("COMMAND GETKEYS MSET a 1 b 2", &mut db),
+            Reply::Array(vec![
+                Reply::Bulk(Value::from(&b"a"[..])),
+                Reply::Bulk(Value::from(&b"b"[..]))
+            ])
+        );
+        assert_eq!(
+            keys("COMMAND GETKEYS nosuch x", &mut db),
+            Reply::err("Invalid command specified")
+        );
+        assert_eq!(
+            keys("COMMAND GETKEYS get a b", &mut db),
+            Reply::err("Invalid number of arguments specified for command")
+        );
+        assert_eq!(
+            keys("COMMAND GETKEYS get", &mut db),
+            Reply::err("wrong number of arguments for 'command|getkeys' command")
+        );
+        assert_eq!(
+            keys("COMMAND GETKEYS ping x", &mut db),
+            Reply::err("The command has no key arguments")
+        );
+        let Reply::Array(strings) = run(&mut db, t, "COMMAND LIST FILTERBY ACLCAT string") else {
+            panic!("COMMAND LIST is an array");
+        };
+        assert!(strings.contains(&Reply::text("getrange")));
+        assert!(!strings.contains(&Reply::text("del")));
+        assert_eq!(run(&mut db, t, "COMMAND LIST FOO"), syntax_error());
     }
 }
