@@ -12,7 +12,8 @@
 //! prints the live heap per connection and each allocation size that grew
 //! by about one (or more) per connection: those are the per-connection
 //! pieces. Allocations are grouped by exact size, so a piece is recognised
-//! by its size (see `benches/README.md`, "Idle memory").
+//! by its size (see `benches/README.md`, "Transport fairness and idle
+//! memory").
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -139,6 +140,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     measure("a pipeline with the echo handlers", n, || {
         let mut p = Pipeline::new();
         echo_pipeline(&mut p).map(|()| p).ok()
+    });
+    measure("the same after one frame went through it", n, || {
+        let mut p = Pipeline::new();
+        echo_pipeline(&mut p).ok()?;
+        p.fire_read(weft_pipeline::Message::Bytes(bytes::Bytes::from_static(
+            b"\x00\x00\x00\x04ping",
+        )));
+        p.fire_read_complete();
+        // The recorder head keeps what was written; a socket head would not.
+        drop(p.recorder().map(|r| r.take_ops()));
+        Some(p)
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
