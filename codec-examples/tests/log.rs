@@ -361,10 +361,17 @@ fn a_consumer_fetching_while_retention_deletes_gets_offset_out_of_range_never_ga
     let mut next = 0u64;
     let (mut records, mut skipped, mut zero_gone) = (0u64, 0u64, 0u64);
     let total = BATCHES * PER_BATCH;
-    for round in 0.. {
-        assert!(round < 100_000, "the consumer did not reach the end");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the consumer did not reach the end: at {next} of {total}"
+        );
         for from in [0, next] {
-            s.write_all(&encode_fetch(from, 300, 0)).unwrap();
+            // At the end of the log the lagging consumer waits (long poll)
+            // instead of spinning while the producer is slow.
+            let wait = if from == next { 100 } else { 0 };
+            s.write_all(&encode_fetch(from, 300, wait)).unwrap();
             let (status, body) = answer(&mut s);
             match status {
                 0 => {
@@ -464,5 +471,48 @@ fn a_fetch_near_a_segment_end_answers_the_next_segments_in_the_same_response() {
     let (status, body) = answer(&mut s);
     assert_eq!(status, 0);
     assert_eq!(check_records(15, &body), (18, 40));
+    b.stop();
+}
+
+#[test]
+fn a_line_split_across_the_producers_batch_linger_arrives_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(dir.path(), &[]);
+    let mut child = weft()
+        .args([
+            "log-client",
+            "--addr",
+            &b.server.addr.to_string(),
+            "produce",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start weft log-client");
+    let mut input = child.stdin.take().expect("stdin");
+    // The client sends "first" once no more input comes for its 5 ms
+    // linger; the half line read meanwhile must not be lost.
+    input.write_all(b"first\nsec").unwrap();
+    input.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    input.write_all(b"ond\nthird").unwrap();
+    drop(input);
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(TIMEOUT) {
+        Ok(out) => out.expect("output"),
+        Err(_) => {
+            // SAFETY: `pid` is our child, not yet reaped; kill has no
+            // memory effects.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("log-client produce did not finish in {TIMEOUT:?}");
+        }
+    };
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(b.fetch(0, 1 << 20), "first\nsecond\nthird\n");
     b.stop();
 }

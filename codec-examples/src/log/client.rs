@@ -81,11 +81,14 @@ pub async fn produce(addr: SocketAddr, batch: usize) -> io::Result<()> {
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut out = io::stdout().lock();
     let mut eof = false;
+    // Outlives each batch: `read_until` keeps what it read of a line when
+    // the linger timeout cancels it, and the line goes on in the next batch
+    // (a fresh buffer per line lost those bytes: "record 7" arrived as " 7").
+    let mut line = Vec::new();
     while !eof {
         let mut records: Vec<Vec<u8>> = Vec::new();
         let mut bytes = 0usize;
         while records.len() < batch && bytes < MAX_FRAME_BYTES / 2 {
-            let mut line = Vec::new();
             let n = if records.is_empty() {
                 stdin.read_until(b'\n', &mut line).await?
             } else {
@@ -96,7 +99,11 @@ pub async fn produce(addr: SocketAddr, batch: usize) -> io::Result<()> {
             };
             if n == 0 {
                 eof = true;
-                break;
+                if line.is_empty() {
+                    break;
+                }
+                // The last line had no newline and its start came before a
+                // linger timeout: it is a record too.
             }
             if line.last() == Some(&b'\n') {
                 line.pop();
@@ -105,7 +112,10 @@ pub async fn produce(addr: SocketAddr, batch: usize) -> io::Result<()> {
                 }
             }
             bytes += line.len() + 4;
-            records.push(line);
+            records.push(std::mem::take(&mut line));
+            if eof {
+                break;
+            }
         }
         if records.is_empty() {
             break;
