@@ -17,8 +17,12 @@
 //!  producer C:                 write ─ wait ───────── not covered (14): lead the next sync ─▶ ack
 //! ```
 //!
-//! A failed sync is reported to its leader only; each waiter that it did
-//! not cover then leads a sync of its own and gets that one's result.
+//! A failed sync fails its leader, every producer waiting for it and every
+//! later one: after a failed `fdatasync` Linux may drop the dirty pages'
+//! error state, so a second sync can report success for data that never
+//! reached the disk (PostgreSQL's "fsyncgate"; PostgreSQL stops the server).
+//! Nothing is acknowledged from then on; a restart recovers the log from
+//! what is really on disk.
 
 use std::io;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -33,6 +37,22 @@ struct State {
     waiting: usize,
     /// Syncs run so far.
     syncs: u64,
+    /// The first failed sync, as (kind, message): every caller fails with it.
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl State {
+    fn check(&self) -> io::Result<()> {
+        match &self.failed {
+            Some((kind, msg)) => Err(io::Error::new(
+                *kind,
+                format!(
+                    "an earlier fdatasync failed ({msg}): nothing is acknowledged until a restart"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Makes the log durable up to an offset, one sync at a time for any
@@ -88,7 +108,8 @@ impl GroupCommit {
     ///
     /// # Errors
     ///
-    /// The error of the `sync` this caller ran.
+    /// The error of the `sync` this caller ran, or of any earlier failed
+    /// one (see the module docs).
     ///
     /// # Examples
     ///
@@ -100,6 +121,7 @@ impl GroupCommit {
     ) -> io::Result<()> {
         let mut st = self.lock();
         loop {
+            st.check()?;
             if st.durable >= end {
                 return Ok(());
             }
@@ -110,11 +132,12 @@ impl GroupCommit {
                 st = self.lock();
                 st.syncing = false;
                 st.syncs += 1;
-                if let Ok(upto) = result {
-                    st.durable = st.durable.max(upto);
+                match &result {
+                    Ok(upto) => st.durable = st.durable.max(*upto),
+                    Err(e) => st.failed = Some((e.kind(), e.to_string())),
                 }
                 self.done.notify_all();
-                // Covered, unless the sync failed or started before our write.
+                // Covered, unless the sync started before our write.
                 result?;
                 continue;
             }
@@ -232,13 +255,37 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_sync_is_its_leaders_error_and_the_next_caller_tries_again() {
-        let commit = GroupCommit::new(0);
-        let err = commit
-            .wait_durable(1, || Err(io::Error::other("EIO")))
-            .unwrap_err();
-        assert_eq!(err.to_string(), "EIO");
+    fn after_a_failed_sync_nothing_is_acknowledged_not_even_what_was_durable() {
+        let commit = Arc::new(GroupCommit::new(0));
         commit.wait_durable(1, || Ok(1)).unwrap();
+        let (release, gate) = mpsc::channel::<()>();
+        let leader = {
+            let commit = commit.clone();
+            std::thread::spawn(move || {
+                commit.wait_durable(2, || {
+                    gate.recv().unwrap();
+                    Err(io::Error::other("EIO"))
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !commit.lock().syncing {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let waiter = {
+            let commit = commit.clone();
+            std::thread::spawn(move || commit.wait_durable(3, || panic!("no second sync")))
+        };
+        until_waiting(&commit, 1);
+        release.send(()).unwrap();
+        assert_eq!(leader.join().unwrap().unwrap_err().to_string(), "EIO");
+        let later = "an earlier fdatasync failed (EIO): nothing is acknowledged until a restart";
+        assert_eq!(waiter.join().unwrap().unwrap_err().to_string(), later);
+        let err = commit
+            .wait_durable(1, || panic!("no sync after a failure"))
+            .unwrap_err();
+        assert_eq!(err.to_string(), later);
         assert_eq!(commit.syncs(), 2);
     }
 }
