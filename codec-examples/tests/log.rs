@@ -516,3 +516,59 @@ fn a_line_split_across_the_producers_batch_linger_arrives_whole() {
     assert_eq!(b.fetch(0, 1 << 20), "first\nsecond\nthird\n");
     b.stop();
 }
+
+#[test]
+fn retain_age_deletes_sealed_segments_once_they_are_older_but_keeps_the_active_one() {
+    use weft_examples::log::protocol::{encode_fetch, encode_produce};
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::start(
+        dir.path(),
+        &["--segment-bytes", "2048", "--retain-age", "1s"],
+    );
+    let mut s = TcpStream::connect(b.server.addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    // 40 records of 116 bytes: segments from 0, 17 and 34 (the active one).
+    for i in 0..40 {
+        let payload = format!("record {i:02} {}", "z".repeat(90));
+        s.write_all(&encode_produce(&[payload.as_bytes()])).unwrap();
+        assert_eq!(answer(&mut s).0, 0);
+    }
+    // The broker's timer deletes the two sealed segments a second after
+    // their last append (one pass may see only the older one past its
+    // age); the active one stays however old it gets.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let mut seen = Vec::new();
+    loop {
+        s.write_all(&encode_fetch(0, 1 << 20, 0)).unwrap();
+        let (status, body) = answer(&mut s);
+        let now = (
+            status,
+            String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned(),
+        );
+        if seen.last() != Some(&now) {
+            seen.push(now);
+        }
+        if status == 1 && body.ends_with(b"before offset 34") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{seen:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out_of_range: Vec<&String> = seen
+        .iter()
+        .filter(|(st, _)| *st == 1)
+        .map(|(_, m)| m)
+        .collect();
+    for m in &out_of_range {
+        assert!(
+            *m == "offset 0 is out of range: retention deleted the records before offset 17"
+                || *m == "offset 0 is out of range: retention deleted the records before offset 34",
+            "{m}"
+        );
+    }
+    s.write_all(&encode_fetch(34, 1 << 20, 0)).unwrap();
+    let (status, body) = answer(&mut s);
+    assert_eq!(status, 0);
+    assert_eq!(check_records(34, &body), (40, 40));
+    b.stop();
+}
