@@ -372,3 +372,28 @@ fn info_counts_the_connections_and_names_the_port() {
         "{info}"
     );
 }
+
+#[test]
+fn client_list_shows_every_connection_with_its_name_and_address() {
+    let server = Server::start_resp();
+    let mut named = server.connect();
+    named
+        .write_all(b"CLIENT SETNAME worker-7\r\nPING\r\n")
+        .expect("write");
+    assert_eq!(read_reply(&mut named, 12), b"+OK\r\n+PONG\r\n");
+    let list = server.cli(&["CLIENT", "LIST"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    let worker = lines
+        .iter()
+        .find(|l| l.contains(" name=worker-7 "))
+        .unwrap_or_else(|| panic!("no worker-7 line in {list}"));
+    let addr = named.local_addr().expect("local addr");
+    assert!(worker.contains(&format!(" addr={addr} ")), "{worker}");
+    assert!(worker.contains(" cmd=ping "), "{worker}");
+    let me = lines
+        .iter()
+        .find(|l| !l.contains("worker-7"))
+        .expect("redis-cli's own line");
+    assert!(me.contains(" cmd=client|list "), "{me}");
+}

@@ -414,7 +414,7 @@ fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
         "INFO" => vec![rng.pick(&["nosuch", "replication2"]).into()],
         "MULTI" | "EXEC" | "DISCARD" | "UNWATCH" => vec![],
         "WATCH" => keys(rng),
-        "CLIENT" => match rng.below(5) {
+        "CLIENT" => match rng.below(6) {
             0 => vec!["GETNAME".into()],
             1 => vec![
                 "SETNAME".into(),
@@ -422,6 +422,17 @@ fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
             ],
             2 => vec!["SETNAME".into()],
             3 => vec!["NOSUCH".into()],
+            // Only CLIENT LIST's errors: its lines hold ids and addresses.
+            4 if rng.chance(50) => vec![
+                "LIST".into(),
+                "TYPE".into(),
+                rng.pick(&["nosuch", "x"]).into(),
+            ],
+            4 => vec![
+                "LIST".into(),
+                "ID".into(),
+                rng.pick(&["abc", "0", "-1"]).into(),
+            ],
             _ => vec!["GETNAME".into(), "extra".into()],
         },
         // Never HELLO 3 (Redis would switch to RESP3) nor a valid HELLO 2

@@ -21,6 +21,7 @@ use super::command::{execute_in, After, Session};
 use super::db::{Db, SWEEP_BATCH};
 use super::decoder::{RespDecoder, RespFrame};
 use super::reply::{Reply, ReplyWriter};
+use super::stats::ClientInfo;
 use super::value::Value;
 
 /// How often the background sweep removes expired keys (Redis' `hz` 10).
@@ -112,13 +113,13 @@ impl RespHandler {
                     if after == After::Close {
                         // Requests after QUIT are not run.
                         self.close_after_reply = true;
-                        return;
+                        break;
                     }
                 }
                 RespFrame::ProtocolError(e) => {
                     self.out.push(&Reply::err(e));
                     self.close_after_reply = true;
-                    return;
+                    break;
                 }
             }
             // A long pipeline in one read is answered in pieces of bounded size.
@@ -127,6 +128,8 @@ impl RespHandler {
                 self.unflushed = true;
             }
         }
+        // CLIENT LIST's line for this connection, once per batch.
+        self.session.report(&mut db, now);
     }
 
     /// Writes what the batch left, flushes once, and closes after a
@@ -169,9 +172,15 @@ impl Handler for RespHandler {
             Event::ReadComplete => self.send(ctx),
             Event::Writability(writable) => ctx.set_auto_read(writable),
             Event::Active => {
+                let ch = weft_transport::Channel::from_context(ctx);
+                let (peer, local) = ch.map_or((None, None), |c| (c.peer_addr(), c.local_addr()));
+                let now = ctx.now();
                 let mut db = lock(&self.db);
                 db.stats.connections_received += 1;
                 db.stats.connected_clients += 1;
+                db.stats
+                    .clients
+                    .insert(self.session.id(), ClientInfo::new(peer, local, now));
             }
             // The key space stops counting changes to keys only this
             // connection watched.
@@ -179,6 +188,7 @@ impl Handler for RespHandler {
                 let mut db = lock(&self.db);
                 self.session.release(&mut db);
                 db.stats.connected_clients = db.stats.connected_clients.saturating_sub(1);
+                db.stats.clients.remove(&self.session.id());
             }
             _ => {}
         }

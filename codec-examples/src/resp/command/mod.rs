@@ -115,10 +115,13 @@ pub fn execute_in(
         session.refuse();
         return (wrong_arity(spec.name), After::Continue);
     }
-    if let Err(e) = table::check_subcommand(spec, args) {
-        session.refuse();
-        return (e, After::Continue);
-    }
+    let sub = match table::check_subcommand(spec, args) {
+        Ok(sub) => sub,
+        Err(e) => {
+            session.refuse();
+            return (e, After::Continue);
+        }
+    };
     if session.in_transaction() && !session::runs_in_transaction(spec.name) {
         session.queue(args);
         return (Reply::Simple("QUEUED"), After::Continue);
@@ -129,6 +132,7 @@ pub fn execute_in(
     };
     // Counted once run, as Redis counts: INFO does not count itself.
     db.stats.commands_processed += 1;
+    session.last_cmd = (spec.name, sub);
     let after = if spec.name == "quit" {
         After::Close
     } else {

@@ -54,6 +54,8 @@ pub struct Session {
     dirty: bool,
     /// Watched keys and the modification count each had.
     watching: Vec<(Bytes, u64)>,
+    /// The last command run, and its subcommand (`CLIENT LIST`'s `cmd`).
+    pub(super) last_cmd: (&'static str, Option<&'static str>),
 }
 
 impl Default for Session {
@@ -78,6 +80,7 @@ impl Session {
             queued: None,
             dirty: false,
             watching: Vec::new(),
+            last_cmd: ("NULL", None),
         }
     }
 
@@ -103,6 +106,29 @@ impl Session {
     pub fn release(&mut self, db: &mut Db) {
         for (k, _) in self.watching.drain(..) {
             db.unwatch(&k);
+        }
+    }
+
+    /// Brings this connection's line of `CLIENT LIST` up to date with what
+    /// it ran at `now` (once per read batch).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use weft_examples::resp::{command::Session, db::Db, stats::ClientInfo};
+    /// let (s, mut db, now) = (Session::new(), Db::new(), Instant::now());
+    /// db.stats.clients.insert(s.id(), ClientInfo::new(None, None, now));
+    /// s.report(&mut db, now);
+    /// ```
+    pub fn report(&self, db: &mut Db, now: Instant) {
+        if let Some(c) = db.stats.clients.get_mut(&self.id) {
+            c.last = now;
+            c.cmd = self.last_cmd;
+            c.multi = self.queued.as_ref().map(Vec::len);
+            if c.name != self.name {
+                c.name.clone_from(&self.name);
+            }
         }
     }
 
@@ -199,6 +225,54 @@ pub(super) fn unwatch(s: &mut Session, db: &mut Db, _args: &[Value], _now: Insta
     Reply::Simple("OK")
 }
 
+/// `CLIENT LIST` (every connection, or by `TYPE`/`ID`) and `CLIENT INFO`
+/// (this one): a line per connection. This connection's own line shows the
+/// command running now, as in Redis.
+fn client_list(s: &mut Session, db: &mut Db, args: &[Value], now: Instant) -> Reply {
+    s.report(db, now);
+    let info = args[1].eq_ignore_case(b"info");
+    let mut ids: Option<Vec<u64>> = info.then(|| vec![s.id]);
+    let mut normal = true;
+    // Redis' shapes: `TYPE t` exactly, or `ID id [id ...]`.
+    match &args[2..] {
+        [] => {}
+        [by, t] if !info && by.eq_ignore_case(b"type") => {
+            normal = t.eq_ignore_case(b"normal");
+            let known = ["normal", "master", "replica", "slave", "pubsub"];
+            if !known.iter().any(|k| t.eq_ignore_case(k.as_bytes())) {
+                return Reply::err(format!(
+                    "Unknown client type '{}'",
+                    String::from_utf8_lossy(&t.to_bytes())
+                ));
+            }
+        }
+        [by, rest @ ..] if !info && !rest.is_empty() && by.eq_ignore_case(b"id") => {
+            let mut wanted = Vec::new();
+            for a in rest {
+                // Any 64-bit integer is an id to look for (none is <= 0).
+                match a.to_i64() {
+                    Some(n) => wanted.extend(u64::try_from(n).ok()),
+                    None => return Reply::err("Invalid client ID"),
+                }
+            }
+            ids = Some(wanted);
+        }
+        _ => return super::syntax_error(),
+    }
+    let mut out = String::new();
+    for (id, c) in &db.stats.clients {
+        if !normal || ids.as_ref().is_some_and(|ids| !ids.contains(id)) {
+            continue;
+        }
+        let mut c = c.clone();
+        if *id == s.id {
+            c.cmd = ("client", Some(if info { "info" } else { "list" }));
+        }
+        out.push_str(&c.line(*id, now));
+    }
+    Reply::Bulk(Value::One(Bytes::from(out)))
+}
+
 /// Sets the connection name as Redis' `clientSetNameOrReply` does: an
 /// empty name clears it; spaces, newlines and other bytes outside `!`..`~`
 /// are refused.
@@ -213,12 +287,14 @@ fn set_name(s: &mut Session, name: &Value) -> Result<(), Reply> {
     Ok(())
 }
 
-/// `CLIENT ID|SETNAME name|GETNAME`. `LIST`, `INFO` and the others need a
-/// registry of connections this server does not keep.
-pub(super) fn client(s: &mut Session, _db: &mut Db, args: &[Value], _now: Instant) -> Reply {
+/// `CLIENT ID|SETNAME name|GETNAME|LIST [TYPE t] [ID id ...]|INFO`.
+pub(super) fn client(s: &mut Session, db: &mut Db, args: &[Value], now: Instant) -> Reply {
     let sub = &args[1];
     let arity =
         |n: usize, name: &str| (args.len() != n).then(|| wrong_arity(&format!("client|{name}")));
+    if sub.eq_ignore_case(b"list") || sub.eq_ignore_case(b"info") {
+        return client_list(s, db, args, now);
+    }
     if sub.eq_ignore_case(b"id") {
         arity(2, "id").unwrap_or(Reply::Integer(s.id as i64))
     } else if sub.eq_ignore_case(b"getname") {

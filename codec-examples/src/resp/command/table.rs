@@ -143,7 +143,16 @@ const COMMANDS: &[Spec] = &[
 /// (counting the container's name): Redis 7 checks them, as commands of
 /// their own, before running or queueing the request.
 const SUBCOMMANDS: &[(&str, &[(&str, i64)])] = &[
-    ("client", &[("id", 2), ("getname", 2), ("setname", 3)]),
+    (
+        "client",
+        &[
+            ("id", 2),
+            ("getname", 2),
+            ("setname", 3),
+            ("list", -2),
+            ("info", 2),
+        ],
+    ),
     (
         "command",
         &[
@@ -162,12 +171,13 @@ const SUBCOMMANDS: &[(&str, &[(&str, i64)])] = &[
 
 /// Checks the subcommand of a container command (`CLIENT SETNAME ...`):
 /// that it exists and has the right number of arguments.
-pub(super) fn check_subcommand(spec: &Spec, args: &[Value]) -> Result<(), Reply> {
+/// Returns the subcommand's name.
+pub(super) fn check_subcommand(spec: &Spec, args: &[Value]) -> Result<Option<&'static str>, Reply> {
     let Some((_, subs)) = SUBCOMMANDS.iter().find(|(n, _)| *n == spec.name) else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(sub) = args.get(1) else {
-        return Ok(());
+        return Ok(None);
     };
     let Some((name, arity)) = subs.iter().find(|(n, _)| sub.eq_ignore_case(n.as_bytes())) else {
         return Err(Reply::err(format!(
@@ -180,7 +190,7 @@ pub(super) fn check_subcommand(spec: &Spec, args: &[Value]) -> Result<(), Reply>
     if (*arity > 0 && argc != *arity) || argc < -arity {
         return Err(super::wrong_arity(&format!("{}|{name}", spec.name)));
     }
-    Ok(())
+    Ok(Some(name))
 }
 
 /// The command named by `name`, any case. The name is lowered once into a
