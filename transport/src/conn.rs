@@ -43,7 +43,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::io::Interest;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use weft_pipeline::{Head, Message, Pipeline, PipelineError, Task, Wire, WritePromise};
+use weft_pipeline::{Head, Message, Pipeline, PipelineError, Task, TaskDone, Wire, WritePromise};
 
 use crate::channel::{Channel, Command, Shared};
 use crate::config::ChannelConfig;
@@ -137,7 +137,9 @@ struct Conn {
     rb: AdaptiveRecvBuf,
     stats: Arc<Stats>,
     shared: Arc<Shared>,
-    tasks: FuturesOrdered<Task>,
+    /// Tasks handlers started; `None` while there are none (an empty
+    /// `FuturesOrdered` still holds two allocations, ~150 B a connection).
+    tasks: Option<FuturesOrdered<Task>>,
     max_reads: usize,
     /// Bytes and write calls one turn may use (see `DEFAULT_WRITE_BUDGET`).
     write_budget: usize,
@@ -190,7 +192,7 @@ pub(crate) fn start(
         rb: AdaptiveRecvBuf::with_sizes(min, initial, max),
         stats,
         shared: channel.shared.clone(),
-        tasks: FuturesOrdered::new(),
+        tasks: None,
         max_reads: cfg.max_reads,
         write_budget: cfg.write_budget.max(1),
         max_writes: cfg.max_writes.max(1),
@@ -262,7 +264,7 @@ impl Conn {
                 let timer = self.pipeline.next_deadline().map(Instant::from_std);
                 let close_at = self.closing;
                 let reading = self.head().auto_read && !self.read_eof && self.closing.is_none();
-                let tasks = !self.tasks.is_empty();
+                let tasks = self.tasks.as_ref().is_some_and(|t| !t.is_empty());
                 let interest = match (writing, reading) {
                     (true, true) => Interest::READABLE | Interest::WRITABLE,
                     (true, false) => Interest::WRITABLE,
@@ -309,7 +311,7 @@ impl Conn {
                         }
                         Err(e) => self.fail(e),
                     },
-                    done = self.tasks.next(), if tasks => {
+                    done = next_task(&mut self.tasks), if tasks => {
                         if let Some(done) = done {
                             self.dispatch(|p| p.complete(done));
                         }
@@ -338,6 +340,12 @@ impl Conn {
             self.rb.release();
         }
         head.out.release_idle();
+        if head.tasks.is_empty() && head.tasks.capacity() > 0 {
+            head.tasks = Vec::new();
+        }
+        if self.tasks.as_ref().is_some_and(|t| t.is_empty()) {
+            self.tasks = None;
+        }
         let held = head.out.held_capacity() + self.rb.held_capacity();
         self.shared.set_held(held as u64);
     }
@@ -356,7 +364,9 @@ impl Conn {
         loop {
             let head = head_of(&mut self.pipeline);
             for t in head.tasks.drain(..) {
-                self.tasks.push_back(t);
+                self.tasks
+                    .get_or_insert_with(FuturesOrdered::new)
+                    .push_back(t);
             }
             let close = std::mem::take(&mut head.close_requested);
             if close {
@@ -493,6 +503,14 @@ impl Conn {
 
 fn closed_error() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the channel is closed")
+}
+
+/// The next finished task, if there are tasks (the caller checks).
+async fn next_task(tasks: &mut Option<FuturesOrdered<Task>>) -> Option<TaskDone> {
+    match tasks {
+        Some(t) => t.next().await,
+        None => None,
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -187,3 +187,50 @@ async fn connections_past_max_connections_are_closed_at_once_and_counted() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn tasks_handlers_spawn_still_answer_and_leave_nothing_held() {
+    timeout(TEST_TIMEOUT, async {
+        /// Answers each read after an asynchronous step, in order.
+        struct Later;
+        impl Handler for Later {
+            type In = Message;
+            type Out = Nothing;
+            fn read(&mut self, ctx: &mut Context<'_, Nothing>, msg: Message) {
+                let got = msg.to_bytes().unwrap_or_default();
+                let step = async move {
+                    tokio::task::yield_now().await;
+                    got
+                };
+                ctx.spawn(step, |_this: &mut Self, ctx, got| ctx.write_and_flush(got));
+            }
+        }
+        let (chan_tx, mut chans) = mpsc::unbounded_channel::<Channel>();
+        let server = ServerBuilder::new()
+            .on_channel(move |ch| {
+                let _ = chan_tx.send(ch);
+            })
+            .bind_tcp("127.0.0.1:0".parse().unwrap(), |p| {
+                p.handlers().add_last("later", Later)?;
+                Ok(())
+            })
+            .unwrap();
+        let mut c = tokio::net::TcpStream::connect(server.local_addr().unwrap())
+            .await
+            .unwrap();
+        let ch = chans.recv().await.unwrap();
+        // Three rounds: the task list is made, emptied and made again.
+        for round in 0..3u8 {
+            let msg = [b'a' + round; 5];
+            c.write_all(&msg).await.unwrap();
+            let mut back = [0u8; 5];
+            c.read_exact(&mut back).await.unwrap();
+            assert_eq!(back, msg);
+            barrier(&ch).await;
+            assert_eq!(ch.held_bytes(), 0);
+        }
+        server.shutdown(Duration::from_secs(1)).await.unwrap();
+    })
+    .await
+    .unwrap();
+}
