@@ -372,6 +372,24 @@ fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
             v
         }
         "SETNX" => vec![key(rng), val(rng)],
+        // The parameters both servers have the same values for.
+        "CONFIG" => match rng.below(4) {
+            0 => vec!["RESETSTAT".into()],
+            1 => vec!["NOSUCH".into()],
+            _ => vec![
+                "GET".into(),
+                rng.pick(&[
+                    "save",
+                    "appendonly",
+                    "maxmemory",
+                    "proto-max-bulk-len",
+                    "nosuch",
+                    "*max-bulk*",
+                    "SAVE",
+                ])
+                .into(),
+            ],
+        },
         // The keys of a generated request of another command.
         "COMMAND" => {
             let inner = rng.pick(&[
@@ -570,6 +588,7 @@ const NAMES: &[(&str, usize)] = &[
     ("PTTL", 5),
     ("PERSIST", 3),
     ("SETNX", 3),
+    ("CONFIG", 2),
     ("COMMAND", 3),
     ("FUNCTION", 1),
     ("SCRIPT", 1),

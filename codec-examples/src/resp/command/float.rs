@@ -12,6 +12,9 @@ use std::cmp::Ordering;
 /// overflows or underflows, which Redis reports as not a valid float.
 const MAX_DECIMAL_EXPONENT: i64 = 5000;
 
+/// Longest string read as a number, as Redis' `MAX_LONG_DOUBLE_CHARS`.
+const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
+
 /// Largest binary exponent of a finite x87 extended value (of its top bit).
 const MAX_BINARY_EXPONENT: i64 = 16383;
 
@@ -242,6 +245,11 @@ fn finite(neg: bool, mant: u64, exp: i64) -> Option<Ext> {
 /// the whole string consumed, no NaN, no overflow; decimal (with an
 /// exponent), `0x` hexadecimal (with a `p` exponent), `inf`/`infinity`.
 pub(super) fn parse(s: &[u8]) -> Option<Parsed> {
+    // Redis' string2ld refuses a string of its buffer's size or more
+    // (MAX_LONG_DOUBLE_CHARS), before looking at it.
+    if s.len() >= MAX_LONG_DOUBLE_CHARS {
+        return None;
+    }
     let (neg, body) = match s.first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),

@@ -50,14 +50,28 @@ pub(super) fn config(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
         if args.len() < 3 {
             return Reply::err("wrong number of arguments for 'config|get' command");
         }
+        // As Redis 7: a plain name is answered under the name as asked,
+        // a pattern under the parameters' own names; each parameter once.
         let mut out = Vec::new();
-        for (name, value) in CONFIG {
-            if args[2..]
-                .iter()
-                .any(|p| glob::matches(&p.to_bytes(), name.as_bytes(), true))
-            {
-                out.push(Reply::text(name));
-                out.push(Reply::text(value));
+        let mut seen: Vec<&str> = Vec::new();
+        for p in &args[2..] {
+            let p = p.to_bytes();
+            let plain = !p.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+            for (name, value) in CONFIG {
+                let hit = if plain {
+                    p.eq_ignore_ascii_case(name.as_bytes())
+                } else {
+                    glob::matches(&p, name.as_bytes(), true)
+                };
+                if hit && !seen.contains(name) {
+                    seen.push(name);
+                    out.push(if plain {
+                        Reply::Bulk(Value::One(p.clone()))
+                    } else {
+                        Reply::text(name)
+                    });
+                    out.push(Reply::text(value));
+                }
             }
         }
         Reply::Array(out)
