@@ -219,7 +219,9 @@ impl ServerBuilder {
         }
     }
 
-    /// Socket options and buffer settings of accepted connections.
+    /// Socket options and buffer settings of accepted connections. Replaces
+    /// the whole configuration, including what setters such as
+    /// [`write_budget`](Self::write_budget) set before.
     ///
     /// # Examples
     ///
@@ -269,6 +271,49 @@ impl ServerBuilder {
     /// ```
     pub fn reuse_port(&mut self, on: bool) -> &mut Self {
         self.reuse_port = on;
+        self
+    }
+
+    /// Bytes each connection writes in one turn of its thread's event loop
+    /// before the other connections run (see
+    /// [`DEFAULT_WRITE_BUDGET`](crate::DEFAULT_WRITE_BUDGET)); the same as
+    /// [`ChannelConfig::write_budget`] on [`config`](Self::config).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ServerBuilder::new().write_budget(512 * 1024);
+    /// ```
+    pub fn write_budget(&mut self, bytes: usize) -> &mut Self {
+        self.config.write_budget(bytes);
+        self
+    }
+
+    /// Write system calls each connection makes in one turn before the
+    /// other connections run (see
+    /// [`DEFAULT_MAX_WRITES_PER_WAKEUP`](crate::DEFAULT_MAX_WRITES_PER_WAKEUP)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ServerBuilder::new().max_writes_per_wakeup(8);
+    /// ```
+    pub fn max_writes_per_wakeup(&mut self, n: usize) -> &mut Self {
+        self.config.max_writes_per_wakeup(n);
+        self
+    }
+
+    /// Most bytes one `sendfile` / `splice` call moves (see
+    /// [`DEFAULT_MAX_WRITE_CHUNK`](crate::outbound::DEFAULT_MAX_WRITE_CHUNK),
+    /// nginx's `sendfile_max_chunk`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ServerBuilder::new().max_write_chunk(256 * 1024);
+    /// ```
+    pub fn max_write_chunk(&mut self, bytes: usize) -> &mut Self {
+        self.config.max_write_chunk(bytes);
         self
     }
 

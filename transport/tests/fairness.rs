@@ -53,12 +53,11 @@ async fn a_second_connection_is_answered_while_a_gib_file_region_goes_out() {
         let file = Arc::new(sparse_gib());
         let (chan_tx, mut chans) = mpsc::unbounded_channel::<Channel>();
         let chunk = 256 * 1024;
-        let mut cfg = ChannelConfig::default();
-        cfg.max_write_chunk(chunk).write_budget(512 * 1024);
         // One server thread serves both connections.
         let server = ServerBuilder::new()
             .threads(1)
-            .config(cfg)
+            .max_write_chunk(chunk)
+            .write_budget(512 * 1024)
             .on_channel(move |ch| {
                 let _ = chan_tx.send(ch);
             })
