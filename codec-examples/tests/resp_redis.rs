@@ -96,6 +96,16 @@ enum Resp {
     Array(Option<Vec<Resp>>),
     /// The server closed the connection (or sent nothing) instead of a reply.
     Closed,
+    /// RESP3 `_`.
+    Null,
+    /// RESP3 `%`.
+    Map(Vec<(Resp, Resp)>),
+    /// RESP3 `~`.
+    Set(Vec<Resp>),
+    /// RESP3 `=`: format and text.
+    Verbatim(Vec<u8>),
+    /// RESP3 `,`, `#`, `(`: the text as sent.
+    Other(String),
 }
 
 /// A blocking RESP2 client: requests as arrays of bulk strings.
@@ -163,6 +173,16 @@ impl Client {
             }
             "*" if n() < 0 => Resp::Array(None),
             "*" => Resp::Array(Some((0..n()).map(|_| self.read()).collect())),
+            "_" => Resp::Null,
+            "%" => Resp::Map((0..n()).map(|_| (self.read(), self.read())).collect()),
+            "~" => Resp::Set((0..n()).map(|_| self.read()).collect()),
+            "=" => {
+                let mut v = vec![0; n() as usize + 2];
+                self.r.read_exact(&mut v).expect("verbatim body");
+                v.truncate(v.len() - 2);
+                Resp::Verbatim(v)
+            }
+            "," | "#" | "(" => Resp::Other(l),
             _ => panic!("not a RESP2 reply: {l:?}"),
         }
     }
@@ -780,6 +800,39 @@ fn start_both() -> Option<(Redis, Server)> {
         return None;
     };
     Some((redis, Server::start(&["resp"])))
+}
+
+#[test]
+fn random_commands_over_resp3_get_the_replies_redis_gives() {
+    let Some((redis, weft)) = start_both() else {
+        return;
+    };
+    let mut r = Client::connect(redis.addr);
+    let mut w = Client::connect(weft.addr);
+    let hello = [b"HELLO".to_vec(), b"3".to_vec()];
+    // The descriptions differ in id and version; both must be RESP3 maps
+    // saying proto 3.
+    for (who, c) in [("redis", &mut r), ("weft", &mut w)] {
+        let Resp::Map(fields) = c.call(&hello) else {
+            panic!("{who}: HELLO 3 answers a map");
+        };
+        let proto = fields
+            .iter()
+            .find(|(k, _)| *k == Resp::Bulk(Some(b"proto".to_vec())))
+            .map(|(_, v)| v.clone());
+        assert_eq!(proto, Some(Resp::Integer(3)), "{who}");
+    }
+    for c in [&mut r, &mut w] {
+        c.call(&[b"FLUSHALL".to_vec()]);
+    }
+    let (sent, all) = compare(4, &mut r, &mut w);
+    assert!(sent >= 500, "only {sent} commands ran within the budget");
+    assert!(
+        all.is_empty(),
+        "{} of {sent} RESP3 replies differ from redis-server:\n{}",
+        all.len(),
+        all.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `weft resp`: a RESP2 (Redis protocol) in-memory key-value server.
+//! `weft resp`: a Redis-protocol (RESP2, and RESP3 after `HELLO 3`)
+//! in-memory key-value server that answers as redis-server 7 does.
 //!
 //! The pipeline of each connection is a decoder and a typed handler:
 //!

@@ -33,6 +33,11 @@ pub enum Reply {
     NilArray,
     /// `*n\r\n` then each element.
     Array(Vec<Reply>),
+    /// Key/value pairs: `%n\r\n` in RESP3, a flat array of `2n` in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// Text for people (`INFO`, `CLIENT LIST`): `=len\r\ntxt:...` in RESP3,
+    /// a bulk string in RESP2.
+    Verbatim(Value),
 }
 
 impl Reply {
@@ -85,6 +90,8 @@ impl Reply {
 pub struct ReplyWriter {
     out: CompositeBuf,
     scratch: BytesMut,
+    /// Encode as RESP3 (after `HELLO 3`).
+    resp3: bool,
 }
 
 /// Scratch capacity reserved at a time for framing bytes.
@@ -128,6 +135,22 @@ impl ReplyWriter {
         self.out.len() + self.scratch.len()
     }
 
+    /// Chooses RESP3 (`true`, after `HELLO 3`) or RESP2 for the replies
+    /// pushed from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_examples::resp::reply::{Reply, ReplyWriter};
+    /// let mut w = ReplyWriter::new();
+    /// w.set_resp3(true);
+    /// w.push(&Reply::Map(vec![(Reply::text("a"), Reply::Nil)]));
+    /// assert_eq!(w.finish(), &b"%1\r\n$1\r\na\r\n_\r\n"[..]);
+    /// ```
+    pub fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+    }
+
     /// Appends the encoding of `reply`.
     ///
     /// # Examples
@@ -158,17 +181,21 @@ impl ReplyWriter {
                 self.scratch.put_slice(b"\r\n");
             }
             Reply::Integer(n) => self.line(b':', *n),
+            Reply::Nil | Reply::NilArray if self.resp3 => self.scratch.put_slice(b"_\r\n"),
             Reply::Nil => self.scratch.put_slice(b"$-1\r\n"),
             Reply::NilArray => self.scratch.put_slice(b"*-1\r\n"),
-            Reply::Bulk(value) => {
-                self.line(b'$', value.len() as i64);
-                if !value.is_empty() {
-                    self.seal();
-                    for seg in value.segments() {
-                        self.out.push(seg.clone());
-                    }
+            Reply::Bulk(value) => self.bulk(b"", value),
+            Reply::Verbatim(value) => self.bulk(b"txt:", value),
+            Reply::Map(pairs) => {
+                if self.resp3 {
+                    self.line(b'%', pairs.len() as i64);
+                } else {
+                    self.line(b'*', 2 * pairs.len() as i64);
                 }
-                self.scratch.put_slice(b"\r\n");
+                for (k, v) in pairs {
+                    self.push(k);
+                    self.push(v);
+                }
             }
             Reply::Array(items) => {
                 self.line(b'*', items.len() as i64);
@@ -177,6 +204,25 @@ impl ReplyWriter {
                 }
             }
         }
+    }
+
+    /// A bulk string (RESP3 verbatim `=` when `format` is given and the
+    /// writer speaks RESP3), the value as its own segments.
+    fn bulk(&mut self, format: &[u8], value: &Value) {
+        let verbatim = self.resp3 && !format.is_empty();
+        if verbatim {
+            self.line(b'=', (format.len() + value.len()) as i64);
+            self.scratch.put_slice(format);
+        } else {
+            self.line(b'$', value.len() as i64);
+        }
+        if !value.is_empty() {
+            self.seal();
+            for seg in value.segments() {
+                self.out.push(seg.clone());
+            }
+        }
+        self.scratch.put_slice(b"\r\n");
     }
 
     /// Writes `<kind><n>\r\n` (without `fmt`: this is on every reply).

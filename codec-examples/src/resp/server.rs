@@ -109,6 +109,7 @@ impl RespHandler {
                     let (reply, after) = req.with_args(&mut self.args, |args| {
                         execute_in(session, &mut db, args, now)
                     });
+                    self.out.set_resp3(self.session.protocol() == 3);
                     self.out.push(&reply);
                     if after == After::Close {
                         // Requests after QUIT are not run.

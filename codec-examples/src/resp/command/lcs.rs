@@ -118,11 +118,9 @@ pub(super) fn lcs(db: &mut Db, args: &[Value], now: Instant) -> Reply {
         }
     }
     if idx {
-        Reply::Array(vec![
-            Reply::text("matches"),
-            Reply::Array(matches),
-            Reply::text("len"),
-            Reply::Integer(i64::from(total)),
+        Reply::Map(vec![
+            (Reply::text("matches"), Reply::Array(matches)),
+            (Reply::text("len"), Reply::Integer(i64::from(total))),
         ])
     } else {
         Reply::Bulk(Value::from(bytes::Bytes::from(result)))
@@ -152,20 +150,22 @@ mod tests {
         // The examples of Redis' LCS documentation.
         assert_eq!(
             run(&mut db, t, "LCS key1 key2 IDX"),
-            Reply::Array(vec![
-                Reply::text("matches"),
-                Reply::Array(vec![range(4, 7, 5, 8, None), range(2, 3, 0, 1, None)]),
-                Reply::text("len"),
-                Reply::Integer(6),
+            Reply::Map(vec![
+                (
+                    Reply::text("matches"),
+                    Reply::Array(vec![range(4, 7, 5, 8, None), range(2, 3, 0, 1, None)])
+                ),
+                (Reply::text("len"), Reply::Integer(6)),
             ])
         );
         assert_eq!(
             run(&mut db, t, "LCS key1 key2 IDX MINMATCHLEN 4 WITHMATCHLEN"),
-            Reply::Array(vec![
-                Reply::text("matches"),
-                Reply::Array(vec![range(4, 7, 5, 8, Some(4))]),
-                Reply::text("len"),
-                Reply::Integer(6),
+            Reply::Map(vec![
+                (
+                    Reply::text("matches"),
+                    Reply::Array(vec![range(4, 7, 5, 8, Some(4))])
+                ),
+                (Reply::text("len"), Reply::Integer(6)),
             ])
         );
         assert_eq!(

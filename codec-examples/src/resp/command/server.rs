@@ -52,7 +52,7 @@ pub(super) fn config(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
         }
         // As Redis 7: a plain name is answered under the name as asked,
         // a pattern under the parameters' own names; each parameter once.
-        let mut out = Vec::new();
+        let mut out: Vec<(Reply, Reply)> = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         for p in &args[2..] {
             let p = p.to_bytes();
@@ -65,16 +65,16 @@ pub(super) fn config(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
                 };
                 if hit && !seen.contains(name) {
                     seen.push(name);
-                    out.push(if plain {
+                    let shown = if plain {
                         Reply::Bulk(Value::One(p.clone()))
                     } else {
                         Reply::text(name)
-                    });
-                    out.push(Reply::text(value));
+                    };
+                    out.push((shown, Reply::text(value)));
                 }
             }
         }
-        Reply::Array(out)
+        Reply::Map(out)
     } else if sub.eq_ignore_ascii_case(b"resetstat") {
         Reply::Simple("OK")
     } else {
@@ -161,7 +161,7 @@ pub(super) fn info(db: &mut Db, args: &[Value], now: Instant) -> Reply {
             out.push_str(&format!("{k}:{v}\r\n"));
         }
     }
-    Reply::Bulk(Value::One(bytes::Bytes::from(out)))
+    Reply::Verbatim(Value::One(bytes::Bytes::from(out)))
 }
 
 /// The process' resident set in bytes (`VmRSS` of `/proc/self/status`), 0
@@ -210,13 +210,13 @@ mod tests {
         let t = Instant::now();
         assert_eq!(
             run(&mut db, t, "CONFIG GET save"),
-            Reply::Array(vec![bulk("save"), bulk("")])
+            Reply::Map(vec![(bulk("save"), bulk(""))])
         );
         assert_eq!(
             run(&mut db, t, "CONFIG GET appendonly"),
-            Reply::Array(vec![bulk("appendonly"), bulk("no")])
+            Reply::Map(vec![(bulk("appendonly"), bulk("no"))])
         );
-        assert_eq!(run(&mut db, t, "CONFIG GET nothing"), Reply::Array(vec![]));
+        assert_eq!(run(&mut db, t, "CONFIG GET nothing"), Reply::Map(vec![]));
     }
 
     #[test]
@@ -225,7 +225,7 @@ mod tests {
         let t = Instant::now();
         run(&mut db, t, "SET a 12345 EX 100");
         run(&mut db, t, "SET bb v");
-        let Reply::Bulk(all) = run(&mut db, t, "INFO") else {
+        let Reply::Verbatim(all) = run(&mut db, t, "INFO") else {
             panic!("INFO is a bulk")
         };
         let all = String::from_utf8_lossy(&all.to_bytes()).into_owned();
@@ -237,14 +237,17 @@ mod tests {
         ] {
             assert!(all.contains(want), "{want:?} in {all}");
         }
-        let Reply::Bulk(stats) = run(&mut db, t, "INFO STATS keyspace") else {
+        let Reply::Verbatim(stats) = run(&mut db, t, "INFO STATS keyspace") else {
             panic!("INFO is a bulk")
         };
         let stats = String::from_utf8_lossy(&stats.to_bytes()).into_owned();
         assert!(stats.starts_with("# Stats\r\n"), "{stats}");
         assert!(stats.contains("total_commands_processed:3\r\n"), "{stats}");
         assert!(!stats.contains("# Server"));
-        assert_eq!(run(&mut db, t, "INFO nosuch"), bulk(""));
+        assert_eq!(
+            run(&mut db, t, "INFO nosuch"),
+            Reply::Verbatim(Value::from(&b""[..]))
+        );
     }
 
     #[test]

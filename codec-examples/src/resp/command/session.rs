@@ -56,6 +56,8 @@ pub struct Session {
     watching: Vec<(Bytes, u64)>,
     /// The last command run, and its subcommand (`CLIENT LIST`'s `cmd`).
     pub(super) last_cmd: (&'static str, Option<&'static str>),
+    /// The protocol `HELLO` chose: 2 or 3.
+    protocol: u8,
 }
 
 impl Default for Session {
@@ -81,6 +83,7 @@ impl Session {
             dirty: false,
             watching: Vec::new(),
             last_cmd: ("NULL", None),
+            protocol: 2,
         }
     }
 
@@ -93,6 +96,17 @@ impl Session {
     /// ```
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The protocol replies are encoded in: 2, or 3 after `HELLO 3`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(weft_examples::resp::command::Session::new().protocol(), 2);
+    /// ```
+    pub fn protocol(&self) -> u8 {
+        self.protocol
     }
 
     /// Forgets this connection's watches (it is closing).
@@ -270,7 +284,7 @@ fn client_list(s: &mut Session, db: &mut Db, args: &[Value], now: Instant) -> Re
         }
         out.push_str(&c.line(*id, now));
     }
-    Reply::Bulk(Value::One(Bytes::from(out)))
+    Reply::Verbatim(Value::One(Bytes::from(out)))
 }
 
 /// Sets the connection name as Redis' `clientSetNameOrReply` does: an
@@ -319,16 +333,16 @@ pub(super) fn client(s: &mut Session, db: &mut Db, args: &[Value], now: Instant)
     }
 }
 
-/// `HELLO [protover [AUTH user pass] [SETNAME name]]`: the server's
-/// description. Only protocol 2 is spoken; 3 answers `NOPROTO`, as Redis
-/// answers a version it does not know.
+/// `HELLO [protover [AUTH user pass] [SETNAME name]]`: switches to RESP2
+/// or RESP3 and answers the server's description (a map).
 pub(super) fn hello(s: &mut Session, _db: &mut Db, args: &[Value], _now: Instant) -> Reply {
+    let mut protocol = s.protocol;
     if let Some(v) = args.get(1) {
         match v.to_i64() {
             None => {
                 return Reply::err("Protocol version is not an integer or out of range");
             }
-            Some(2) => {}
+            Some(n @ (2 | 3)) => protocol = n as u8,
             Some(_) => return Reply::Error("NOPROTO unsupported protocol version".into()),
         }
     }
@@ -360,21 +374,15 @@ pub(super) fn hello(s: &mut Session, _db: &mut Db, args: &[Value], _now: Instant
             return e;
         }
     }
-    Reply::Array(vec![
-        Reply::text("server"),
-        Reply::text("redis"),
-        Reply::text("version"),
-        Reply::text(REDIS_VERSION),
-        Reply::text("proto"),
-        Reply::Integer(2),
-        Reply::text("id"),
-        Reply::Integer(s.id as i64),
-        Reply::text("mode"),
-        Reply::text("standalone"),
-        Reply::text("role"),
-        Reply::text("master"),
-        Reply::text("modules"),
-        Reply::Array(vec![]),
+    s.protocol = protocol;
+    Reply::Map(vec![
+        (Reply::text("server"), Reply::text("redis")),
+        (Reply::text("version"), Reply::text(REDIS_VERSION)),
+        (Reply::text("proto"), Reply::Integer(i64::from(protocol))),
+        (Reply::text("id"), Reply::Integer(s.id as i64)),
+        (Reply::text("mode"), Reply::text("standalone")),
+        (Reply::text("role"), Reply::text("master")),
+        (Reply::text("modules"), Reply::Array(vec![])),
     ])
 }
 
@@ -501,13 +509,19 @@ mod tests {
             Reply::Integer(a.id() as i64)
         );
         assert_eq!(
-            run(&mut a, &mut db, t, "HELLO 3"),
+            run(&mut a, &mut db, t, "HELLO 4"),
             Reply::Error("NOPROTO unsupported protocol version".into())
         );
-        let Reply::Array(hello) = run(&mut a, &mut db, t, "HELLO 2 SETNAME w2") else {
-            panic!("HELLO 2 answers an array")
+        let Reply::Map(hello) = run(&mut a, &mut db, t, "HELLO 3") else {
+            panic!("HELLO answers a map")
         };
-        assert_eq!(hello[5], Reply::Integer(2));
+        assert_eq!(hello[2].1, Reply::Integer(3));
+        assert_eq!(a.protocol(), 3);
+        let Reply::Map(hello) = run(&mut a, &mut db, t, "HELLO 2 SETNAME w2") else {
+            panic!("HELLO answers a map")
+        };
+        assert_eq!(hello[2].1, Reply::Integer(2));
+        assert_eq!(a.protocol(), 2);
         assert_eq!(
             run(&mut a, &mut db, t, "CLIENT GETNAME"),
             Reply::Bulk(Value::from(&b"w2"[..]))

@@ -364,18 +364,16 @@ fn list(args: &[Value]) -> Reply {
     }
 }
 
-fn command_docs(s: &Spec) -> [Reply; 2] {
-    [
+/// A command's entry of `COMMAND DOCS`: its name and a map of its docs.
+fn command_docs(s: &Spec) -> (Reply, Reply) {
+    (
         Reply::text(s.name),
-        Reply::Array(vec![
-            Reply::text("summary"),
-            Reply::text(s.summary),
-            Reply::text("since"),
-            Reply::text("1.0.0"),
-            Reply::text("group"),
-            Reply::text(s.group),
+        Reply::Map(vec![
+            (Reply::text("summary"), Reply::text(s.summary)),
+            (Reply::text("since"), Reply::text("1.0.0")),
+            (Reply::text("group"), Reply::text(s.group)),
         ]),
-    ]
+    )
 }
 
 /// `COMMAND [COUNT|DOCS [name...]|INFO [name...]|LIST [FILTERBY ...]|GETKEYS
@@ -403,7 +401,7 @@ pub(super) fn command(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
         } else {
             named(&args[2..]).into_iter().flatten().collect()
         };
-        Reply::Array(specs.into_iter().flat_map(command_docs).collect())
+        Reply::Map(specs.into_iter().map(command_docs).collect())
     } else if sub.eq_ignore_ascii_case(b"getkeys") {
         getkeys(&args[2..])
     } else if sub.eq_ignore_ascii_case(b"list") {
@@ -432,10 +430,10 @@ mod tests {
     fn command_describes_the_table() {
         let mut db = Db::new();
         let t = Instant::now();
-        let Reply::Array(docs) = run(&mut db, t, "COMMAND DOCS") else {
-            panic!("COMMAND DOCS is an array");
+        let Reply::Map(docs) = run(&mut db, t, "COMMAND DOCS") else {
+            panic!("COMMAND DOCS is a map");
         };
-        assert_eq!(docs.len(), 2 * COMMANDS.len());
+        assert_eq!(docs.len(), COMMANDS.len());
         assert_eq!(
             run(&mut db, t, "COMMAND COUNT"),
             Reply::Integer(COMMANDS.len() as i64)
