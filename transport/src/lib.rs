@@ -10,6 +10,14 @@
 //! - [`OutboundBuffer`] queues `Bytes`, `CompositeBuf` and `FileRegion`
 //!   writes and flushes them with one `writev` per gather, `sendfile` (or
 //!   the [`FilePath`] chosen) per file region, watermarks included.
+//! - Fairness: a connection writes at most [`DEFAULT_WRITE_BUDGET`] bytes
+//!   (or [`DEFAULT_MAX_WRITES_PER_WAKEUP`] calls) per turn of its thread's
+//!   event loop, each `sendfile`/`splice` at most
+//!   [`DEFAULT_MAX_WRITE_CHUNK`](outbound::DEFAULT_MAX_WRITE_CHUNK), then
+//!   lets the other connections run.
+//! - Bounded memory: an idle connection holds no buffer
+//!   ([`Channel::held_bytes`]); [`ServerBuilder::max_connections`] refuses
+//!   connections past a limit and counts them.
 //! - [`relay`] moves bytes between two sockets with `splice`.
 //! - [`Stats`] counts bytes and system calls by path, per channel and for
 //!   the process ([`global_stats`]); [`sys`] holds every raw system call.
