@@ -393,8 +393,20 @@ fn body(rng: &mut Rng, name: &str, step: usize) -> Vec<String> {
         }
         "SETNX" => vec![key(rng), val(rng)],
         // The parameters both servers have the same values for.
-        "CONFIG" => match rng.below(4) {
+        "CONFIG" => match rng.below(6) {
             0 => vec!["RESETSTAT".into()],
+            // Only what both accept or both refuse alike.
+            4 => vec!["SET".into(), "maxmemory".into(), "0".into()],
+            5 => match rng.below(4) {
+                0 => vec!["SET".into(), "nosuch".into(), "1".into()],
+                1 => vec!["SET".into(), "databases".into(), "16".into()],
+                2 => ["SET", "maxmemory", "0", "maxmemory", "0"]
+                    .map(String::from)
+                    .to_vec(),
+                _ => ["SET", "appendonly", "no", "save"]
+                    .map(String::from)
+                    .to_vec(),
+            },
             1 => vec!["NOSUCH".into()],
             _ => vec![
                 "GET".into(),

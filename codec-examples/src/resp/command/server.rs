@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::super::db::Db;
 use super::super::reply::Reply;
 use super::super::value::Value;
-use super::{glob, not_an_integer, wrong_arity};
+use super::{glob, not_an_integer, syntax_error, wrong_arity};
 
 /// The replies `CONFIG GET` knows: what redis-benchmark asks at start-up
 /// (`save`, `appendonly`) and a few that tools commonly read.
@@ -75,6 +75,8 @@ pub(super) fn config(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
             }
         }
         Reply::Map(out)
+    } else if sub.eq_ignore_ascii_case(b"set") {
+        config_set(&args[2..])
     } else if sub.eq_ignore_ascii_case(b"resetstat") {
         Reply::Simple("OK")
     } else {
@@ -83,6 +85,41 @@ pub(super) fn config(_db: &mut Db, args: &[Value], _now: Instant) -> Reply {
             String::from_utf8_lossy(&sub)
         ))
     }
+}
+
+/// `CONFIG SET name value [name value ...]`, checked as Redis 7 checks it
+/// (pairs, known names, no name twice). This server's parameters are fixed,
+/// so setting one to the value it has is accepted and anything else is
+/// refused with Redis' message for a parameter that cannot change.
+fn config_set(pairs: &[Value]) -> Reply {
+    if pairs.len() % 2 != 0 {
+        return syntax_error();
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for pair in pairs.chunks_exact(2) {
+        let name = pair[0].to_bytes();
+        let Some((known, value)) = CONFIG
+            .iter()
+            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(&name))
+        else {
+            return Reply::err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{}'",
+                String::from_utf8_lossy(&name)
+            ));
+        };
+        if seen.contains(known) {
+            return Reply::err(format!(
+                "CONFIG SET failed (possibly related to argument '{known}') - duplicate parameter"
+            ));
+        }
+        seen.push(known);
+        if pair[1] != value.as_bytes() {
+            return Reply::err(format!(
+                "CONFIG SET failed (possibly related to argument '{known}') - can't set immutable config"
+            ));
+        }
+    }
+    Reply::Simple("OK")
 }
 
 /// `INFO [section ...]`: the `server`, `clients`, `memory`, `stats` and
@@ -263,6 +300,40 @@ mod tests {
         assert_eq!(
             run(&mut db, t, "SCRIPT LOAD x"),
             Reply::err("unknown subcommand 'LOAD'. Try SCRIPT HELP.")
+        );
+    }
+
+    #[test]
+    fn config_set_accepts_the_values_in_force_and_refuses_changes() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        assert_eq!(
+            run(&mut db, t, "CONFIG SET maxmemory 0 appendonly no"),
+            Reply::Simple("OK")
+        );
+        assert_eq!(
+            run(&mut db, t, "CONFIG SET nosuch 1"),
+            Reply::err("Unknown option or number of arguments for CONFIG SET - 'nosuch'")
+        );
+        assert_eq!(
+            run(&mut db, t, "CONFIG SET databases 16"),
+            Reply::err(
+                "CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"
+            )
+        );
+        assert_eq!(
+            run(&mut db, t, "CONFIG SET maxmemory 0 maxmemory 0"),
+            Reply::err(
+                "CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter"
+            )
+        );
+        assert_eq!(
+            run(&mut db, t, "CONFIG SET maxmemory 0 save"),
+            syntax_error()
+        );
+        assert_eq!(
+            run(&mut db, t, "CONFIG SET maxmemory"),
+            Reply::err("wrong number of arguments for 'config|set' command")
         );
     }
 }

@@ -163,7 +163,7 @@ const SUBCOMMANDS: &[(&str, &[(&str, i64)])] = &[
             ("getkeys", -4),
         ],
     ),
-    ("config", &[("get", -3), ("resetstat", 2)]),
+    ("config", &[("get", -3), ("set", -4), ("resetstat", 2)]),
     ("function", &[("flush", -2)]),
     ("script", &[("flush", -2)]),
     ("object", &[("encoding", 3)]),
