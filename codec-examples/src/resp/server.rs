@@ -334,6 +334,26 @@ mod tests {
     }
 
     #[test]
+    fn a_value_set_in_a_transaction_is_queued_stored_and_returned_without_a_copy() {
+        let mut ch = channel();
+        let read = Bytes::from_static(
+            b"MULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$11\r\nhello world\r\nEXEC\r\nGET k\r\n",
+        );
+        let value_ptr = read[32..].as_ptr();
+        assert_eq!(&read[32..43], b"hello world");
+        let (_, copied) = weft_buf::measure_copies(|| ch.write_inbound(read.clone()));
+        assert_eq!(copied, 0);
+        let Some(HeadOp::Write(Wire::Composite(reply), _)) = ch.read_outbound() else {
+            panic!("a composite reply");
+        };
+        assert_eq!(
+            reply,
+            &b"+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n$11\r\nhello world\r\n"[..]
+        );
+        assert!(reply.segments().iter().any(|s| s.as_ptr() == value_ptr));
+    }
+
+    #[test]
     fn a_protocol_error_is_answered_then_the_channel_closes() {
         let mut ch = channel();
         ch.write_inbound(Bytes::from_static(b"PING\r\n*1\r\n$2147483648\r\nPING\r\n"));

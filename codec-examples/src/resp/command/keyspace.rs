@@ -376,4 +376,29 @@ mod tests {
             Reply::Array(vec![bulk("0"), Reply::Array(vec![])])
         );
     }
+
+    #[test]
+    fn copy_and_rename_move_the_stored_bytes_not_copies_of_them() {
+        let mut db = Db::new();
+        let t = Instant::now();
+        let value = Bytes::from_static(b"payload");
+        let set = [
+            Value::from(&b"SET"[..]),
+            Value::from(&b"a"[..]),
+            Value::from(value.clone()),
+        ];
+        let (replies, copied) = weft_buf::measure_copies(|| {
+            super::super::execute(&mut db, &set, t);
+            run(&mut db, t, "COPY a b");
+            run(&mut db, t, "RENAME b c");
+            [run(&mut db, t, "GET a"), run(&mut db, t, "GET c")]
+        });
+        assert_eq!(copied, 0);
+        for r in replies {
+            let Reply::Bulk(v) = r else {
+                panic!("GET answers a bulk")
+            };
+            assert_eq!(v.segments()[0].as_ptr(), value.as_ptr());
+        }
+    }
 }
