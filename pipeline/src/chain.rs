@@ -88,6 +88,16 @@ impl EventQueue {
         self.slots.push(Some(Ev::In(from, Inbound::Read(v))));
     }
 
+    /// Frees the arena, the batch stack and the spare vectors while
+    /// nothing is queued (an idle channel's pipeline holds no queue memory).
+    pub(crate) fn release(&mut self) {
+        if self.slots.is_empty() && self.batches.is_empty() {
+            self.slots = Vec::new();
+            self.batches = Vec::new();
+            self.spare = Vec::new();
+        }
+    }
+
     /// Gives a drained batch vector back for reuse.
     #[inline]
     pub(crate) fn recycle(&mut self, mut v: Vec<Message>) {

@@ -422,6 +422,23 @@ impl Pipeline {
         self.head.is_writable()
     }
 
+    /// Frees the memory the pipeline keeps between events for speed (its
+    /// event queue and the batch vectors it reuses), if no event is
+    /// waiting. A transport calls this before it waits on an idle
+    /// connection, so the connection holds no queue memory while idle; the
+    /// next event allocates it again (a few small allocations per wakeup).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut p = weft_pipeline::Pipeline::new();
+    /// p.fire_read(bytes::Bytes::from_static(b"x").into());
+    /// p.release_idle_memory();
+    /// ```
+    pub fn release_idle_memory(&mut self) {
+        self.queue.release();
+    }
+
     /// What the pipeline could not deliver so far.
     ///
     /// # Examples

@@ -340,6 +340,8 @@ impl Conn {
             self.rb.release();
         }
         head.out.release_idle();
+        self.pipeline.release_idle_memory();
+        let head = head_of(&mut self.pipeline);
         if head.tasks.is_empty() && head.tasks.capacity() > 0 {
             head.tasks = Vec::new();
         }
