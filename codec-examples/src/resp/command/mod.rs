@@ -5,7 +5,10 @@
 //! as Redis does, and calls the command's function. The commands live by
 //! what they act on:
 //!
-//! - `strings`: values (`GET`, `SET`, `INCR`, `APPEND`, ...);
+//! - `set`: writing a value and its deadline (`SET` and its options,
+//!   `SETEX`, `MSET`, `GETEX`, ...);
+//! - `strings`: reading and changing values (`GET`, `INCR`, `APPEND`,
+//!   `GETRANGE`, ...), with `float` (`INCRBYFLOAT`'s arithmetic) and `lcs`;
 //! - `keyspace`: keys whatever their value (`DEL`, `EXISTS`, `DBSIZE`, ...);
 //! - `expiry`: deadlines (`EXPIRE`, `TTL`, `PERSIST`) and the conversion
 //!   between the monotonic clock and Redis' Unix-millisecond times;
@@ -21,6 +24,7 @@ mod keyspace;
 mod lcs;
 mod server;
 mod session;
+mod set;
 mod strings;
 mod table;
 

@@ -8,7 +8,7 @@ use super::super::db::Db;
 use super::super::reply::Reply;
 use super::super::value::Value;
 use super::session::{self, Session};
-use super::{expiry, glob, keyspace, lcs, server, strings, syntax_error};
+use super::{expiry, glob, keyspace, lcs, server, set, strings, syntax_error};
 
 /// One command this server knows: name, Redis arity (`n` exactly, `-n` at
 /// least), flags, first/last/step key positions, summary, group.
@@ -81,7 +81,7 @@ const COMMANDS: &[Spec] = &[
     spec("quit", -1, false, NO_KEYS, server::quit, "Closes the connection.", "connection"),
     spec("select", 2, false, NO_KEYS, server::select, "Changes the selected database (only 0 exists).", "connection"),
     spec("get", 2, false, ONE_KEY, strings::get, "Returns the string value of a key.", "string"),
-    spec("set", -3, true, ONE_KEY, strings::set, "Sets the string value of a key, ignoring its type.", "string"),
+    spec("set", -3, true, ONE_KEY, set::set, "Sets the string value of a key, ignoring its type.", "string"),
     spec("del", -2, true, (1, -1, 1), keyspace::del, "Deletes one or more keys.", "generic"),
     spec("exists", -2, false, (1, -1, 1), keyspace::exists, "Determines whether one or more keys exist.", "generic"),
     spec("incr", 2, true, ONE_KEY, strings::incr, "Increments the integer value of a key by one.", "string"),
@@ -89,7 +89,7 @@ const COMMANDS: &[Spec] = &[
     spec("incrby", 3, true, ONE_KEY, strings::incrby, "Increments the integer value of a key by a number.", "string"),
     spec("decrby", 3, true, ONE_KEY, strings::decrby, "Decrements a number from the integer value of a key.", "string"),
     spec("mget", -2, false, (1, -1, 1), strings::mget, "Atomically returns the string values of one or more keys.", "string"),
-    spec("mset", -3, true, (1, -1, 2), strings::mset, "Atomically creates or modifies the string values of one or more keys.", "string"),
+    spec("mset", -3, true, (1, -1, 2), set::mset, "Atomically creates or modifies the string values of one or more keys.", "string"),
     spec("append", 3, true, ONE_KEY, strings::append, "Appends a string to the value of a key.", "string"),
     spec("strlen", 2, false, ONE_KEY, strings::strlen, "Returns the length of a string value.", "string"),
     spec("expire", -3, true, ONE_KEY, expiry::expire, "Sets the expiration time of a key in seconds.", "generic"),
@@ -97,17 +97,17 @@ const COMMANDS: &[Spec] = &[
     spec("ttl", 2, false, ONE_KEY, expiry::ttl, "Returns the expiration time in seconds of a key.", "generic"),
     spec("pttl", 2, false, ONE_KEY, expiry::pttl, "Returns the expiration time in milliseconds of a key.", "generic"),
     spec("persist", 2, true, ONE_KEY, expiry::persist, "Removes the expiration time of a key.", "generic"),
-    spec("setnx", 3, true, ONE_KEY, strings::setnx, "Set the string value of a key only when the key doesn't exist.", "string"),
-    spec("setex", 4, true, ONE_KEY, strings::setex, "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "string"),
-    spec("psetex", 4, true, ONE_KEY, strings::psetex, "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "string"),
-    spec("getex", -2, true, ONE_KEY, strings::getex, "Returns the string value of a key after setting its expiration time.", "string"),
+    spec("setnx", 3, true, ONE_KEY, set::setnx, "Set the string value of a key only when the key doesn't exist.", "string"),
+    spec("setex", 4, true, ONE_KEY, set::setex, "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "string"),
+    spec("psetex", 4, true, ONE_KEY, set::psetex, "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "string"),
+    spec("getex", -2, true, ONE_KEY, set::getex, "Returns the string value of a key after setting its expiration time.", "string"),
     spec("getdel", 2, true, ONE_KEY, strings::getdel, "Returns the string value of a key after deleting the key.", "string"),
     spec("getrange", 4, false, ONE_KEY, strings::getrange, "Returns a substring of the string stored at a key.", "string"),
     spec("substr", 4, false, ONE_KEY, strings::getrange, "Returns a substring from a string value.", "string"),
     spec("setrange", 4, true, ONE_KEY, strings::setrange, "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "string"),
     spec("incrbyfloat", 3, true, ONE_KEY, strings::incrbyfloat, "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "string"),
     spec("lcs", -3, false, (1, 2, 1), lcs::lcs, "Finds the longest common substring.", "string"),
-    spec("msetnx", -3, true, (1, -1, 2), strings::msetnx, "Atomically modifies the string values of one or more keys only when all keys don't exist.", "string"),
+    spec("msetnx", -3, true, (1, -1, 2), set::msetnx, "Atomically modifies the string values of one or more keys only when all keys don't exist.", "string"),
     spec("expireat", -3, true, ONE_KEY, expiry::expireat, "Sets the expiration time of a key to a Unix timestamp.", "generic"),
     spec("pexpireat", -3, true, ONE_KEY, expiry::pexpireat, "Sets the expiration time of a key to a Unix milliseconds timestamp.", "generic"),
     spec("expiretime", 2, false, ONE_KEY, expiry::expiretime, "Returns the expiration time of a key as a Unix timestamp.", "generic"),
