@@ -62,39 +62,7 @@ WEFT=${WEFT:-$BIN/weft}
 
 log() { echo "fairness: $*" >&2; }
 
-PIDS=()
-WORK=""
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  done
-  [[ -n "$WORK" ]] && rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-stop() { # stop PID
-  kill "$1" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # wait_port PORT PID
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    kill -0 "$2" 2>/dev/null || { log "server $2 exited"; return 1; }
-    sleep 0.1
-  done
-  log "port $1 never opened"; return 1
-}
+. "$ROOT/benches/lib.sh"
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
@@ -121,42 +89,7 @@ head -c 4096 /dev/urandom > "$WORK/www/small.bin"
 chmod 644 "$WORK/www/"*
 cat "$WORK/www/big.bin" > /dev/null # into the page cache
 
-NGINX_PORT=$(free_port)
-cat > "$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-worker_rlimit_nofile $(ulimit -n);
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections $((IDLE_CONNS + 100)); }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  keepalive_timeout 600s;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    root $WORK/www;
-  }
-}
-EOF
-nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
-NGINX=$!
-PIDS+=("$NGINX")
-wait_port "$NGINX_PORT" "$NGINX"
-NGINX_WORKER=""
-for _ in $(seq 50); do
-  NGINX_WORKER=$(pgrep -P "$NGINX" | head -n1 || true)
-  [[ -n "$NGINX_WORKER" ]] && break
-  sleep 0.1
-done
-[[ -n "$NGINX_WORKER" ]] || { log "nginx started no worker"; exit 1; }
+start_nginx $((IDLE_CONNS + 100)) "keepalive_timeout 600s;"
 
 start_weft_http() { # start_weft_http [BINARY]: sets WEFT_PORT WEFT_PID
   WEFT_PORT=$(free_port)

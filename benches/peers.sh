@@ -49,46 +49,9 @@ TICK=$(getconf CLK_TCK)
 
 log() { echo "peers: $*" >&2; }
 
-# --- processes we start, stopped by PID on exit -----------------------------
-PIDS=()
-WORK=""
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      # Give it a moment, then insist.
-      for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ -n "$WORK" && -d "$WORK" ]]; then rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-stop() { # stop PID: kill one process we started, wait for it, forget it
-  local pid=$1 keep=() p
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  # So cleanup never signals a PID the system may since have reused.
-  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
+. "$ROOT/benches/lib.sh"
 
 # --- tools -------------------------------------------------------------------
-need() { # need COMMAND PACKAGE
-  command -v "$1" >/dev/null 2>&1 && return 0
-  if [[ -z "${APT_UPDATED:-}" ]]; then
-    log "installing missing peers with apt"
-    timeout 300 apt-get update -qq >/dev/null
-    APT_UPDATED=1
-  fi
-  timeout 300 env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-}
 need nginx nginx-light
 need redis-server redis-server
 need redis-benchmark redis-tools
@@ -104,30 +67,6 @@ fi
 log "building weft, framed-echo and echo-load (release)"
 (cd "$ROOT" && timeout 1200 cargo build -q --release -p weft-examples --bin weft \
   && timeout 1200 cargo build -q --release -p weft-benches --bin framed-echo --bin echo-load)
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # wait_port PORT PID
-  for _ in $(seq 100); do
-    kill -0 "$2" 2>/dev/null || { log "server $2 exited early"; return 1; }
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  log "port $1 never opened"
-  return 1
-}
-
-cpu_ticks() { # cpu_ticks PID...: user+sys clock ticks of these processes
-  local total=0 pid t
-  for pid in "$@"; do
-    # Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
-    t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
-    total=$((total + t))
-  done
-  echo "$total"
-}
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -174,40 +113,7 @@ measure_http() { # measure_http PORT PID...: sets GBPS CPU_PER_GB RPS
     | awk '/^Requests\/sec:/ { print $2 }')
 }
 
-NGINX_PORT=$(free_port)
-cat > "$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    root $WORK/www;
-  }
-}
-EOF
-nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
-NGINX=$!
-PIDS+=("$NGINX")
-wait_port "$NGINX_PORT" "$NGINX"
-NGINX_WORKER=""
-for _ in $(seq 50); do
-  NGINX_WORKER=$(pgrep -P "$NGINX" | head -n1 || true)
-  [[ -n "$NGINX_WORKER" ]] && break
-  sleep 0.1
-done
-[[ -n "$NGINX_WORKER" ]] || { log "nginx started no worker"; exit 1; }
+start_nginx 1024
 
 # nginx must really use sendfile on this file system before we quote it.
 strace -f -c -e trace=sendfile,write,writev -o "$WORK/strace.txt" -p "$NGINX_WORKER" 2>/dev/null &
