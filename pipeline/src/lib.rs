@@ -191,8 +191,7 @@
 //!   tower-style layers composed into one generic stage (fast, but a stage
 //!   can no longer be replaced by name, and a decoder/handler pair becomes
 //!   one type per protocol), and per-type queues (a type-erased `Vec<T>`
-//!   per joint: saves the two conversions per message measured below, at
-//!   the price of a second dispatch path for "any" handlers).
+//!   per joint: built and measured, no gain; see below).
 //! - **Inline values.** [`Message::User`] holds a [`Value`]: a small box
 //!   with 80 bytes in place, so a RESP request or an HTTP request head
 //!   (both designed to fit, and checked by `const` asserts in
@@ -224,10 +223,13 @@
 //! | the same at `-P 1` | 94 k / 85 k / 86 k | 110 k / 92 k / 97 k | 0.85 / 0.92 / 0.88; CPU/req 1.57 / 1.53 / 1.44 | ≥ 1.0 (missed) |
 //!
 //! Where the time goes (perf, strace): a pipeline hop costs about 15 ns a
-//! frame, moving each frame out of and into a [`Message`] (112 bytes, the
-//! size of a [`CompositeBuf`](weft_buf::CompositeBuf) with its lazily built
-//! offset table) and through the batch vector; per-type queues would save
-//! those two conversions (the next step). In the decode bench the rest is
+//! frame, moving each frame out of one batch vector and into the next as a
+//! [`Message`] (112 bytes, the size of a
+//! [`CompositeBuf`](weft_buf::CompositeBuf) with its lazily built offset
+//! table). Per-type batch vectors (each joint a `Vec` of the sender's `Out`,
+//! no conversion) were built and measured: 15.7 ns a hop and the same decode
+//! throughput, so they were not kept; the cost is the moves and the push,
+//! not the conversion. In the decode bench the rest is
 //! the frame itself: a `CompositeBuf` per frame where `FramedRead` hands out
 //! a 32-byte `Bytes`. On the socket, the echo server spends 63–75% of its
 //! time in the kernel with the same number of `read` and `writev` calls per
