@@ -15,8 +15,14 @@
 use std::io::IoSlice;
 
 use smallvec::SmallVec;
+use weft_pipeline::Wire;
 
-use crate::sys::IOV_MAX;
+use std::io;
+use std::os::fd::BorrowedFd;
+
+use super::{Completion, OutboundBuffer, DEFAULT_GATHER_CAP, MIN_GATHER_CAP, STAGING};
+use crate::stats::Counter;
+use crate::sys::{self, FdKind, IOV_MAX};
 
 /// iovecs a gather holds inline (on the stack) before it spills to the
 /// heap. Most writes carry a handful; sizing the scratch to `IOV_MAX`
@@ -215,5 +221,110 @@ mod tests {
         let (g, _) = run(&segs, usize::MAX, 256);
         assert_eq!(g.iovs, IOV_MAX);
         assert_eq!(g.bytes, IOV_MAX * 2000);
+    }
+}
+
+/// The gathering half of [`OutboundBuffer::write_step`]: build the iovecs of
+/// the flushed in-memory entries at the front and write them in one call.
+impl<P: Completion> OutboundBuffer<P> {
+    /// One `writev` (or `sendmsg` with `MSG_MORE` before a file region) of
+    /// the in-memory entries at the front.
+    pub(super) fn gather_step(&mut self, fd: BorrowedFd<'_>, sink: FdKind) -> io::Result<usize> {
+        // The thread's staging buffer; a fresh one if it is gone (thread
+        // exit) or in use, so this never panics.
+        let shared = STAGING.try_with(|cell| {
+            cell.try_borrow_mut()
+                .ok()
+                .map(|mut staging| self.gather_write(fd, sink, &mut staging))
+        });
+        let (attempted, n) = match shared {
+            Ok(Some(r)) => r?,
+            _ => self.gather_write(fd, sink, &mut Vec::new())?,
+        };
+        self.adapt_gather_cap(attempted, n);
+        Ok(n)
+    }
+
+    /// The body of [`gather_step`](Self::gather_step), given the thread's
+    /// staging buffer; returns (bytes offered, bytes written).
+    pub(super) fn gather_write(
+        &self,
+        fd: BorrowedFd<'_>,
+        sink: FdKind,
+        staging: &mut Vec<u8>,
+    ) -> io::Result<(usize, usize)> {
+        let flushed = self.flushed;
+        let segs = self
+            .queue
+            .iter()
+            .take(flushed)
+            .map_while(|e| match &e.payload {
+                Wire::Bytes(b) => Some(std::slice::from_ref(b)),
+                Wire::Composite(c) => Some(c.segments()),
+                Wire::File(..) => None,
+            })
+            .flatten()
+            .map(|b| &b[..]);
+        let mut iovs = IoVecs::new();
+        let g = gather(
+            segs,
+            self.gather_cap,
+            self.coalesce_threshold,
+            staging,
+            &mut iovs,
+        );
+        if g.copied > 0 {
+            self.stats.record_copy(g.copied);
+        }
+        // Hold the bytes back (MSG_MORE) only when a non-empty file region
+        // follows at once: it will push them out with its first packet.
+        let before_file = g.exhausted
+            && sink == FdKind::Socket
+            && self
+                .queue
+                .iter()
+                .take(flushed)
+                .find(|e| matches!(e.payload, Wire::File(..)))
+                .is_some_and(|e| !e.payload.is_empty());
+        let iovs = &iovs[..];
+        self.stats.add(Counter::WritevIovecs, g.iovs as u64);
+        let n = if before_file {
+            self.stats.add(Counter::SendmsgCalls, 1);
+            sys::sendmsg(fd, iovs, true)?
+        } else {
+            self.stats.add(Counter::WritevCalls, 1);
+            sys::writev(fd, iovs)?
+        };
+        if n == 0 && g.bytes > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "writev accepted no bytes",
+            ));
+        }
+        self.stats.add(Counter::WritevBytes, n as u64);
+        if n < g.bytes {
+            self.stats.add(Counter::PartialWrites, 1);
+        }
+        Ok((g.bytes, n))
+    }
+
+    /// The most one gathering write may offer: the write chunk, or
+    /// [`DEFAULT_GATHER_CAP`] if that is larger (a `writev` copies, at
+    /// several GB/s, so it may take more than a `sendfile` in the same time).
+    pub(super) fn max_gather(&self) -> usize {
+        self.max_chunk.max(DEFAULT_GATHER_CAP)
+    }
+
+    /// Netty's `maxBytesPerGatheringWrite`: double after a complete write
+    /// that used most of the cap, halve after one that wrote less than
+    /// half, never below [`MIN_GATHER_CAP`].
+    pub(super) fn adapt_gather_cap(&mut self, attempted: usize, written: usize) {
+        if written == attempted {
+            if attempted.saturating_mul(2) > self.gather_cap {
+                self.gather_cap = self.gather_cap.saturating_mul(2).min(self.max_gather());
+            }
+        } else if written < attempted / 2 {
+            self.gather_cap = (self.gather_cap / 2).max(MIN_GATHER_CAP);
+        }
     }
 }
