@@ -157,73 +157,6 @@ where
     g
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(segs: &[&[u8]], cap: usize, threshold: usize) -> (Gathered, Vec<Vec<u8>>) {
-        let mut staging = Vec::new();
-        let mut iovs = IoVecs::new();
-        let g = gather(
-            segs.iter().copied(),
-            cap,
-            threshold,
-            &mut staging,
-            &mut iovs,
-        );
-        // The scratch holds exactly the iovecs filled, inline while few.
-        assert_eq!(iovs.len(), g.iovs);
-        assert_eq!(iovs.spilled(), g.iovs > INLINE_IOVS);
-        let out = iovs.iter().map(|s| s.to_vec()).collect();
-        (g, out)
-    }
-
-    #[test]
-    fn short_neighbours_share_one_staged_iovec() {
-        let body = vec![7u8; 2048];
-        let (g, out) = run(&[b"ab", b"cd", &body, b"ef", b"gh"], usize::MAX, 256);
-        assert_eq!(g.iovs, 3);
-        assert_eq!(g.copied, 8);
-        assert!(g.exhausted);
-        assert_eq!(out[0], b"abcd");
-        assert_eq!(out[1], body);
-        assert_eq!(out[2], b"efgh");
-    }
-
-    #[test]
-    fn a_lone_short_segment_is_not_copied() {
-        let body = vec![1u8; 4096];
-        let (g, out) = run(&[b"hdr", &body], usize::MAX, 256);
-        assert_eq!((g.iovs, g.copied), (2, 0));
-        assert_eq!(out[0], b"hdr");
-    }
-
-    #[test]
-    fn segments_of_one_kib_are_never_copied() {
-        let a = vec![1u8; 1024];
-        let (g, _) = run(&[&a, &a, &a], usize::MAX, 1024);
-        assert_eq!((g.iovs, g.copied), (3, 0));
-    }
-
-    #[test]
-    fn cap_cuts_the_last_segment() {
-        let a = vec![1u8; 3000];
-        let (g, out) = run(&[&a, &a], 4096, 256);
-        assert_eq!((g.iovs, g.bytes), (2, 4096));
-        assert_eq!(out[1].len(), 1096);
-        assert!(!g.exhausted);
-    }
-
-    #[test]
-    fn at_most_iov_max_iovecs() {
-        let a = vec![1u8; 2000];
-        let segs: Vec<&[u8]> = (0..1500).map(|_| &a[..]).collect();
-        let (g, _) = run(&segs, usize::MAX, 256);
-        assert_eq!(g.iovs, IOV_MAX);
-        assert_eq!(g.bytes, IOV_MAX * 2000);
-    }
-}
-
 /// The gathering half of [`OutboundBuffer::write_step`]: build the iovecs of
 /// the flushed in-memory entries at the front and write them in one call.
 impl<P: Completion> OutboundBuffer<P> {
@@ -326,5 +259,72 @@ impl<P: Completion> OutboundBuffer<P> {
         } else if written < attempted / 2 {
             self.gather_cap = (self.gather_cap / 2).max(MIN_GATHER_CAP);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(segs: &[&[u8]], cap: usize, threshold: usize) -> (Gathered, Vec<Vec<u8>>) {
+        let mut staging = Vec::new();
+        let mut iovs = IoVecs::new();
+        let g = gather(
+            segs.iter().copied(),
+            cap,
+            threshold,
+            &mut staging,
+            &mut iovs,
+        );
+        // The scratch holds exactly the iovecs filled, inline while few.
+        assert_eq!(iovs.len(), g.iovs);
+        assert_eq!(iovs.spilled(), g.iovs > INLINE_IOVS);
+        let out = iovs.iter().map(|s| s.to_vec()).collect();
+        (g, out)
+    }
+
+    #[test]
+    fn short_neighbours_share_one_staged_iovec() {
+        let body = vec![7u8; 2048];
+        let (g, out) = run(&[b"ab", b"cd", &body, b"ef", b"gh"], usize::MAX, 256);
+        assert_eq!(g.iovs, 3);
+        assert_eq!(g.copied, 8);
+        assert!(g.exhausted);
+        assert_eq!(out[0], b"abcd");
+        assert_eq!(out[1], body);
+        assert_eq!(out[2], b"efgh");
+    }
+
+    #[test]
+    fn a_lone_short_segment_is_not_copied() {
+        let body = vec![1u8; 4096];
+        let (g, out) = run(&[b"hdr", &body], usize::MAX, 256);
+        assert_eq!((g.iovs, g.copied), (2, 0));
+        assert_eq!(out[0], b"hdr");
+    }
+
+    #[test]
+    fn segments_of_one_kib_are_never_copied() {
+        let a = vec![1u8; 1024];
+        let (g, _) = run(&[&a, &a, &a], usize::MAX, 1024);
+        assert_eq!((g.iovs, g.copied), (3, 0));
+    }
+
+    #[test]
+    fn cap_cuts_the_last_segment() {
+        let a = vec![1u8; 3000];
+        let (g, out) = run(&[&a, &a], 4096, 256);
+        assert_eq!((g.iovs, g.bytes), (2, 4096));
+        assert_eq!(out[1].len(), 1096);
+        assert!(!g.exhausted);
+    }
+
+    #[test]
+    fn at_most_iov_max_iovecs() {
+        let a = vec![1u8; 2000];
+        let segs: Vec<&[u8]> = (0..1500).map(|_| &a[..]).collect();
+        let (g, _) = run(&segs, usize::MAX, 256);
+        assert_eq!(g.iovs, IOV_MAX);
+        assert_eq!(g.bytes, IOV_MAX * 2000);
     }
 }
