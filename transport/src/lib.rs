@@ -89,6 +89,7 @@
     unreachable_pub
 )]
 
+mod accept;
 mod channel;
 mod client;
 mod config;

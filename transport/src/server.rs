@@ -14,20 +14,18 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use weft_pipeline::{Pipeline, PipelineError};
 
+use crate::accept::{accept_loop, AcceptCtx, Counters, StdListener};
 use crate::channel::Channel;
 use crate::config::ChannelConfig;
-use crate::conn::{self, Ended, ShutdownRx};
 use crate::error::TransportError;
-use crate::stream::Stream;
 use crate::sys;
 
 /// Fills the pipeline of each new connection.
@@ -45,17 +43,6 @@ pub const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 
 /// Longest pause between accept attempts after errors.
 pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
-
-/// Server-wide counters.
-#[derive(Debug, Default)]
-struct Counters {
-    accepted: AtomicU64,
-    active: AtomicU64,
-    panicked: AtomicU64,
-    accept_errors: AtomicU64,
-    init_errors: AtomicU64,
-    refused: AtomicU64,
-}
 
 /// A server's counters at one moment.
 ///
@@ -160,43 +147,6 @@ impl Default for ServerBuilder {
     fn default() -> Self {
         ServerBuilder::new()
     }
-}
-
-enum Listener {
-    Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
-}
-
-enum StdListener {
-    Tcp(std::net::TcpListener),
-    Unix(std::os::unix::net::UnixListener),
-}
-
-impl StdListener {
-    fn into_tokio(self) -> io::Result<Listener> {
-        Ok(match self {
-            StdListener::Tcp(l) => Listener::Tcp(tokio::net::TcpListener::from_std(l)?),
-            StdListener::Unix(l) => Listener::Unix(tokio::net::UnixListener::from_std(l)?),
-        })
-    }
-}
-
-impl Listener {
-    async fn accept(&self) -> io::Result<Stream> {
-        Ok(match self {
-            Listener::Tcp(l) => Stream::Tcp(l.accept().await?.0),
-            Listener::Unix(l) => Stream::Unix(l.accept().await?.0),
-        })
-    }
-}
-
-/// What every acceptor shares.
-struct AcceptCtx {
-    init: Initializer,
-    config: ChannelConfig,
-    counters: Arc<Counters>,
-    max_connections: Option<u64>,
-    on_channel: Option<ChannelHook>,
 }
 
 impl ServerBuilder {
@@ -468,118 +418,6 @@ impl ServerBuilder {
 }
 
 /// Accept errors that say nothing about the listener (the peer gave up).
-fn transient(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ECONNABORTED) | Some(libc::EINTR) | Some(libc::EPROTO) | Some(libc::EPERM)
-    )
-}
-
-async fn accept_loop(listener: Listener, ctx: Arc<AcceptCtx>, mut shutdown: ShutdownRx) {
-    let mut conns: JoinSet<Ended> = JoinSet::new();
-    let mut backoff = MIN_ACCEPT_BACKOFF;
-    loop {
-        tokio::select! {
-            biased;
-            changed = shutdown.changed() => {
-                if changed.is_err() || shutdown.borrow().is_some() {
-                    break;
-                }
-            }
-            Some(done) = conns.join_next(), if !conns.is_empty() => reap(&ctx.counters, done),
-            accepted = listener.accept() => match accepted {
-                Ok(stream) => {
-                    backoff = MIN_ACCEPT_BACKOFF;
-                    ctx.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                    if ctx.full() {
-                        // Closed at once: the peer reads the end of the stream.
-                        ctx.counters.refused.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!("connection limit reached; refused a connection");
-                        drop(stream);
-                    } else {
-                        spawn_conn(stream, &ctx, shutdown.clone(), &mut conns);
-                    }
-                }
-                Err(e) if transient(&e) => {}
-                Err(e) => {
-                    ctx.counters.accept_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, ?backoff, "accept failed; pausing");
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => {}
-                    }
-                    backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
-                }
-            },
-        }
-    }
-    drop(listener);
-    // Each connection saw the shutdown and closes by its deadline.
-    while let Some(done) = conns.join_next().await {
-        reap(&ctx.counters, done);
-    }
-}
-
-impl AcceptCtx {
-    /// Returns `true` when `max_connections` connections are running.
-    fn full(&self) -> bool {
-        self.max_connections
-            .is_some_and(|max| self.counters.active.load(Ordering::Relaxed) >= max)
-    }
-}
-
-fn reap(counters: &Counters, done: Result<Ended, tokio::task::JoinError>) {
-    counters.active.fetch_sub(1, Ordering::Relaxed);
-    match done {
-        Ok(Ended::Normally) => {}
-        Ok(Ended::Panicked) => {
-            counters.panicked.fetch_add(1, Ordering::Relaxed);
-        }
-        Err(e) => {
-            if e.is_panic() {
-                counters.panicked.fetch_add(1, Ordering::Relaxed);
-            }
-            tracing::error!(error = %e, "connection task failed");
-        }
-    }
-}
-
-fn spawn_conn(stream: Stream, ctx: &AcceptCtx, shutdown: ShutdownRx, conns: &mut JoinSet<Ended>) {
-    let mut pipeline = Pipeline::new();
-    let init = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.init)(&mut pipeline)));
-    match init {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            ctx.counters.init_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "pipeline initializer refused a connection");
-            return;
-        }
-        Err(_) => {
-            ctx.counters.panicked.fetch_add(1, Ordering::Relaxed);
-            tracing::error!("pipeline initializer panicked; connection dropped");
-            return;
-        }
-    }
-    match conn::start(stream, pipeline, &ctx.config, Some(shutdown)) {
-        Ok((channel, fut)) => {
-            ctx.counters.active.fetch_add(1, Ordering::Relaxed);
-            conns.spawn(fut);
-            if let Some(hook) = &ctx.on_channel {
-                let called =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(channel)));
-                if called.is_err() {
-                    ctx.counters.panicked.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!("the on_channel hook panicked");
-                }
-            }
-        }
-        Err(e) => {
-            ctx.counters.init_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "cannot set up an accepted connection");
-        }
-    }
-}
-
 enum Acceptor {
     Task(tokio::task::JoinHandle<()>),
     Thread(std::thread::JoinHandle<()>),
