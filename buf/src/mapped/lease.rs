@@ -103,6 +103,30 @@ pub(crate) enum LeaseFailure {
     Io(io::Error),
 }
 
+/// Attempts at a read lease while the kernel answers `EAGAIN`, and the
+/// pause between them.
+const LEASE_ATTEMPTS: u32 = 10;
+const LEASE_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// `F_SETLEASE, F_RDLCK`, retried a few times on `EAGAIN`. The kernel
+/// refuses a read lease while any process has the file open for writing,
+/// and that includes a child this process forked a moment ago that still
+/// holds an inherited descriptor until it execs (Rust opens files
+/// `O_CLOEXEC`, so it is gone within microseconds). A writer that stays
+/// keeps the refusal, after at most [`LEASE_ATTEMPTS`] tries.
+fn take_read_lease(file: &File) -> io::Result<libc::c_int> {
+    let mut attempt = 1;
+    loop {
+        match fcntl(file, libc::F_SETLEASE, libc::F_RDLCK) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempt < LEASE_ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(LEASE_RETRY_PAUSE);
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The registry lock, held while a lease is taken and its mapping made, so
 /// that the watcher cannot miss a break that arrives in between.
 pub(crate) struct Registration(MutexGuard<'static, Vec<Weak<Leased>>>);
@@ -118,9 +142,7 @@ impl Registration {
             Ok(s) => s,
             Err(e) => return Err(LeaseFailure::Refused(e, file)),
         };
-        if let Err(e) = fcntl(&file, F_SETSIG, signal)
-            .and_then(|_| fcntl(&file, libc::F_SETLEASE, libc::F_RDLCK))
-        {
+        if let Err(e) = fcntl(&file, F_SETSIG, signal).and_then(|_| take_read_lease(&file)) {
             return Err(LeaseFailure::Refused(e, file));
         }
         // SAFETY: the file is open read-only and this process holds a read
