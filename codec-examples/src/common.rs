@@ -4,7 +4,10 @@
 
 use std::fmt::Display;
 use std::io::{self, Write};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use weft_transport::ServerBuilder;
 
 /// How long connections may go on sending after a shutdown signal, in
 /// every `weft` server, before they are closed.
@@ -113,4 +116,50 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
         }
     }
     Ok(lim.rlim_cur as u64)
+}
+
+/// Event-loop threads the servers run on, chosen once by `weft --threads N`.
+static THREADS: OnceLock<usize> = OnceLock::new();
+
+/// Sets the number of event-loop threads every server of this process
+/// uses (`weft --threads N`): 0 (the default) runs the acceptor and the
+/// connections on the process's tokio runtime; N > 0 runs N threads, each
+/// with a current-thread runtime and its own `SO_REUSEPORT` listener
+/// ([`ServerBuilder::threads`]). Only the first call counts.
+///
+/// # Examples
+///
+/// ```
+/// weft_examples::common::set_threads(2);
+/// assert_eq!(weft_examples::common::threads(), 2);
+/// ```
+pub fn set_threads(n: usize) {
+    let _ = THREADS.set(n);
+}
+
+/// The number of event-loop threads chosen with [`set_threads`] (0 if none).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(weft_examples::common::threads(), 0);
+/// ```
+pub fn threads() -> usize {
+    THREADS.get().copied().unwrap_or(0)
+}
+
+/// A [`ServerBuilder`] with the process's thread choice applied: what every
+/// `weft` server starts from.
+///
+/// # Examples
+///
+/// ```
+/// let _b = weft_examples::common::server_builder();
+/// ```
+pub fn server_builder() -> ServerBuilder {
+    let mut b = ServerBuilder::new();
+    if threads() > 0 {
+        b.threads(threads());
+    }
+    b
 }

@@ -30,7 +30,6 @@ use weft_pipeline::codec::{
     ByteToMessageDecoder, LengthFieldBasedFrameDecoder, LineBasedFrameDecoder,
 };
 use weft_pipeline::{Batch, Context, Event, Handler, Nothing, Pipeline, PipelineError};
-use weft_transport::ServerBuilder;
 
 use crate::common::{announce, print_totals, raise_nofile_limit, shutdown_signal, SHUTDOWN_GRACE};
 
@@ -242,7 +241,7 @@ pub async fn run(args: EchoArgs) -> io::Result<()> {
     // Check the configuration once, before binding.
     init_pipeline(&mut Pipeline::new(), args.framing, args.max_frame).map_err(io::Error::other)?;
     let (framing, max) = (args.framing, args.max_frame);
-    let server = ServerBuilder::new()
+    let server = crate::common::server_builder()
         .bind_tcp(args.listen, move |p| init_pipeline(p, framing, max))
         .map_err(io::Error::other)?;
     announce(server.local_addr().unwrap_or(args.listen));

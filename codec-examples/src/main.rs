@@ -6,6 +6,11 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "weft", version, about)]
 struct Cli {
+    /// Event-loop threads for the server: 0 runs it on the process's tokio
+    /// runtime; N > 0 runs N threads, each with its own runtime and its own
+    /// SO_REUSEPORT listener (thread per core).
+    #[arg(long, global = true, default_value_t = 0)]
+    threads: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +41,7 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    weft_examples::common::set_threads(cli.threads);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

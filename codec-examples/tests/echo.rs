@@ -134,6 +134,27 @@ fn several_clients_are_echoed_independently() {
 }
 
 #[test]
+fn with_two_event_loop_threads_every_client_is_echoed() {
+    // Two threads, each with its own SO_REUSEPORT listener: the kernel
+    // spreads the connections, and each must be served wherever it lands.
+    let server = Server::start(&["--threads", "2", "echo", "--framing", "length"]);
+    let clients: Vec<_> = (0..8u8)
+        .map(|i| {
+            let s = connect(&server);
+            std::thread::spawn(move || {
+                let stream = frame(&pattern(1000 + i as usize, i));
+                let len = stream.len();
+                let got = exchange(&s, stream.clone(), &[333], len);
+                got == stream
+            })
+        })
+        .collect();
+    for c in clients {
+        assert!(c.join().unwrap());
+    }
+}
+
+#[test]
 fn sigterm_shuts_the_echo_server_down_gracefully() {
     let server = Server::start(&["echo", "--framing", "length"]);
     let s = connect(&server);

@@ -31,7 +31,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weft_pipeline::codec::ByteToMessageDecoder;
-use weft_transport::ServerBuilder;
 
 use crate::common::{announce, print_totals, raise_nofile_limit, shutdown_signal, SHUTDOWN_GRACE};
 
@@ -104,7 +103,7 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
     let root = Arc::new(root);
     let header = Duration::from_secs(args.header_timeout);
     let idle = Duration::from_secs(args.idle_timeout);
-    let server = ServerBuilder::new()
+    let server = crate::common::server_builder()
         .bind_tcp(args.listen, move |p| {
             p.handlers()
                 .add_last("decoder", ByteToMessageDecoder::new(HttpDecoder::new()))?

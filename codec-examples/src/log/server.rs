@@ -205,7 +205,7 @@ pub async fn run(broker: Broker, listen: SocketAddr) -> std::io::Result<()> {
     let mut config = weft_transport::ChannelConfig::default();
     config.nodelay(true);
     let conn_broker = broker.clone();
-    let server = weft_transport::ServerBuilder::new()
+    let server = crate::common::server_builder()
         .config(config)
         .bind_tcp(listen, move |p| add_log_handlers(p, conn_broker.clone()))
         .map_err(std::io::Error::other)?;

@@ -241,7 +241,7 @@ pub async fn run(listen: SocketAddr) -> std::io::Result<()> {
     let mut config = weft_transport::ChannelConfig::default();
     config.nodelay(true);
     let init_db = db.clone();
-    let server = weft_transport::ServerBuilder::new()
+    let server = crate::common::server_builder()
         .config(config)
         .bind_tcp(listen, move |p| add_resp_handlers(p, init_db.clone()))
         .map_err(std::io::Error::other)?;
