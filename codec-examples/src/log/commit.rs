@@ -191,20 +191,28 @@ mod tests {
         }
     }
 
+    /// A producer of offset 0 whose sync, once `release` is sent, reports
+    /// every offset below `durable` synced.
+    fn gated_leader(
+        commit: &Arc<GroupCommit>,
+        durable: u64,
+    ) -> (mpsc::Sender<()>, std::thread::JoinHandle<io::Result<()>>) {
+        let (release, gate) = mpsc::channel::<()>();
+        let commit = commit.clone();
+        let leader = std::thread::spawn(move || {
+            commit.wait_durable(1, || {
+                gate.recv().unwrap();
+                Ok(durable)
+            })
+        });
+        (release, leader)
+    }
+
     #[test]
     fn one_sync_acknowledges_every_producer_that_wrote_before_it_started() {
         let commit = Arc::new(GroupCommit::new(0));
-        let (release, gate) = mpsc::channel::<()>();
         // The leader's sync covers offsets below 16 once released.
-        let leader = {
-            let commit = commit.clone();
-            std::thread::spawn(move || {
-                commit.wait_durable(1, || {
-                    gate.recv().unwrap();
-                    Ok(16)
-                })
-            })
-        };
+        let (release, leader) = gated_leader(&commit, 16);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !commit.lock().syncing {
             assert!(Instant::now() < deadline);
@@ -228,16 +236,8 @@ mod tests {
     #[test]
     fn a_waiter_the_sync_did_not_cover_leads_the_next_one() {
         let commit = Arc::new(GroupCommit::new(0));
-        let (release, gate) = mpsc::channel::<()>();
-        let leader = {
-            let commit = commit.clone();
-            std::thread::spawn(move || {
-                commit.wait_durable(1, || {
-                    gate.recv().unwrap();
-                    Ok(1) // started before the late writer's record
-                })
-            })
-        };
+        // Started before the late writer's record: covers offset 0 only.
+        let (release, leader) = gated_leader(&commit, 1);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !commit.lock().syncing {
             assert!(Instant::now() < deadline);

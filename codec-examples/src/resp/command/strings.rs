@@ -262,16 +262,22 @@ mod tests {
         assert_eq!(run(&mut db, t, "STRLEN k"), Reply::Integer(130));
     }
 
+    /// `SET k <value>` with the value as the very `Bytes` given, so a test
+    /// can check that replies are slices of it.
+    fn set_k(value: &Bytes) -> [Value; 3] {
+        [
+            Value::from(&b"SET"[..]),
+            Value::from(&b"k"[..]),
+            Value::from(value.clone()),
+        ]
+    }
+
     #[test]
     fn get_of_a_stored_value_is_not_copied() {
         let mut db = Db::new();
         let t = Instant::now();
         let value = Bytes::from_static(b"payload");
-        let args = [
-            Value::from(&b"SET"[..]),
-            Value::from(&b"k"[..]),
-            Value::from(value.clone()),
-        ];
+        let args = set_k(&value);
         let (reply, copied) = weft_buf::measure_copies(|| {
             execute(&mut db, &args, t);
             run(&mut db, t, "GET k")
@@ -320,11 +326,7 @@ mod tests {
         let mut db = Db::new();
         let t = Instant::now();
         let value = Bytes::from_static(b"payload");
-        let args = [
-            Value::from(&b"SET"[..]),
-            Value::from(&b"k"[..]),
-            Value::from(value.clone()),
-        ];
+        let args = set_k(&value);
         let (replies, copied) = weft_buf::measure_copies(|| {
             execute(&mut db, &args, t);
             [
