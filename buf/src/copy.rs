@@ -105,3 +105,63 @@ pub fn thread_copied() -> u64 {
 pub fn total_copied() -> u64 {
     TOTAL.load(Ordering::Relaxed)
 }
+
+/// Bytes written by encryption and decryption (TLS), kept apart from copies.
+///
+/// Encrypting writes every plaintext byte once into a record, and
+/// decrypting writes every ciphertext byte once as plaintext: that work is
+/// what TLS costs, not a copy Weft could avoid, so it is counted here and
+/// never in [`total_copied`]. The copy table shows both.
+static ENCRYPTED: AtomicU64 = AtomicU64::new(0);
+static DECRYPTED: AtomicU64 = AtomicU64::new(0);
+
+/// Records that encryption wrote `n` plaintext bytes into TLS records.
+///
+/// # Examples
+///
+/// ```
+/// let before = weft_buf::copy::total_encrypted();
+/// weft_buf::copy::record_encrypt(16);
+/// assert!(weft_buf::copy::total_encrypted() >= before + 16);
+/// assert_eq!(weft_buf::measure_copies(|| weft_buf::copy::record_encrypt(1)).1, 0);
+/// ```
+#[inline]
+pub fn record_encrypt(n: usize) {
+    ENCRYPTED.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// Records that decryption produced `n` plaintext bytes.
+///
+/// # Examples
+///
+/// ```
+/// let before = weft_buf::copy::total_decrypted();
+/// weft_buf::copy::record_decrypt(16);
+/// assert!(weft_buf::copy::total_decrypted() >= before + 16);
+/// ```
+#[inline]
+pub fn record_decrypt(n: usize) {
+    DECRYPTED.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// Plaintext bytes encrypted by Weft in this process (see [`record_encrypt`]).
+///
+/// # Examples
+///
+/// ```
+/// let _ = weft_buf::copy::total_encrypted();
+/// ```
+pub fn total_encrypted() -> u64 {
+    ENCRYPTED.load(Ordering::Relaxed)
+}
+
+/// Plaintext bytes decrypted by Weft in this process (see [`record_decrypt`]).
+///
+/// # Examples
+///
+/// ```
+/// let _ = weft_buf::copy::total_decrypted();
+/// ```
+pub fn total_decrypted() -> u64 {
+    DECRYPTED.load(Ordering::Relaxed)
+}

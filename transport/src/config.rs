@@ -65,6 +65,8 @@ pub struct ChannelConfig {
     pub(crate) write_budget: usize,
     pub(crate) max_writes: usize,
     pub(crate) max_write_chunk: usize,
+    pub(crate) tls: Option<crate::tls::TlsRole>,
+    pub(crate) handshake_timeout: Duration,
 }
 
 impl Default for ChannelConfig {
@@ -85,6 +87,8 @@ impl Default for ChannelConfig {
             write_budget: DEFAULT_WRITE_BUDGET,
             max_writes: DEFAULT_MAX_WRITES_PER_WAKEUP,
             max_write_chunk: DEFAULT_MAX_WRITE_CHUNK,
+            tls: None,
+            handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -293,6 +297,26 @@ impl ChannelConfig {
     /// ```
     pub fn max_write_chunk(&mut self, bytes: usize) -> &mut Self {
         self.max_write_chunk = bytes;
+        self
+    }
+
+    /// How long a TLS handshake may take before the connection is closed
+    /// ([`DEFAULT_HANDSHAKE_TIMEOUT`](crate::tls::DEFAULT_HANDSHAKE_TIMEOUT)
+    /// by default); ignored on plaintext connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ChannelConfig::default().handshake_timeout(std::time::Duration::from_secs(3));
+    /// ```
+    pub fn handshake_timeout(&mut self, t: Duration) -> &mut Self {
+        self.handshake_timeout = t;
+        self
+    }
+
+    /// Makes every connection with this configuration a TLS server.
+    pub(crate) fn set_tls(&mut self, role: Option<crate::tls::TlsRole>) -> &mut Self {
+        self.tls = role;
         self
     }
 

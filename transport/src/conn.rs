@@ -43,7 +43,9 @@ use futures::{FutureExt, StreamExt};
 use tokio::io::Interest;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use weft_pipeline::{Head, Message, Pipeline, PipelineError, Task, TaskDone, Wire, WritePromise};
+use weft_pipeline::{
+    Event, Head, Message, Pipeline, PipelineError, Task, TaskDone, Value, Wire, WritePromise,
+};
 
 use crate::channel::{Channel, Command, Shared};
 use crate::config::ChannelConfig;
@@ -51,6 +53,7 @@ use crate::outbound::{Completion, FilePath, OutboundBuffer};
 use crate::recv::AdaptiveRecvBuf;
 use crate::stats::{Counter, Stats};
 use crate::stream::Stream;
+use crate::tls::TlsSession;
 
 impl Completion for WritePromise {
     fn complete(self, result: io::Result<()>) {
@@ -154,6 +157,9 @@ struct Conn {
     closing: Option<Instant>,
     read_eof: bool,
     failed: bool,
+    /// The TLS session of an encrypted connection (boxed: a plaintext
+    /// connection pays one pointer for it).
+    tls: Option<Box<TlsSession>>,
 }
 
 /// Sets up a connection and returns its handle and the future that runs
@@ -186,6 +192,10 @@ pub(crate) fn start(
         channel: channel.clone(),
     }));
     let (min, initial, max) = cfg.recv_sizes;
+    let tls = match &cfg.tls {
+        Some(role) => Some(Box::new(TlsSession::new(role, cfg.handshake_timeout)?)),
+        None => None,
+    };
     let conn = Conn {
         stream,
         pipeline,
@@ -203,6 +213,7 @@ pub(crate) fn start(
         closing: None,
         read_eof: false,
         failed: false,
+        tls,
     };
     let closed = channel.shared.clone();
     // A combinator, not an `async` block: the task's future then holds the
@@ -249,7 +260,7 @@ impl Conn {
                 self.begin_close(Some(deadline));
             }
             loop {
-                let writing = self.head().out.has_flushed();
+                let writing = self.wants_write();
                 if self.failed || (self.closing.is_some() && !writing) {
                     break;
                 }
@@ -270,10 +281,8 @@ impl Conn {
                     (true, false) => Interest::WRITABLE,
                     _ => Interest::READABLE,
                 };
-                let wake_at = match (timer, close_at) {
-                    (Some(t), Some(c)) => Some(t.min(c)),
-                    (t, c) => t.or(c),
-                };
+                let handshake_by = self.tls.as_ref().and_then(|t| t.handshake_deadline());
+                let wake_at = [timer, close_at, handshake_by].into_iter().flatten().min();
                 tokio::select! {
                     biased;
                     changed = shutdown.changed(), if watch_shutdown => match changed {
@@ -322,6 +331,13 @@ impl Conn {
                         if close_at.is_some_and(|c| c <= Instant::now()) {
                             tracing::debug!(pending = self.head().out.pending_bytes(), "close deadline passed; closing anyway");
                             break;
+                        }
+                        if handshake_by.is_some_and(|h| h <= Instant::now()) {
+                            self.tls_failed(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "TLS: the handshake did not complete in time",
+                            ));
+                            continue;
                         }
                         let now = Instant::now().into_std();
                         self.dispatch(|p| p.fire_timer(now));
@@ -406,12 +422,11 @@ impl Conn {
         if self.failed || self.owed {
             return;
         }
+        if self.tls.is_some() {
+            return self.write_ready_tls();
+        }
         loop {
-            if self.turn_bytes >= self.write_budget || self.turn_writes >= self.max_writes {
-                self.owed = head_of(&mut self.pipeline).out.has_flushed();
-                if self.owed {
-                    self.stats.add(Counter::WriteYields, 1);
-                }
+            if self.over_budget() {
                 return;
             }
             let Conn {
@@ -437,7 +452,139 @@ impl Conn {
         }
     }
 
+    /// The connection has something to write now: flushed entries, or
+    /// (TLS) ciphertext, or flushed entries it may encrypt.
+    fn wants_write(&mut self) -> bool {
+        let flushed = head_of(&mut self.pipeline).out.has_flushed();
+        match &self.tls {
+            None => flushed,
+            Some(t) => t.has_ciphertext() || (flushed && t.can_seal()),
+        }
+    }
+
+    /// The turn's write budget is spent: the connection owes a write if it
+    /// still has something to write, and yields.
+    fn over_budget(&mut self) -> bool {
+        if self.turn_bytes < self.write_budget && self.turn_writes < self.max_writes {
+            return false;
+        }
+        self.owed = self.wants_write();
+        if self.owed {
+            self.stats.add(Counter::WriteYields, 1);
+        }
+        true
+    }
+
+    /// [`write_ready`](Self::write_ready) on a TLS connection: writes
+    /// pending ciphertext, encrypts the flushed entries when it has none,
+    /// and once closing with nothing flushed left, sends `close_notify`.
+    fn write_ready_tls(&mut self) {
+        loop {
+            if self.over_budget() {
+                return;
+            }
+            let Conn {
+                stream,
+                pipeline,
+                tls: Some(tls),
+                stats,
+                closing,
+                ..
+            } = self
+            else {
+                return;
+            };
+            let out = &mut head_of(pipeline).out;
+            let step = if tls.has_ciphertext() {
+                let fd = stream.as_fd();
+                self.turn_writes += 1;
+                stream
+                    .try_io(Interest::WRITABLE, || tls.write_step(fd, stats))
+                    .inspect(|&n| self.turn_bytes = self.turn_bytes.saturating_add(n))
+            } else if closing.is_some() && !out.has_flushed() {
+                tls.close_notify();
+                Ok(usize::from(tls.has_ciphertext()))
+            } else {
+                tls.seal(out)
+            };
+            match step {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// [`read_ready`](Self::read_ready) on a TLS connection.
+    fn read_ready_tls(&mut self) {
+        for _ in 0..self.max_reads {
+            if !self.head().auto_read || self.failed || self.closing.is_some() {
+                break;
+            }
+            let Conn {
+                stream,
+                rb,
+                stats,
+                tls: Some(tls),
+                ..
+            } = self
+            else {
+                return;
+            };
+            let fd = stream.as_fd();
+            match stream.try_io(Interest::READABLE, || tls.read_step(fd, rb, stats)) {
+                Ok(r) => {
+                    if let Some(hs) = r.handshake {
+                        self.dispatch(|p| p.fire_event(Event::User(Value::new(hs))));
+                    }
+                    if let Some(b) = r.plaintext {
+                        self.dispatch(|p| p.fire_read(Message::Bytes(b)));
+                    }
+                    if r.read == 0 || r.closed {
+                        self.read_eof = true;
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.rb.release();
+                    break;
+                }
+                Err(e) => {
+                    self.tls_failed(e);
+                    return;
+                }
+            }
+        }
+        self.dispatch(|p| p.fire_read_complete());
+        if self.read_eof {
+            self.begin_close(None);
+        }
+    }
+
+    /// Ends a TLS connection on a TLS error (or a socket error while
+    /// reading): logs why, sends the alert rustls queued if the socket
+    /// takes it at once, and fails the connection.
+    fn tls_failed(&mut self, err: io::Error) {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            if tls.has_ciphertext() {
+                let fd = self.stream.as_fd();
+                let _ = tls.write_step(fd, &self.stats);
+            }
+        }
+        if err.kind() != io::ErrorKind::ConnectionReset {
+            tracing::info!(peer = ?self.shared.peer, error = %err, "closing a TLS connection");
+        }
+        self.fail(err);
+    }
+
     fn read_ready(&mut self) {
+        if self.tls.is_some() {
+            return self.read_ready_tls();
+        }
         for _ in 0..self.max_reads {
             if !self.head().auto_read || self.failed || self.closing.is_some() {
                 break;

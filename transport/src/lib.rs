@@ -18,6 +18,9 @@
 //! - Bounded memory: an idle connection holds no buffer
 //!   ([`Channel::held_bytes`]); [`ServerBuilder::max_connections`] refuses
 //!   connections past a limit and counts them.
+//! - TLS ([`tls`], rustls): [`ServerBuilder::tls`] and [`connect_tcp_tls`]
+//!   encrypt a connection under the same pipeline; a `FileRegion` is
+//!   written the same way on it.
 //! - [`relay`] moves bytes between two sockets with `splice`.
 //! - [`Stats`] counts bytes and system calls by path, per channel and for
 //!   the process ([`global_stats`]); [`sys`] holds every raw system call.
@@ -102,9 +105,10 @@ mod server;
 pub mod stats;
 mod stream;
 pub mod sys;
+pub mod tls;
 
 pub use channel::Channel;
-pub use client::{connect_tcp, connect_unix};
+pub use client::{connect_tcp, connect_tcp_tls, connect_unix};
 pub use config::{
     ChannelConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READS_PER_WAKEUP,
     DEFAULT_MAX_WRITES_PER_WAKEUP, DEFAULT_WRITE_BUDGET,
@@ -121,3 +125,4 @@ pub use server::{
     MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF,
 };
 pub use stats::{global_stats, Counter, Stats, StatsSnapshot};
+pub use tls::{TlsAcceptor, TlsConnector, TlsError};

@@ -225,6 +225,28 @@ impl AdaptiveRecvBuf {
         Ok(self.buf.split().freeze())
     }
 
+    /// Fills `n` bytes of the chunk from `fill` (called with the bytes
+    /// still wanted until it has appended `n` in all, or appends nothing;
+    /// it must not append more than asked) and returns them
+    /// frozen. Used where the bytes come from another buffer (TLS
+    /// plaintext), not from the socket.
+    pub(crate) fn take_from(
+        &mut self,
+        n: usize,
+        stats: &Stats,
+        mut fill: impl FnMut(&mut BytesMut, usize) -> io::Result<usize>,
+    ) -> io::Result<Bytes> {
+        self.make_room(n, stats);
+        let start = self.buf.len();
+        while self.buf.len() - start < n {
+            let left = n - (self.buf.len() - start);
+            if fill(&mut self.buf, left)? == 0 {
+                break;
+            }
+        }
+        Ok(self.buf.split().freeze())
+    }
+
     /// Makes room for a read of `want` bytes: the chunk's tail, the chunk
     /// reclaimed in place, a parked chunk, or (counted) a new one.
     fn make_room(&mut self, want: usize, stats: &Stats) {

@@ -283,6 +283,28 @@ impl ServerBuilder {
         self
     }
 
+    /// Makes every connection TLS, as the server side of `acceptor` (see
+    /// [`tls`](crate::tls)). Handlers are the same as on plaintext
+    /// connections; a handshake that does not complete within the
+    /// configuration's [`handshake_timeout`](ChannelConfig::handshake_timeout)
+    /// closes the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tls = weft_transport::TlsAcceptor::from_pem_files("cert.pem", "key.pem", &[b"http/1.1"])?;
+    /// let server = weft_transport::ServerBuilder::new()
+    ///     .tls(tls)
+    ///     .bind_tcp("127.0.0.1:0".parse()?, |_p| Ok(()))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tls(&mut self, acceptor: crate::tls::TlsAcceptor) -> &mut Self {
+        self.config
+            .set_tls(Some(crate::tls::TlsRole::Server(acceptor)));
+        self
+    }
+
     /// Calls `f` with the [`Channel`] of each accepted connection (to keep
     /// handles for pushing to clients, for example).
     ///

@@ -67,9 +67,16 @@ pub enum Counter {
     /// had spent its write budget (it yielded to the other connections of
     /// its thread).
     WriteYields,
+    /// Plaintext bytes encrypted into TLS records (what encryption wrote;
+    /// not counted as copied).
+    TlsEncryptedBytes,
+    /// Plaintext bytes decrypted from TLS records.
+    TlsDecryptedBytes,
+    /// TLS handshakes completed.
+    TlsHandshakes,
 }
 
-const COUNTERS: usize = 18;
+const COUNTERS: usize = 21;
 
 impl Counter {
     fn index(self) -> usize {
@@ -167,6 +174,9 @@ impl Stats {
             writev_iovecs: g(Counter::WritevIovecs),
             recv_chunks: g(Counter::RecvChunks),
             write_yields: g(Counter::WriteYields),
+            tls_encrypted_bytes: g(Counter::TlsEncryptedBytes),
+            tls_decrypted_bytes: g(Counter::TlsDecryptedBytes),
+            tls_handshakes: g(Counter::TlsHandshakes),
             pool: PoolStats::default(),
         }
     }
@@ -251,6 +261,12 @@ pub struct StatsSnapshot {
     pub recv_chunks: u64,
     /// Turns that ended at the write budget with bytes still owed.
     pub write_yields: u64,
+    /// Plaintext bytes encrypted into TLS records.
+    pub tls_encrypted_bytes: u64,
+    /// Plaintext bytes decrypted from TLS records.
+    pub tls_decrypted_bytes: u64,
+    /// TLS handshakes completed.
+    pub tls_handshakes: u64,
     /// weft-buf's pool (receive chunks and staging buffers, every thread):
     /// filled in by [`global_stats`] only; zero in a channel's snapshot,
     /// because the pool's caches are per thread, not per channel.
@@ -338,6 +354,9 @@ impl Sub for StatsSnapshot {
             writev_iovecs: self.writev_iovecs.wrapping_sub(o.writev_iovecs),
             recv_chunks: self.recv_chunks.wrapping_sub(o.recv_chunks),
             write_yields: self.write_yields.wrapping_sub(o.write_yields),
+            tls_encrypted_bytes: self.tls_encrypted_bytes.wrapping_sub(o.tls_encrypted_bytes),
+            tls_decrypted_bytes: self.tls_decrypted_bytes.wrapping_sub(o.tls_decrypted_bytes),
+            tls_handshakes: self.tls_handshakes.wrapping_sub(o.tls_handshakes),
             pool: self.pool - o.pool,
         }
     }

@@ -98,7 +98,7 @@ fn lease_broken(region: &FileRegion) -> io::Error {
     )
 }
 
-fn truncated(region: &FileRegion) -> io::Error {
+pub(super) fn truncated(region: &FileRegion) -> io::Error {
     let file_len = region
         .file()
         .metadata()

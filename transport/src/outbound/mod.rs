@@ -34,6 +34,7 @@ use crate::sys::{self, FdKind};
 
 mod file;
 mod gather;
+mod seal;
 mod sink;
 
 pub use file::FilePath;
