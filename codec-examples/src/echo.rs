@@ -212,6 +212,9 @@ pub struct EchoArgs {
     /// Largest message in bytes (prefix or line delimiter not counted).
     #[arg(long, default_value_t = DEFAULT_MAX_FRAME)]
     pub max_frame: usize,
+    /// TLS (`--tls-cert`, `--tls-key`).
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }
 
 /// Runs `weft echo` until SIGINT or SIGTERM.
@@ -230,6 +233,7 @@ pub struct EchoArgs {
 ///     listen: "127.0.0.1:0".parse().unwrap(),
 ///     framing: Framing::Line,
 ///     max_frame: DEFAULT_MAX_FRAME,
+///     tls: Default::default(),
 /// })
 /// .await
 /// # }
@@ -241,7 +245,11 @@ pub async fn run(args: EchoArgs) -> io::Result<()> {
     // Check the configuration once, before binding.
     init_pipeline(&mut Pipeline::new(), args.framing, args.max_frame).map_err(io::Error::other)?;
     let (framing, max) = (args.framing, args.max_frame);
-    let server = crate::common::server_builder()
+    let mut builder = crate::common::server_builder();
+    if let Some(tls) = args.tls.acceptor(&[])? {
+        builder.tls(tls);
+    }
+    let server = builder
         .bind_tcp(args.listen, move |p| init_pipeline(p, framing, max))
         .map_err(io::Error::other)?;
     announce(server.local_addr().unwrap_or(args.listen));

@@ -13,6 +13,7 @@ pub mod http;
 pub mod log;
 pub mod proxy;
 pub mod resp;
+pub mod tls;
 
 /// The root README's Rust snippets, run as doctests so the README stays true.
 #[cfg(doctest)]

@@ -181,7 +181,10 @@ impl ServerBuilder {
     /// weft_transport::ServerBuilder::new().config(c);
     /// ```
     pub fn config(&mut self, config: ChannelConfig) -> &mut Self {
+        // TLS set with `tls()` is the builder's, not the configuration's.
+        let tls = self.config.tls.take();
         self.config = config;
+        self.config.set_tls(tls);
         self
     }
 

@@ -101,6 +101,9 @@ pub struct LogArgs {
     /// everything).
     #[arg(long, value_parser = parse_age)]
     pub retain_age: Option<Duration>,
+    /// TLS (`--tls-cert`, `--tls-key`).
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }
 
 /// Parses `--retain-age`: digits then one of `ms`, `s`, `m`, `h`, `d`.
@@ -193,6 +196,7 @@ pub enum ClientAction {
 ///     fsync_interval_ms: 1000,
 ///     retain_bytes: Some(1 << 30),
 ///     retain_age: Some(std::time::Duration::from_secs(7 * 86_400)),
+///     tls: Default::default(),
 /// })
 /// .await
 /// # }
@@ -231,7 +235,8 @@ pub async fn run(args: LogArgs) -> std::io::Result<()> {
             "recovery cut a torn tail off the log"
         );
     }
-    server::run(server::Broker::new(log), args.listen).await
+    let tls = args.tls.acceptor(&[])?;
+    server::run_with(server::Broker::new(log), args.listen, tls).await
 }
 
 /// Runs `weft log-client`.

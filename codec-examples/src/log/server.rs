@@ -196,6 +196,28 @@ pub fn add_log_handlers(p: &mut Pipeline, broker: Arc<Broker>) -> Result<(), Pip
 /// # }
 /// ```
 pub async fn run(broker: Broker, listen: SocketAddr) -> std::io::Result<()> {
+    run_with(broker, listen, None).await
+}
+
+/// [`run`], over TLS when `tls` is given.
+///
+/// # Errors
+///
+/// As [`run`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f(broker: weft_examples::log::server::Broker) -> std::io::Result<()> {
+/// let tls = weft_transport::TlsAcceptor::from_pem_files("cert.pem", "key.pem", &[]).ok();
+/// weft_examples::log::server::run_with(broker, "127.0.0.1:0".parse().unwrap(), tls).await
+/// # }
+/// ```
+pub async fn run_with(
+    broker: Broker,
+    listen: SocketAddr,
+    tls: Option<weft_transport::TlsAcceptor>,
+) -> std::io::Result<()> {
     let _ = crate::common::raise_nofile_limit();
     let (fsync, retain_age) = {
         let log = broker.lock();
@@ -205,8 +227,12 @@ pub async fn run(broker: Broker, listen: SocketAddr) -> std::io::Result<()> {
     let mut config = weft_transport::ChannelConfig::default();
     config.nodelay(true);
     let conn_broker = broker.clone();
-    let server = crate::common::server_builder()
-        .config(config)
+    let mut builder = crate::common::server_builder();
+    builder.config(config);
+    if let Some(tls) = tls {
+        builder.tls(tls);
+    }
+    let server = builder
         .bind_tcp(listen, move |p| add_log_handlers(p, conn_broker.clone()))
         .map_err(std::io::Error::other)?;
     let addr = server.local_addr().unwrap_or(listen);

@@ -37,6 +37,8 @@ use weft_transport::{relay, RelayMode};
 
 use crate::common::{announce, raise_nofile_limit, shutdown_signal, SHUTDOWN_GRACE};
 
+mod tls;
+
 /// How long a relay ended after the grace period may take to send on
 /// what its pipes hold and report its byte counts.
 pub const CUT_DRAIN: Duration = Duration::from_secs(1);
@@ -72,6 +74,11 @@ pub struct ProxyArgs {
     /// `splice` (zero-copy, the default) or `copy`.
     #[arg(long, value_enum, default_value_t = Mode::Splice)]
     pub mode: Mode,
+    /// Terminate TLS (`--tls-cert`, `--tls-key`) in front of the plaintext
+    /// upstream; `--mode` then does not apply (decrypted bytes are handed
+    /// on as the buffers TLS produced, see [`tls`]).
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }
 
 /// Bytes relayed by the connections that have finished (or were ended at
@@ -155,6 +162,7 @@ async fn serve_one(
 ///     listen: "127.0.0.1:0".parse().unwrap(),
 ///     upstream: "127.0.0.1:6379".into(),
 ///     mode: Mode::Splice,
+///     tls: Default::default(),
 /// })
 /// .await
 /// # }
@@ -162,6 +170,9 @@ async fn serve_one(
 pub async fn run(args: ProxyArgs) -> io::Result<()> {
     if let Err(e) = raise_nofile_limit() {
         tracing::warn!("cannot raise the descriptor limit: {e}");
+    }
+    if let Some(acceptor) = args.tls.acceptor(&[])? {
+        return run_tls(args, acceptor).await;
     }
     let listener = TcpListener::bind(args.listen).await?;
     announce(listener.local_addr()?);
@@ -222,17 +233,50 @@ pub async fn run(args: ProxyArgs) -> io::Result<()> {
             conns.shutdown().await;
         }
     }
-    println!(
-        "client->upstream {} bytes",
-        totals.to_upstream.load(Ordering::Relaxed)
-    );
-    println!(
-        "upstream->client {} bytes",
-        totals.to_client.load(Ordering::Relaxed)
-    );
-    println!(
-        "copied in user space {} bytes",
-        totals.copied.load(Ordering::Relaxed)
-    );
+    totals.print();
     Ok(())
+}
+
+/// [`run`] with TLS terminated here: each client is a TLS connection of a
+/// Weft server whose pipeline forwards to a plaintext upstream connection.
+async fn run_tls(args: ProxyArgs, acceptor: weft_transport::TlsAcceptor) -> io::Result<()> {
+    let totals = Arc::new(Totals::default());
+    let upstream: Arc<str> = args.upstream.into();
+    let t = totals.clone();
+    let server = crate::common::server_builder()
+        .tls(acceptor)
+        .bind_tcp(args.listen, move |p| {
+            p.handlers()
+                .add_last("front", tls::Front::new(upstream.clone(), t.clone()))?;
+            Ok(())
+        })
+        .map_err(io::Error::other)?;
+    announce(server.local_addr().unwrap_or(args.listen));
+    shutdown_signal().await?;
+    server
+        .shutdown(SHUTDOWN_GRACE)
+        .await
+        .map_err(io::Error::other)?;
+    totals
+        .copied
+        .store(weft_buf::total_copied(), Ordering::Relaxed);
+    totals.print();
+    Ok(())
+}
+
+impl Totals {
+    fn print(&self) {
+        println!(
+            "client->upstream {} bytes",
+            self.to_upstream.load(Ordering::Relaxed)
+        );
+        println!(
+            "upstream->client {} bytes",
+            self.to_client.load(Ordering::Relaxed)
+        );
+        println!(
+            "copied in user space {} bytes",
+            self.copied.load(Ordering::Relaxed)
+        );
+    }
 }
