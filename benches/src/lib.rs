@@ -346,6 +346,7 @@ pub fn measure_raw(path: RawPath, input: &Input, verify: bool) -> io::Result<Sam
         cpu_secs: cpu.as_secs_f64(),
         syscalls: counts.syscalls,
         copied: counts.user_bytes,
+        encrypted: 0,
     })
 }
 
@@ -364,9 +365,9 @@ impl AnyPath {
         }
     }
 
-    fn article(self) -> (u32, u32) {
+    fn article(self) -> Option<(u32, u32)> {
         match self {
-            AnyPath::Raw(p) => p.article(),
+            AnyPath::Raw(p) => Some(p.article()),
             AnyPath::Weft(p) => p.article(),
         }
     }
@@ -408,9 +409,10 @@ pub fn run_copy_table(cfg: &Config) -> io::Result<Vec<Row>> {
         for (i, path) in paths.iter().enumerate() {
             progress.step(&format!("{}, run {}/{}", path.name(), run + 1, cfg.runs));
             let sample = match path {
-                AnyPath::Raw(p) => measure_raw(*p, &input, cfg.verify)?,
-                AnyPath::Weft(p) => measure_weft(*p, &input, cfg.verify)?,
-            };
+                AnyPath::Raw(p) => measure_raw(*p, &input, cfg.verify),
+                AnyPath::Weft(p) => measure_weft(*p, &input, cfg.verify),
+            }
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.name())))?;
             samples[i].push(sample);
         }
     }
@@ -420,9 +422,8 @@ pub fn run_copy_table(cfg: &Config) -> io::Result<Vec<Row>> {
         .zip(&samples)
         .map(|(path, s)| {
             let mut row = Row::from_samples(path.name(), s);
-            let (copies, switches) = path.article();
-            row.article_cpu_copies = Some(copies);
-            row.article_mode_switches = Some(switches);
+            row.article_cpu_copies = path.article().map(|a| a.0);
+            row.article_mode_switches = path.article().map(|a| a.1);
             row
         })
         .collect())
@@ -477,6 +478,7 @@ pub fn run_frame_table(cfg: &Config) -> io::Result<Vec<Row>> {
                     cpu_secs: cpu.as_secs_f64(),
                     syscalls: counts.syscalls,
                     copied: counts.user_bytes,
+                    encrypted: 0,
                 };
                 let mut row = Row::from_samples(&name, &[sample]);
                 row.table = "frames".into();

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -60,11 +61,39 @@ impl Receiver {
     /// assert!(rx.addr().ip().is_loopback());
     /// ```
     pub fn spawn(checksum: bool) -> io::Result<Receiver> {
+        Receiver::start(checksum, None)
+    }
+
+    /// Like [`spawn`](Self::spawn), but the receiver is a TLS server
+    /// (rustls) and counts and hashes the decrypted bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    ///
+    /// # Examples
+    ///
+    /// See [`measure_weft`](crate::measure_weft) with [`WeftPath::Tls`](crate::WeftPath::Tls).
+    pub fn spawn_tls(checksum: bool, tls: Arc<rustls::ServerConfig>) -> io::Result<Receiver> {
+        Receiver::start(checksum, Some(tls))
+    }
+
+    fn start(checksum: bool, tls: Option<Arc<rustls::ServerConfig>>) -> io::Result<Receiver> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let addr = listener.local_addr()?;
         let handle = thread::Builder::new()
             .name("weft-bench-rx".into())
-            .spawn(move || receive(&listener, checksum))?;
+            .spawn(move || {
+                let (sock, _) = accept_within(&listener, RECV_TIMEOUT)?;
+                sock.set_read_timeout(Some(RECV_TIMEOUT))?;
+                match tls {
+                    None => receive(sock, checksum),
+                    Some(cfg) => {
+                        let conn = rustls::ServerConnection::new(cfg).map_err(io::Error::other)?;
+                        receive(rustls::StreamOwned::new(conn, sock), checksum)
+                    }
+                }
+            })?;
         Ok(Receiver { addr, handle })
     }
 
@@ -122,9 +151,7 @@ impl Receiver {
     }
 }
 
-fn receive(listener: &TcpListener, checksum: bool) -> io::Result<Received> {
-    let (mut sock, _) = accept_within(listener, RECV_TIMEOUT)?;
-    sock.set_read_timeout(Some(RECV_TIMEOUT))?;
+fn receive(mut sock: impl Read, checksum: bool) -> io::Result<Received> {
     let mut buf = vec![0u8; RECV_BUF];
     let mut bytes = 0u64;
     let mut hash = FNV_OFFSET;
@@ -133,6 +160,9 @@ fn receive(listener: &TcpListener, checksum: bool) -> io::Result<Received> {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A TLS sender that closed without close_notify: the count
+            // still says whether every byte arrived.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Err(e),
         };
         bytes += n as u64;

@@ -17,7 +17,7 @@ const MIB: f64 = (1u64 << 20) as f64;
 ///
 /// ```
 /// use weft_benches::Sample;
-/// let s = Sample { bytes: 1 << 30, secs: 0.5, cpu_secs: 0.25, syscalls: 1024, copied: 0 };
+/// let s = Sample { bytes: 1 << 30, secs: 0.5, cpu_secs: 0.25, syscalls: 1024, copied: 0, encrypted: 0 };
 /// assert_eq!(s.gbps(), (1u64 << 30) as f64 / 0.5 / 1e9);
 /// assert_eq!(s.cpu_s_per_gib(), 0.25);
 /// assert_eq!(s.syscalls_per_mib(), 1.0);
@@ -34,6 +34,9 @@ pub struct Sample {
     pub syscalls: u64,
     /// Payload bytes that went through user space on the sender.
     pub copied: u64,
+    /// Payload bytes the sender's encryption wrote (TLS rows; 0 otherwise):
+    /// the work TLS costs, kept apart from `copied`.
+    pub encrypted: u64,
 }
 
 impl Sample {
@@ -42,7 +45,7 @@ impl Sample {
     /// # Examples
     ///
     /// ```
-    /// let s = weft_benches::Sample { bytes: 2_000_000_000, secs: 1.0, cpu_secs: 0.0, syscalls: 0, copied: 0 };
+    /// let s = weft_benches::Sample { bytes: 2_000_000_000, secs: 1.0, cpu_secs: 0.0, syscalls: 0, copied: 0, encrypted: 0 };
     /// assert_eq!(s.gbps(), 2.0);
     /// ```
     pub fn gbps(&self) -> f64 {
@@ -54,7 +57,7 @@ impl Sample {
     /// # Examples
     ///
     /// ```
-    /// let s = weft_benches::Sample { bytes: 1 << 29, secs: 1.0, cpu_secs: 0.1, syscalls: 0, copied: 0 };
+    /// let s = weft_benches::Sample { bytes: 1 << 29, secs: 1.0, cpu_secs: 0.1, syscalls: 0, copied: 0, encrypted: 0 };
     /// assert_eq!(s.cpu_s_per_gib(), 0.2);
     /// ```
     pub fn cpu_s_per_gib(&self) -> f64 {
@@ -66,7 +69,7 @@ impl Sample {
     /// # Examples
     ///
     /// ```
-    /// let s = weft_benches::Sample { bytes: 4 << 20, secs: 1.0, cpu_secs: 0.0, syscalls: 2, copied: 0 };
+    /// let s = weft_benches::Sample { bytes: 4 << 20, secs: 1.0, cpu_secs: 0.0, syscalls: 2, copied: 0, encrypted: 0 };
     /// assert_eq!(s.syscalls_per_mib(), 0.5);
     /// ```
     pub fn syscalls_per_mib(&self) -> f64 {
@@ -78,11 +81,27 @@ impl Sample {
     /// # Examples
     ///
     /// ```
-    /// let s = weft_benches::Sample { bytes: 10, secs: 1.0, cpu_secs: 0.0, syscalls: 0, copied: 10 };
+    /// let s = weft_benches::Sample { bytes: 10, secs: 1.0, cpu_secs: 0.0, syscalls: 0, copied: 10, encrypted: 0 };
     /// assert_eq!(s.copied_per_byte(), 1.0);
     /// ```
     pub fn copied_per_byte(&self) -> f64 {
         ratio(self.copied as f64, self.bytes as f64)
+    }
+
+    /// Bytes written by encryption per byte received (1.0 for TLS rows).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = weft_benches::Sample { bytes: 10, secs: 1.0, cpu_secs: 0.0, syscalls: 0, copied: 0, encrypted: 10 };
+    /// assert_eq!(s.encrypted_per_byte(), 1.0);
+    /// ```
+    pub fn encrypted_per_byte(&self) -> f64 {
+        if self.bytes == 0 {
+            0.0
+        } else {
+            self.encrypted as f64 / self.bytes as f64
+        }
     }
 }
 
@@ -122,7 +141,7 @@ pub struct FrameInfo {
 ///
 /// ```
 /// use weft_benches::{Row, Sample};
-/// let s = |secs| Sample { bytes: 1 << 30, secs, cpu_secs: 0.5, syscalls: 1, copied: 0 };
+/// let s = |secs| Sample { bytes: 1 << 30, secs, cpu_secs: 0.5, syscalls: 1, copied: 0, encrypted: 0 };
 /// let row = Row::from_samples("sendfile", &[s(1.0), s(0.5), s(2.0)]);
 /// assert_eq!(row.gbps, s(1.0).gbps());
 /// assert_eq!(row.gbps_min, s(2.0).gbps());
@@ -146,6 +165,8 @@ pub struct Row {
     pub syscalls_per_mib: f64,
     /// Median user-space bytes copied per byte sent.
     pub copied_per_byte: f64,
+    /// Median bytes written by encryption per byte sent (TLS rows).
+    pub encrypted_per_byte: f64,
     /// Runs measured.
     pub runs: usize,
     /// Bytes sent per run.
@@ -187,6 +208,7 @@ impl Row {
             cpu_s_per_gib: pick(Sample::cpu_s_per_gib),
             syscalls_per_mib: pick(Sample::syscalls_per_mib),
             copied_per_byte: pick(Sample::copied_per_byte),
+            encrypted_per_byte: pick(Sample::encrypted_per_byte),
             runs: samples.len(),
             bytes: samples.first().map_or(0, |s| s.bytes),
             article_cpu_copies: None,
@@ -229,6 +251,7 @@ pub fn render_tables(rows: &[Row]) -> String {
             "CPU s/GiB",
             "syscalls/MiB",
             "copied/B",
+            "encrypted/B",
             "article CPU copies",
             "article mode switches",
         ];
@@ -241,6 +264,7 @@ pub fn render_tables(rows: &[Row]) -> String {
                     format!("{:.3}", r.cpu_s_per_gib),
                     format!("{:.3}", r.syscalls_per_mib),
                     format!("{:.2}", r.copied_per_byte),
+                    format!("{:.2}", r.encrypted_per_byte),
                     opt(r.article_cpu_copies),
                     opt(r.article_mode_switches),
                 ]
@@ -367,6 +391,7 @@ mod tests {
             cpu_secs: secs / 2.0,
             syscalls,
             copied: 1 << 29,
+            encrypted: 0,
         }
     }
 
@@ -399,6 +424,7 @@ mod tests {
             cpu_secs: 0.0,
             syscalls: 3,
             copied: 0,
+            encrypted: 0,
         };
         assert_eq!(
             (

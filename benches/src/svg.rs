@@ -19,7 +19,7 @@ use crate::Row;
 ///
 /// ```
 /// use weft_benches::{write_svg, Row, Sample};
-/// let s = Sample { bytes: 1 << 30, secs: 0.5, cpu_secs: 0.3, syscalls: 1, copied: 0 };
+/// let s = Sample { bytes: 1 << 30, secs: 0.5, cpu_secs: 0.3, syscalls: 1, copied: 0, encrypted: 0 };
 /// let dir = tempfile::tempdir().unwrap();
 /// let p = dir.path().join("chart.svg");
 /// write_svg(&p, &[Row::from_samples("sendfile", &[s])]).unwrap();

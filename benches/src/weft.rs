@@ -1,13 +1,20 @@
 //! Weft's own rows: the file as one `FileRegion` message written to a
 //! channel from `weft_transport::connect_tcp`, through its (empty) pipeline
-//! and outbound buffer, by each of the transport's file paths.
+//! and outbound buffer, by each of the transport's file paths; and the same
+//! over TLS (`connect_tcp_tls` to a rustls receiver), as a `FileRegion` and
+//! as in-memory `Bytes` (the file mapped, in 1 MiB views of the mapping).
 
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use weft_buf::FileRegion;
-use weft_transport::{connect_tcp, ChannelConfig, FilePath};
+use weft_pipeline::Message;
+use weft_transport::tls::write_test_certs;
+use weft_transport::{
+    connect_tcp, connect_tcp_tls, ChannelConfig, FilePath, TlsAcceptor, TlsConnector,
+};
 
 use crate::{check_received, sys, Input, Receiver, Sample};
 
@@ -33,15 +40,22 @@ pub enum WeftPath {
     MmapWrite,
     /// `pread` + `write` (the counted copy fallback).
     ReadWrite,
+    /// The `FileRegion` over TLS: `pread` into the staging buffer (counted),
+    /// encrypted, written.
+    Tls,
+    /// In-memory `Bytes` over TLS: encrypted straight from the buffers.
+    TlsMemory,
 }
 
 impl WeftPath {
     /// Every Weft path, in table order.
-    pub const ALL: [WeftPath; 4] = [
+    pub const ALL: [WeftPath; 6] = [
         WeftPath::Sendfile,
         WeftPath::Splice,
         WeftPath::MmapWrite,
         WeftPath::ReadWrite,
+        WeftPath::Tls,
+        WeftPath::TlsMemory,
     ];
 
     /// The row name.
@@ -57,33 +71,42 @@ impl WeftPath {
             WeftPath::Splice => "weft FileRegion splice",
             WeftPath::MmapWrite => "weft FileRegion mmap+write",
             WeftPath::ReadWrite => "weft FileRegion read+write",
+            WeftPath::Tls => "weft FileRegion TLS",
+            WeftPath::TlsMemory => "weft Bytes TLS",
         }
     }
 
     /// The article's (CPU copies, mode switches) for the syscalls this path
-    /// makes.
+    /// makes; `None` for TLS, which the article does not cover.
     ///
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(weft_benches::WeftPath::Sendfile.article(), (1, 2));
+    /// use weft_benches::WeftPath;
+    /// assert_eq!(WeftPath::Sendfile.article(), Some((1, 2)));
+    /// assert_eq!(WeftPath::Tls.article(), None);
     /// ```
-    pub fn article(self) -> (u32, u32) {
+    pub fn article(self) -> Option<(u32, u32)> {
         match self {
-            WeftPath::Sendfile => (1, 2),
-            WeftPath::Splice => (0, 2),
-            WeftPath::MmapWrite => (1, 4),
-            WeftPath::ReadWrite => (2, 4),
+            WeftPath::Sendfile => Some((1, 2)),
+            WeftPath::Splice => Some((0, 2)),
+            WeftPath::MmapWrite => Some((1, 4)),
+            WeftPath::ReadWrite => Some((2, 4)),
+            WeftPath::Tls | WeftPath::TlsMemory => None,
         }
     }
 
     fn file_path(self) -> FilePath {
         match self {
-            WeftPath::Sendfile => FilePath::Sendfile,
+            WeftPath::Sendfile | WeftPath::Tls | WeftPath::TlsMemory => FilePath::Sendfile,
             WeftPath::Splice => FilePath::Splice,
             WeftPath::MmapWrite => FilePath::MmapWrite,
             WeftPath::ReadWrite => FilePath::ReadWrite,
         }
+    }
+
+    fn is_tls(self) -> bool {
+        matches!(self, WeftPath::Tls | WeftPath::TlsMemory)
     }
 }
 
@@ -108,23 +131,49 @@ impl WeftPath {
 /// assert_eq!((s.bytes, s.copied), (1 << 20, 0));
 /// ```
 pub fn measure_weft(path: WeftPath, input: &Input, verify: bool) -> io::Result<Sample> {
-    let rx = Receiver::spawn(verify)?;
+    let tls = if path.is_tls() {
+        Some(TlsPair::new()?)
+    } else {
+        None
+    };
+    let rx = match &tls {
+        Some(t) => Receiver::spawn_tls(verify, t.server.clone())?,
+        None => Receiver::spawn(verify)?,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let region = FileRegion::new(Arc::new(input.file().try_clone()?), 0, input.len())
-        .map_err(io::Error::other)?;
+    let file = Arc::new(input.file().try_clone()?);
+    let messages: Vec<Message> = if path == WeftPath::TlsMemory {
+        mapped_views(&file, input.len())?
+    } else {
+        let region = FileRegion::new(file, 0, input.len()).map_err(io::Error::other)?;
+        vec![region.into()]
+    };
     let mut config = ChannelConfig::default();
     config.nodelay(true).file_path(path.file_path());
     let addr = rx.addr();
     let (cpu, secs, stats, copied) = rt.block_on(async {
-        let ch = connect_tcp(addr, &config, |_p| Ok(()))
-            .await
-            .map_err(io::Error::from)?;
+        let ch = match &tls {
+            Some(t) => connect_tcp_tls(addr, &config, t.client.clone(), |_p| Ok(())).await,
+            None => connect_tcp(addr, &config, |_p| Ok(())).await,
+        }
+        .map_err(io::Error::from)?;
         let copied0 = weft_buf::total_copied();
         let cpu0 = sys::thread_cpu()?;
         let t0 = Instant::now();
-        let sent = tokio::time::timeout(WEFT_TIMEOUT, ch.write_and_flush(region)).await;
+        let mut last = None;
+        for m in messages {
+            last = Some(ch.write(m));
+        }
+        ch.flush();
+        let sent = tokio::time::timeout(WEFT_TIMEOUT, async {
+            match last {
+                Some(f) => f.await,
+                None => Ok(()),
+            }
+        })
+        .await;
         let stats = ch.stats();
         ch.close();
         let closed = tokio::time::timeout(WEFT_TIMEOUT, ch.closed()).await;
@@ -149,5 +198,43 @@ pub fn measure_weft(path: WeftPath, input: &Input, verify: bool) -> io::Result<S
         cpu_secs: cpu.as_secs_f64(),
         syscalls: stats.total_syscalls(),
         copied,
+        encrypted: stats.tls_encrypted_bytes,
     })
+}
+
+/// A server configuration for the receiver and a connector that trusts it,
+/// from certificates generated for the run.
+struct TlsPair {
+    server: Arc<rustls::ServerConfig>,
+    client: TlsConnector,
+}
+
+impl TlsPair {
+    fn new() -> io::Result<TlsPair> {
+        let dir = tempfile::tempdir()?;
+        let certs = write_test_certs(dir.path(), &rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let bad = |e: weft_transport::TlsError| io::Error::other(e.to_string());
+        let server = TlsAcceptor::from_pem_files(&certs.cert, &certs.key, &[])
+            .map_err(bad)?
+            .config()
+            .clone();
+        let client = TlsConnector::from_ca_file(&certs.ca, "localhost", &[]).map_err(bad)?;
+        Ok(TlsPair { server, client })
+    }
+}
+
+/// The file mapped once and cut into 1 MiB `Bytes` views of the mapping:
+/// in-memory messages that own no copy of the file.
+fn mapped_views(file: &std::fs::File, len: u64) -> io::Result<Vec<Message>> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: the bench's input file is private to this process (a fresh
+    // temporary file) and nothing truncates or writes it while mapped.
+    let map = unsafe { memmap2::Mmap::map(file)? };
+    let all = Bytes::from_owner(map);
+    Ok((0..all.len())
+        .step_by(1 << 20)
+        .map(|at| Message::Bytes(all.slice(at..all.len().min(at + (1 << 20)))))
+        .collect())
 }

@@ -2,7 +2,7 @@
 //! counts follow the loops, and the outputs carry every required row and
 //! field. Nothing here asserts a timing.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use weft_benches::{
@@ -209,6 +209,7 @@ fn binary_writes_tables_json_and_svg() {
     let json = dir.path().join("out.json");
     let svg = dir.path().join("out.svg");
     let out = dir.path().join("stdout.txt");
+    let err = dir.path().join("stderr.txt");
     let child = Command::new(env!("CARGO_BIN_EXE_weft-bench"))
         .args([
             "--quick",
@@ -225,7 +226,7 @@ fn binary_writes_tables_json_and_svg() {
         .arg("--svg")
         .arg(&svg)
         .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
     let mut child = KillOnDrop(child);
@@ -240,7 +241,11 @@ fn binary_writes_tables_json_and_svg() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(status.success());
+    assert!(
+        status.success(),
+        "weft-bench failed: {}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
     let stdout = std::fs::read_to_string(&out).unwrap();
     for name in REQUIRED_RAW {
         assert!(

@@ -1,5 +1,5 @@
 //! Weft's rows go through the real transport: every file path delivers the
-//! file's bytes, and only the copying paths are counted as copies.
+//! file's bytes, and only the copying paths are counted as copies (TLS: encryption apart).
 //!
 //! One test in its own binary, because the copy counter is process-wide.
 
@@ -19,6 +19,13 @@ fn every_weft_path_delivers_the_file_and_counts_its_copies() {
             WeftPath::Sendfile | WeftPath::Splice => assert_eq!(s.copied, 0, "{}", path.name()),
             WeftPath::MmapWrite | WeftPath::ReadWrite => {
                 assert_eq!(s.copied, len, "{}", path.name())
+            }
+            // The file is read into memory to be encrypted (counted); the
+            // encryption's own write is counted apart.
+            WeftPath::Tls => assert_eq!((s.copied, s.encrypted), (len, len), "{}", path.name()),
+            // In-memory buffers are encrypted where they are: no copy.
+            WeftPath::TlsMemory => {
+                assert_eq!((s.copied, s.encrypted), (0, len), "{}", path.name())
             }
         }
     }

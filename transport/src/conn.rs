@@ -344,6 +344,9 @@ impl Conn {
                     }
                 }
             }
+            if self.tls.is_some() && !self.failed && !self.read_eof {
+                self.linger().await;
+            }
             self.finish();
         }
     }
@@ -647,6 +650,42 @@ impl Conn {
         }
         self.pipeline.set_now(Instant::now().into_std());
         self.pipeline.fire_channel_inactive();
+    }
+}
+
+impl Conn {
+    /// A TLS connection's lingering close, after its `close_notify` went
+    /// out: shuts down the writing half and reads (and drops) what the
+    /// peer still sends until it closes too, or the close deadline passes.
+    ///
+    /// Closing a socket with unread bytes sends RST instead of FIN, and
+    /// the reset can destroy data the peer has not read yet. Over TLS that
+    /// happens all the time: a TLS 1.3 server sends session tickets after
+    /// the handshake, which a client that writes and closes never reads.
+    async fn linger(&mut self) {
+        let deadline = self
+            .closing
+            .unwrap_or_else(|| Instant::now() + self.close_timeout);
+        if crate::sys::shutdown_write(self.stream.as_fd()).is_err() {
+            return;
+        }
+        let mut scrap = [0u8; 4096];
+        loop {
+            let ready = tokio::time::timeout_at(deadline, self.stream.ready(Interest::READABLE));
+            if !matches!(ready.await, Ok(Ok(r)) if r.is_readable()) {
+                return;
+            }
+            let fd = self.stream.as_fd();
+            match self
+                .stream
+                .try_io(Interest::READABLE, || crate::sys::read(fd, &mut scrap))
+            {
+                Ok(0) => return,
+                Ok(n) => self.stats.add(Counter::BytesRead, n as u64),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
     }
 }
 
