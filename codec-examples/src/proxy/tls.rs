@@ -10,7 +10,7 @@
 //! on either end bounds the proxy's memory. When one side closes, the
 //! other is closed after what it was sent is written.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,8 +19,16 @@ use weft_transport::{connect_tcp, Channel, ChannelConfig};
 
 use super::Totals;
 
-/// Stops reading until `peer` can take more, if it cannot now.
-fn pace<H: Handler<Out = Nothing>>(ctx: &mut Context<'_, Nothing>, peer: &Channel) {
+/// Hands `bytes` to `peer` as they are (counted in `total`), and stops
+/// reading until `peer` can take more, if it cannot now.
+fn forward<H: Handler<Out = Nothing>>(
+    ctx: &mut Context<'_, Nothing>,
+    peer: &Channel,
+    bytes: Bytes,
+    total: &AtomicU64,
+) {
+    total.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    drop(peer.write_and_flush(bytes));
     if peer.is_writable() {
         return;
     }
@@ -97,16 +105,14 @@ impl Handler for Front {
     type Out = Nothing;
 
     fn read(&mut self, ctx: &mut Context<'_, Nothing>, bytes: Bytes) {
-        self.totals
-            .to_upstream
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         match &self.upstream {
-            Some(up) => {
-                drop(up.write_and_flush(bytes));
-                let up = up.clone();
-                pace::<Self>(ctx, &up);
+            Some(up) => forward::<Self>(ctx, &up.clone(), bytes, &self.totals.to_upstream),
+            None => {
+                self.totals
+                    .to_upstream
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                self.early.push(bytes);
             }
-            None => self.early.push(bytes),
         }
     }
 
@@ -136,12 +142,7 @@ impl Handler for Back {
     type Out = Nothing;
 
     fn read(&mut self, ctx: &mut Context<'_, Nothing>, bytes: Bytes) {
-        self.totals
-            .to_client
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        drop(self.client.write_and_flush(bytes));
-        let client = self.client.clone();
-        pace::<Self>(ctx, &client);
+        forward::<Self>(ctx, &self.client.clone(), bytes, &self.totals.to_client);
     }
 
     fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: Event) {
