@@ -2,13 +2,29 @@
 //!
 //! ```text
 //!  socket ─▶ ByteToMessageDecoder<HttpDecoder> ─▶ HttpHandler ─▶ write(head Bytes)
-//!            the reads cumulate as segments,      resolves the      + write(FileRegion)
-//!            no copy; HttpDecoder finds \r\n\r\n target under the  one flush per read;
-//!            across reads, parses the head with  root, opens the   the head goes out in
-//!            httparse and hands on an HttpFrame  file; answers a   one sendmsg, the body
-//!            (RequestHead: the head's Bytes +    read's requests   with sendfile
-//!            offsets, inline, no box)            in order
+//!            the reads cumulate as segments,      decodes the       + write(FileRegion)
+//!            no copy; HttpDecoder finds \r\n\r\n target; takes the  one flush per read;
+//!            across reads, parses the head with  open file from    the head goes out in
+//!            httparse and hands on an HttpFrame  the open-file     one sendmsg, the body
+//!            (RequestHead: the head's Bytes +    cache, or opens   with sendfile
+//!            offsets, inline, no box)            it on tokio's
+//!                                                blocking pool
+//!                                                (ctx.spawn); answers
+//!                                                in request order
 //! ```
+//!
+//! No system call that can block runs on the event loop: path resolution
+//! and `openat2` + `fstat` run on tokio's blocking pool
+//! (`spawn_blocking`, through [`Context::spawn`](weft_pipeline::Context::spawn)),
+//! and the requests of a connection behind one being opened wait their
+//! turn. An open-file cache, like nginx's `open_file_cache`, keeps the
+//! descriptor, length and validators of each file served for 1 s
+//! (`--open-file-cache-valid-ms`), so a file requested again is answered
+//! on the loop without any system call but the send. Measured on a 4 KiB
+//! file with one server thread (wrk -t1 -c64; the README gives the run):
+//! the cache serves ~1.7x the requests per second of opening every file
+//! on the blocking pool, at ~1/4 of the CPU per request, so it is the
+//! default; `--open-file-cache 0` opens every request's file on the pool.
 //!
 //! GET and HEAD, and OPTIONS (200 with `Allow`); keep-alive and pipelining
 //! (answers go out in request order); `Content-Length`, `Content-Type` by
@@ -39,6 +55,9 @@ mod decoder;
 mod fields;
 mod head;
 mod mime;
+#[cfg(test)]
+mod off_loop_tests;
+mod open_cache;
 mod range;
 mod resolve;
 mod respond;
@@ -48,6 +67,7 @@ mod validators;
 
 pub use decoder::{HttpDecoder, HttpFrame, HttpProgress};
 pub use head::{Method, RequestHead, MAX_HEADERS, MAX_HEAD_BYTES};
+pub use open_cache::{DEFAULT_OPEN_FILE_CACHE_ENTRIES, DEFAULT_OPEN_FILE_CACHE_VALID};
 pub use resolve::FileRoot;
 pub use service::HttpHandler;
 pub use timeouts::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
@@ -70,6 +90,15 @@ pub struct HttpArgs {
     #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout: u64,
+    /// Open files kept for reuse (nginx's `open_file_cache max=`); 0 opens
+    /// every file anew, off the event loop, for each request.
+    #[arg(long, default_value_t = DEFAULT_OPEN_FILE_CACHE_ENTRIES)]
+    pub open_file_cache: usize,
+    /// Milliseconds a cached open file is used before its name is opened
+    /// again (nginx's `open_file_cache_valid`): a file replaced, deleted
+    /// or changed is served as it was for at most this long.
+    #[arg(long, default_value_t = DEFAULT_OPEN_FILE_CACHE_VALID.as_millis() as u64)]
+    pub open_file_cache_valid_ms: u64,
 }
 
 /// Runs `weft http` until SIGINT or SIGTERM: one pipeline per connection,
@@ -90,6 +119,8 @@ pub struct HttpArgs {
 ///     listen: "127.0.0.1:0".parse().unwrap(),
 ///     header_timeout: 10,
 ///     idle_timeout: 60,
+///     open_file_cache: 1000,
+///     open_file_cache_valid_ms: 1000,
 /// })
 /// .await
 /// # }
@@ -98,9 +129,14 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
     if let Err(e) = raise_nofile_limit() {
         tracing::warn!("cannot raise the descriptor limit: {e}");
     }
-    let root = FileRoot::open(&args.root)
+    let mut root = FileRoot::open(&args.root)
         .map_err(|e| io::Error::new(e.kind(), format!("--root {}: {e}", args.root.display())))?;
+    root.open_file_cache(
+        args.open_file_cache,
+        Duration::from_millis(args.open_file_cache_valid_ms),
+    );
     let root = Arc::new(root);
+    let sweep = root.cache_sweeper();
     let header = Duration::from_secs(args.header_timeout);
     let idle = Duration::from_secs(args.idle_timeout);
     let server = crate::common::server_builder()
@@ -116,6 +152,9 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
         .map_err(io::Error::other)?;
     announce(server.local_addr().unwrap_or(args.listen));
     shutdown_signal().await?;
+    if let Some(s) = sweep {
+        s.abort();
+    }
     server
         .shutdown(SHUTDOWN_GRACE)
         .await

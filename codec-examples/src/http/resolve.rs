@@ -19,7 +19,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use super::open_cache::OpenFileCache;
 use super::validators::ValidatorCache;
 use super::Status;
 
@@ -41,6 +44,32 @@ pub struct FileRoot {
     dir: Option<OwnedFd>,
     /// Formatted validators of files served recently.
     pub(crate) validators: ValidatorCache,
+    /// Open files shared by requests (see [`FileRoot::open_file_cache`]).
+    pub(crate) cache: OpenFileCache,
+    /// Runs at the start of every [`Target::open`], on the thread that
+    /// opens: tests make an open slow with it.
+    #[cfg(test)]
+    pub(crate) open_hook: Option<OpenHook>,
+}
+
+/// A test's stand-in for a slow file system (see [`FileRoot::open_hook`]).
+#[cfg(test)]
+#[derive(Clone)]
+pub(crate) struct OpenHook(pub(crate) Arc<dyn Fn(&Path) + Send + Sync>);
+
+#[cfg(test)]
+impl std::fmt::Debug for OpenHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenHook")
+    }
+}
+
+#[cfg(test)]
+impl std::ops::Deref for OpenHook {
+    type Target = dyn Fn(&Path) + Send + Sync;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
 }
 
 /// `struct open_how` of `openat2(2)` (libc's is `#[non_exhaustive]`).
@@ -137,7 +166,53 @@ impl FileRoot {
             path,
             dir: None,
             validators: ValidatorCache::default(),
+            cache: OpenFileCache::default(),
+            #[cfg(test)]
+            open_hook: None,
         })
+    }
+
+    /// Sets the open-file cache: at most `entries` open files (0: none, so
+    /// every request opens its file off the event loop), each used for
+    /// `valid` after its open before the name is opened again; the
+    /// defaults are [`DEFAULT_OPEN_FILE_CACHE_ENTRIES`](super::DEFAULT_OPEN_FILE_CACHE_ENTRIES)
+    /// and [`DEFAULT_OPEN_FILE_CACHE_VALID`](super::DEFAULT_OPEN_FILE_CACHE_VALID). A file replaced, deleted or
+    /// changed is served as it was for at most `valid` (the module docs of
+    /// `open_cache` say exactly what).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut root = weft_examples::http::FileRoot::open(dir.path()).unwrap();
+    /// root.open_file_cache(0, Duration::ZERO); // every open through the blocking pool
+    /// ```
+    pub fn open_file_cache(&mut self, entries: usize, valid: Duration) -> &mut Self {
+        self.cache = OpenFileCache::new(entries, valid);
+        self
+    }
+
+    /// Starts a task on the current tokio runtime that closes the
+    /// open-file cache's expired entries every validity window, so files
+    /// nobody asks for are not held open; `None` without a cache.
+    pub(crate) fn cache_sweeper(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let every = self.cache.valid();
+        if every.is_zero() {
+            return None;
+        }
+        let root = Arc::downgrade(self);
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match root.upgrade() {
+                    Some(root) => root.cache.sweep(std::time::Instant::now()),
+                    None => return,
+                }
+            }
+        }))
     }
 
     /// The canonical path of the root.
@@ -303,21 +378,6 @@ fn open_without_symlinks(root: &FileRoot, rel: &Path) -> Option<Result<Found, St
     })
 }
 
-/// What a request target names under the root.
-#[derive(Debug)]
-pub(crate) enum Resolved {
-    /// A regular file, opened (for a directory: its `index.html`).
-    File(Opened),
-    /// A directory named without its trailing slash: the answer is a 301 to
-    /// this `Location` (the normalized path with `/`, then the query), so
-    /// that relative links in its index resolve against the directory, as
-    /// nginx does.
-    Directory {
-        /// The path to redirect to, percent-encoded, with the query.
-        location: String,
-    },
-}
-
 /// Bytes written as they are in a `Location` path: RFC 3986 `pchar`
 /// without `%` (every other byte is percent-encoded).
 fn path_byte(b: u8) -> bool {
@@ -359,43 +419,109 @@ fn directory_location(segments: &[&[u8]], target: &str) -> String {
     loc
 }
 
-/// Resolves `target` against `root` and opens the regular file it names (a
-/// directory's `index.html`). The metadata comes from the open handle, so
-/// what is checked is what is served. A directory named without its
-/// trailing slash is [`Resolved::Directory`]; a file named with one is 404,
-/// as the file system says for `file/`.
-pub(crate) fn resolve(root: &FileRoot, target: &str) -> Result<Resolved, Status> {
-    let path = path_of(target).ok_or(Status::BadRequest)?;
-    let decoded = percent_decode(path).ok_or(Status::BadRequest)?;
-    if decoded.contains(&0) {
-        return Err(Status::BadRequest);
-    }
-    let trailing_slash = decoded.last() == Some(&b'/');
-    let mut rel = PathBuf::new();
-    let mut segments: Vec<&[u8]> = Vec::new();
-    for seg in decoded.split(|&b| b == b'/') {
-        match seg {
-            b"" | b"." => {}
-            b".." => return Err(Status::Forbidden),
-            seg => {
-                rel.push(OsStr::from_bytes(seg));
-                segments.push(seg);
+/// A request target's path, decoded and normalized: what the file system
+/// is asked for, and the key of the open-file cache. Parsing it is pure
+/// computation (no system call), done on the event loop; opening it
+/// ([`Target::open`]) is the blocking part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// The non-empty segments joined by `/`, then `/` if the target ended
+    /// with one (`docs/`, `a.txt`, or `/` for the root itself).
+    key: Vec<u8>,
+}
+
+impl Target {
+    /// Decodes and normalizes the path of `target`: 400 if it is malformed
+    /// (a bad escape, a NUL, not origin or absolute form), 403 for any `..`
+    /// segment.
+    pub(crate) fn parse(target: &str) -> Result<Target, Status> {
+        let path = path_of(target).ok_or(Status::BadRequest)?;
+        let decoded = percent_decode(path).ok_or(Status::BadRequest)?;
+        if decoded.contains(&0) {
+            return Err(Status::BadRequest);
+        }
+        let mut key = Vec::with_capacity(decoded.len());
+        for seg in decoded.split(|&b| b == b'/') {
+            match seg {
+                b"" | b"." => {}
+                b".." => return Err(Status::Forbidden),
+                seg => {
+                    if !key.is_empty() {
+                        key.push(b'/');
+                    }
+                    key.extend_from_slice(seg);
+                }
             }
         }
+        if decoded.last() == Some(&b'/') {
+            key.push(b'/');
+        }
+        Ok(Target { key })
     }
-    let opened = match open_without_symlinks(root, &rel) {
-        Some(fast) => fast?,
-        None => open_slow(root, &rel)?,
-    };
-    match (opened, trailing_slash) {
-        (Found::Index(_) | Found::Directory, false) => Ok(Resolved::Directory {
-            location: directory_location(&segments, target),
-        }),
-        (Found::Index(o), true) => Ok(Resolved::File(o)),
-        (Found::Directory, true) => Err(Status::NotFound),
-        (Found::File(_), true) => Err(Status::NotFound),
-        (Found::File(o), false) => Ok(Resolved::File(o)),
+
+    /// The normalized path, the key of the open-file cache.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
     }
+
+    fn trailing_slash(&self) -> bool {
+        self.key.last() == Some(&b'/')
+    }
+
+    /// The path relative to the root, without a trailing slash.
+    fn rel(&self) -> &Path {
+        let bytes = self.key.strip_suffix(b"/").unwrap_or(&self.key);
+        Path::new(OsStr::from_bytes(bytes))
+    }
+
+    /// The `Location` a directory named by this target redirects to, with
+    /// the query of `target` (the request target it was parsed from).
+    pub(crate) fn directory_location(&self, target: &str) -> String {
+        let segments: Vec<&[u8]> = self
+            .key
+            .split(|&b| b == b'/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        directory_location(&segments, target)
+    }
+
+    /// Opens the regular file this target names under `root` (a
+    /// directory's `index.html`): blocking system calls (`openat2`,
+    /// `fstat`; `readlink`s on the slow path), so off the event loop. The
+    /// metadata comes from the open handle, so what is checked is what is
+    /// served. A directory named without its trailing slash is
+    /// [`Opening::Directory`]; a file named with one is 404, as the file
+    /// system says for `file/`.
+    pub(crate) fn open(&self, root: &FileRoot) -> Result<Opening, Status> {
+        #[cfg(test)]
+        if let Some(hook) = &root.open_hook {
+            hook(self.rel());
+        }
+        let rel = self.rel();
+        let found = match open_without_symlinks(root, rel) {
+            Some(fast) => fast?,
+            None => open_slow(root, rel)?,
+        };
+        match (found, self.trailing_slash()) {
+            (Found::Index(_) | Found::Directory, false) => Ok(Opening::Directory),
+            (Found::Index(o), true) => Ok(Opening::File(o)),
+            (Found::Directory, true) => Err(Status::NotFound),
+            (Found::File(_), true) => Err(Status::NotFound),
+            (Found::File(o), false) => Ok(Opening::File(o)),
+        }
+    }
+}
+
+/// What [`Target::open`] found.
+#[derive(Debug)]
+// Made once per open, on the blocking pool, and consumed at once: boxing
+// would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Opening {
+    /// A regular file, opened (for a directory: its `index.html`).
+    File(Opened),
+    /// A directory named without its trailing slash (a 301 to it).
+    Directory,
 }
 
 /// What a relative path names.
@@ -469,10 +595,13 @@ mod tests {
     /// Resolves with both strategies and checks they agree: the file's
     /// path, or a redirect's `Location` as `Err(Ok(location))`.
     fn resolve_or_redirect(t: &Tree, target: &str) -> Result<PathBuf, Result<String, Status>> {
-        let each = |root: &FileRoot| match super::resolve(root, target) {
-            Ok(Resolved::File(o)) => Ok(o.path),
-            Ok(Resolved::Directory { location }) => Err(Ok(location)),
-            Err(s) => Err(Err(s)),
+        let each = |root: &FileRoot| {
+            let t = Target::parse(target).map_err(Err)?;
+            match t.open(root) {
+                Ok(Opening::File(o)) => Ok(o.path),
+                Ok(Opening::Directory) => Err(Ok(t.directory_location(target))),
+                Err(s) => Err(Err(s)),
+            }
         };
         let (a, b) = (each(&t.roots[0]), each(&t.roots[1]));
         assert_eq!(a, b, "openat2 and O_NOFOLLOW disagree on {target}");

@@ -2,7 +2,6 @@
 //! body, a `FileRegion` that the transport sends with `sendfile`.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -10,9 +9,9 @@ use weft_buf::FileRegion;
 
 use super::date::{parse_http_date, unix_secs};
 use super::head::{Method, RequestHead};
-use super::mime::content_type;
+use super::open_cache::Named;
 use super::range::{parse_range, RangeAnswer};
-use super::resolve::{resolve, FileRoot, Opened, Resolved};
+use super::resolve::Target;
 use super::validators::Validators;
 use super::Status;
 
@@ -140,42 +139,87 @@ fn if_range_holds(header: &str, v: &Validators) -> bool {
     }
 }
 
-/// Answers one request for a file under `root`. `date` is the current
-/// IMF-fixdate for the `Date` header, `now_secs` the same second since the
-/// epoch.
-pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str, now_secs: u64) -> Response {
+/// What a request needs before it is answered.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// Its answer: no file is involved (an error, `OPTIONS *`).
+    Answer(Response),
+    /// The file its target names, opened (off the event loop, or from the
+    /// open-file cache), then [`respond_with`].
+    Open(Target),
+}
+
+/// The `Connection` framing of an answer to `req`: (close, HTTP/1.0
+/// keep-alive).
+fn framing(req: &RequestHead) -> (bool, bool) {
+    (
+        !req.keep_alive(),
+        req.keep_alive() && req.minor_version() == 0,
+    )
+}
+
+/// `200` with `Allow` and no body: `OPTIONS *` asks about the server,
+/// `OPTIONS /path` about a resource that exists; the same methods for all.
+fn options(date: &str, close: bool, ka10: bool) -> Response {
+    let mut h = start_head(Status::Ok, date, close, ka10);
+    let _ = write!(h, "Allow: {ALLOW}\r\nContent-Length: 0\r\n\r\n");
+    Response {
+        status: Status::Ok,
+        head: Bytes::from(h),
+        body: None,
+        close,
+    }
+}
+
+/// The first step of answering `req`, on the event loop and without a
+/// system call: the answer itself when no file is needed (405, `OPTIONS
+/// *`, a malformed target or one with `..`), else the target to open.
+/// `date` is the current IMF-fixdate for the `Date` header.
+pub(crate) fn plan(req: &RequestHead, date: &str) -> Plan {
+    let (close, ka10) = framing(req);
     let head_only = req.method() == Method::Head;
-    let close = !req.keep_alive();
-    let ka10 = req.keep_alive() && req.minor_version() == 0;
-    let err = |s: Status| error_response_for(s, close, ka10, head_only, date);
     if req.method() == Method::Other {
-        return err(Status::MethodNotAllowed);
-    }
-    // `OPTIONS *` asks about the server, `OPTIONS /path` about a resource
-    // that exists: the same methods for all.
-    let options = || {
-        let mut h = start_head(Status::Ok, date, close, ka10);
-        let _ = write!(h, "Allow: {ALLOW}\r\nContent-Length: 0\r\n\r\n");
-        Response {
-            status: Status::Ok,
-            head: Bytes::from(h),
-            body: None,
+        return Plan::Answer(error_response_for(
+            Status::MethodNotAllowed,
             close,
-        }
-    };
-    if req.method() == Method::Options && req.target() == "*" {
-        return options();
+            ka10,
+            head_only,
+            date,
+        ));
     }
-    let resolved = match resolve(root, req.target()) {
-        Ok(r) => r,
+    if req.method() == Method::Options && req.target() == "*" {
+        return Plan::Answer(options(date, close, ka10));
+    }
+    match Target::parse(req.target()) {
+        Ok(t) => Plan::Open(t),
+        Err(s) => Plan::Answer(error_response_for(s, close, ka10, head_only, date)),
+    }
+}
+
+/// Answers `req` once its target (from [`plan`]) is opened: `named` is
+/// what the open found. `date` is the current IMF-fixdate for the `Date`
+/// header, `now_secs` the same second since the epoch.
+pub(crate) fn respond_with(
+    req: &RequestHead,
+    target: &Target,
+    named: Result<Named, Status>,
+    date: &str,
+    now_secs: u64,
+) -> Response {
+    let head_only = req.method() == Method::Head;
+    let (close, ka10) = framing(req);
+    let err = |s: Status| error_response_for(s, close, ka10, head_only, date);
+    let named = match named {
+        Ok(n) => n,
         Err(s) => return err(s),
     };
     if req.method() == Method::Options {
-        return options();
+        return options(date, close, ka10);
     }
-    let Opened { file, meta, path } = match resolved {
-        Resolved::File(o) => o,
-        Resolved::Directory { location } => {
+    let file = match named {
+        Named::File(f) => f,
+        Named::Directory => {
+            let location = target.directory_location(req.target());
             return short_response(
                 Status::MovedPermanently,
                 Some(("Location", &location)),
@@ -186,8 +230,8 @@ pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str, now_secs: 
             );
         }
     };
-    let len = meta.len();
-    let v = root.validators.get(&meta);
+    let len = file.len;
+    let v = &*file.validators;
 
     let not_modified = match (req.if_none_match(), req.if_modified_since()) {
         (Some(inm), _) => none_match_hits(inm, &v.etag),
@@ -211,7 +255,7 @@ pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str, now_secs: 
 
     let range = match (req.range(), req.if_range()) {
         (Some(r), None) if !head_only => parse_range(r, len),
-        (Some(r), Some(ir)) if !head_only && if_range_holds(ir, &v) => parse_range(r, len),
+        (Some(r), Some(ir)) if !head_only && if_range_holds(ir, v) => parse_range(r, len),
         _ => RangeAnswer::Full,
     };
     let (status, span) = match range {
@@ -233,7 +277,7 @@ pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str, now_secs: 
     };
     let mut h = start_head(status, date, close, ka10);
     h.push_str("Content-Type: ");
-    h.push_str(content_type(&path));
+    h.push_str(file.content_type);
     h.push_str("\r\nContent-Length: ");
     push_u64(&mut h, span.end - span.start);
     h.push_str("\r\nLast-Modified: ");
@@ -253,8 +297,8 @@ pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str, now_secs: 
     let body = if head_only || span.is_empty() {
         None
     } else {
-        // The length from resolve's fstat: no second fstat per request.
-        match FileRegion::with_file_len(Arc::new(file), span.start, span.end - span.start, len) {
+        // The length from the open's fstat: no second fstat per request.
+        match FileRegion::with_file_len(file.file.clone(), span.start, span.end - span.start, len) {
             Ok(r) => Some(r),
             // The span is outside the file's length (cannot happen: the
             // span was cut to it above).
@@ -269,10 +313,29 @@ pub(crate) fn respond(root: &FileRoot, req: &RequestHead, date: &str, now_secs: 
     }
 }
 
+/// Answers one request on the calling thread, opening its file there:
+/// [`plan`], [`open_named`], [`respond_with`].
+#[cfg(test)]
+pub(crate) fn respond(
+    root: &super::FileRoot,
+    req: &RequestHead,
+    date: &str,
+    now_secs: u64,
+) -> Response {
+    match plan(req, date) {
+        Plan::Answer(r) => r,
+        Plan::Open(t) => {
+            let named = super::open_cache::open_named(root, &t);
+            respond_with(req, &t, named, date, now_secs)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::head::parse_head;
+    use crate::http::FileRoot;
     use std::fs;
     use std::time::{Duration, UNIX_EPOCH};
 

@@ -3,14 +3,16 @@
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use weft_pipeline::{Batch, Context, Event, Handler, Nothing};
+use weft_pipeline::{Batch, Context, Event, Handler, Nothing, PipelineError};
 
 use super::date::{format_http_date, unix_secs};
 use super::decoder::{HttpFrame, HttpProgress};
-use super::resolve::FileRoot;
-use super::respond::{error_response, respond, Response};
+use super::head::RequestHead;
+use super::open_cache::{open_named, Named};
+use super::resolve::{FileRoot, Target};
+use super::respond::{error_response, plan, respond_with, Plan, Response};
 use super::timeouts::{Expired, Timeouts, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 use super::Status;
 
@@ -47,7 +49,12 @@ use super::Status;
 ///     .add_last("decoder", ByteToMessageDecoder::new(HttpDecoder::new()))?
 ///     .add_last("files", HttpHandler::new(dir.path()).unwrap())?;
 /// let mut ch = EmbeddedChannel::new(p);
+/// // The file is opened on tokio's blocking pool.
+/// let rt = tokio::runtime::Runtime::new().unwrap();
+/// let _in_runtime = rt.enter();
 /// ch.write_inbound(Bytes::from_static(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
+/// assert!(ch.read_outbound_bytes().is_none()); // not opened yet
+/// ch.run_tasks();
 /// let head = ch.read_outbound_bytes().unwrap();
 /// assert!(head.starts_with(b"HTTP/1.1 200 OK\r\n"));
 /// let body = ch.read_outbound_wire().unwrap();
@@ -57,7 +64,13 @@ use super::Status;
 #[derive(Debug)]
 pub struct HttpHandler {
     root: Arc<FileRoot>,
+    /// Requests behind an open in flight or a full outbound buffer.
     waiting: VecDeque<HttpFrame>,
+    /// A file is being opened off the event loop for the oldest request;
+    /// the requests after it wait (answers go out in request order).
+    opening: bool,
+    /// What auto-read was last set to.
+    reading: bool,
     date: (u64, String),
     timeouts: Timeouts,
     /// Answers written since the last flush.
@@ -98,6 +111,8 @@ impl HttpHandler {
         HttpHandler {
             root,
             waiting: VecDeque::new(),
+            opening: false,
+            reading: true,
             date: (u64::MAX, String::new()),
             timeouts: Timeouts::new(DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT),
             unflushed: false,
@@ -147,8 +162,8 @@ impl HttpHandler {
         }
     }
 
-    /// Answers `frame` now, or queues it behind earlier ones while the
-    /// channel cannot take more.
+    /// Answers `frame` now, or queues it behind earlier ones while a file
+    /// is being opened for one of them or the channel cannot take more.
     fn take(&mut self, ctx: &mut Context<'_, Nothing>, frame: HttpFrame) {
         if self.closed {
             return;
@@ -156,36 +171,127 @@ impl HttpHandler {
         if let HttpFrame::Request(req) = &frame {
             self.timeouts.request(ctx.now(), req.has_body());
         }
-        if !self.waiting.is_empty() || !ctx.is_writable() {
-            if self.waiting.is_empty() {
-                ctx.set_auto_read(false);
-            }
+        if self.opening || !self.waiting.is_empty() || !ctx.is_writable() {
             self.waiting.push_back(frame);
+            self.pace_reading(ctx);
             return;
         }
         self.answer(ctx, frame);
     }
 
-    /// Writes the answer to `frame` (no flush, unless it closes).
+    /// Writes the answer to `frame` (no flush, unless it closes), or starts
+    /// opening its file off the event loop when the open-file cache does
+    /// not have it.
     fn answer(&mut self, ctx: &mut Context<'_, Nothing>, frame: HttpFrame) {
         if self.closed {
             return;
         }
         self.refresh_date();
-        let date = self.date.1.as_str();
-        let response: Response = match frame {
-            HttpFrame::Request(req) => {
-                let r = respond(&self.root, &req, date, self.date.0);
-                tracing::debug!(
-                    method = req.method_name(),
-                    target = req.target(),
-                    status = r.status.code(),
-                    "http"
-                );
-                r
+        let req = match frame {
+            HttpFrame::Request(req) => req,
+            HttpFrame::Invalid(status) => {
+                let r = error_response(status, true, false, &self.date.1);
+                return self.write(ctx, r);
             }
-            HttpFrame::Invalid(status) => error_response(status, true, false, date),
         };
+        let target = match plan(&req, &self.date.1) {
+            Plan::Answer(r) => return self.write_logged(ctx, &req, r),
+            Plan::Open(target) => target,
+        };
+        match self.root.cache.get(target.key(), ctx.now()) {
+            Some(file) => {
+                let r = respond_with(
+                    &req,
+                    &target,
+                    Ok(Named::File(file)),
+                    &self.date.1,
+                    self.date.0,
+                );
+                self.write_logged(ctx, &req, r);
+            }
+            None => self.start_open(ctx, req, target),
+        }
+    }
+
+    /// Opens `target` on tokio's blocking pool (`openat2`, `fstat`, and on
+    /// the slow path `readlink`s can all block on a slow disk or network
+    /// file system); [`opened`](Self::opened) answers `req` with the result.
+    fn start_open(&mut self, ctx: &mut Context<'_, Nothing>, req: RequestHead, target: Target) {
+        self.opening = true;
+        let root = self.root.clone();
+        let started = ctx.now();
+        let to_open = target.clone();
+        let open = async move {
+            let named = tokio::task::spawn_blocking(move || open_named(&root, &to_open))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "an open on the blocking pool failed");
+                    Err(Status::InternalServerError)
+                });
+            Opened {
+                req,
+                target,
+                named,
+                started,
+            }
+        };
+        ctx.spawn(open, Self::opened);
+    }
+
+    /// An open started by [`start_open`](Self::start_open) is done: caches
+    /// the file, answers its request, then the requests that waited.
+    fn opened(&mut self, ctx: &mut Context<'_, Nothing>, o: Opened) {
+        self.opening = false;
+        if self.closed {
+            return;
+        }
+        if let Ok(Named::File(f)) = &o.named {
+            // The window counts from before the open: never longer than
+            // `valid` after what was served was current.
+            self.root.cache.insert(o.target.key(), f.clone(), o.started);
+        }
+        self.refresh_date();
+        let r = respond_with(&o.req, &o.target, o.named, &self.date.1, self.date.0);
+        self.write_logged(ctx, &o.req, r);
+        self.resume(ctx);
+    }
+
+    /// Answers the requests that waited, in order, until one needs an open
+    /// or the channel is full; flushes; reads again once none wait.
+    fn resume(&mut self, ctx: &mut Context<'_, Nothing>) {
+        while !self.opening && !self.closed && ctx.is_writable() {
+            let Some(frame) = self.waiting.pop_front() else {
+                break;
+            };
+            self.answer(ctx, frame);
+        }
+        self.flush(ctx);
+        self.pace_reading(ctx);
+    }
+
+    /// Reads while no request waits: a client that pipelines while a file
+    /// is opened or while it reads slowly cannot queue requests without
+    /// bound (one read's worth at most).
+    fn pace_reading(&mut self, ctx: &mut Context<'_, Nothing>) {
+        let want = self.waiting.is_empty();
+        if want != self.reading && !self.closed {
+            self.reading = want;
+            ctx.set_auto_read(want);
+        }
+    }
+
+    fn write_logged(&mut self, ctx: &mut Context<'_, Nothing>, req: &RequestHead, r: Response) {
+        tracing::debug!(
+            method = req.method_name(),
+            target = req.target(),
+            status = r.status.code(),
+            "http"
+        );
+        self.write(ctx, r);
+    }
+
+    /// Queues a response's writes (no flush, unless it closes).
+    fn write(&mut self, ctx: &mut Context<'_, Nothing>, response: Response) {
         ctx.write(response.head);
         if let Some(body) = response.body {
             ctx.write(body);
@@ -211,6 +317,16 @@ impl HttpHandler {
         self.waiting.clear();
         ctx.close();
     }
+}
+
+/// What an open off the event loop hands back to its connection.
+#[derive(Debug)]
+struct Opened {
+    req: RequestHead,
+    target: Target,
+    named: Result<Named, Status>,
+    /// The pipeline's time when the open started.
+    started: Instant,
 }
 
 impl Handler for HttpHandler {
@@ -244,18 +360,12 @@ impl Handler for HttpHandler {
             Event::Writability(writable) => {
                 if writable && !self.closed {
                     self.timeouts.writable_again(ctx.now());
-                    if !self.waiting.is_empty() {
+                    if !self.waiting.is_empty() && !self.opening {
                         // Resume at once: weft-transport performs what a
                         // handler does in this event (write, flush, switch
                         // reading on) as soon as it returns. Resuming from a
                         // due timer instead cost a timer tick (1 ms) per pause.
-                        while let Some(frame) = self.waiting.pop_front() {
-                            self.answer(ctx, frame);
-                        }
-                        self.flush(ctx);
-                        if !self.closed {
-                            ctx.set_auto_read(true);
-                        }
+                        self.resume(ctx);
                     }
                 }
                 ctx.fire_event(Event::Writability(writable));
@@ -265,6 +375,14 @@ impl Handler for HttpHandler {
             // file's doing, so it is logged quietly.
             Event::Exception(err) => {
                 tracing::debug!(error = %err, "closing the connection");
+                if matches!(&err, PipelineError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof)
+                {
+                    // A file ended before its region: it was truncated in
+                    // place, perhaps while cached with its old length.
+                    // Forget the cached opens so the next request sees it
+                    // as it is now.
+                    self.root.cache.clear();
+                }
                 if !self.closed {
                     self.close(ctx);
                 }
@@ -289,7 +407,7 @@ impl Handler for HttpHandler {
         if self.closed {
             return;
         }
-        let idle_ok = self.waiting.is_empty() && ctx.is_writable();
+        let idle_ok = self.waiting.is_empty() && !self.opening && ctx.is_writable();
         match self.timeouts.expired(ctx.now(), idle_ok) {
             Some(Expired::Header) => {
                 self.take(ctx, HttpFrame::Invalid(Status::RequestTimeout));
@@ -311,6 +429,15 @@ mod tests {
     use bytes::Bytes;
     use weft_pipeline::codec::ByteToMessageDecoder;
     use weft_pipeline::{EmbeddedChannel, HeadOp, Pipeline, Wire};
+
+    /// Opens run on tokio's blocking pool: the tests drive them with
+    /// `run_tasks` inside this runtime.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap()
+    }
 
     fn channel(dir: &Path) -> EmbeddedChannel {
         let mut p = Pipeline::new();
@@ -345,24 +472,81 @@ mod tests {
     }
 
     #[test]
-    fn pipelined_answers_are_written_in_order_and_flushed_once() {
+    fn pipelined_answers_are_written_in_order_each_open_off_the_loop() {
+        let rt = runtime();
+        let _in_runtime = rt.enter();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a"), b"aaaa").unwrap();
         let mut ch = channel(dir.path());
         ch.write_inbound(Bytes::from_static(
             b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /none HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\nRange: bytes=1-\r\n\r\n",
         ));
+        assert!(ops(&mut ch).is_empty(), "the first open has not run");
+        assert!(!ch.auto_read(), "requests wait behind it, reading stops");
+        // /a is opened, answered and cached; /none is opened (404s are not
+        // cached); the second /a comes from the cache.
+        assert_eq!(ch.run_tasks(), 2);
         assert_eq!(
             ops(&mut ch),
             [
                 "HTTP/1.1 200",
                 "file 0+4",
+                "flush",
                 "HTTP/1.1 404",
                 "HTTP/1.1 206",
                 "file 1+3",
                 "flush"
             ]
         );
+        assert!(ch.auto_read());
+    }
+
+    #[test]
+    fn without_the_cache_every_request_is_opened_off_the_loop() {
+        let rt = runtime();
+        let _in_runtime = rt.enter();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"aaaa").unwrap();
+        let mut root = FileRoot::open(dir.path()).unwrap();
+        root.open_file_cache(0, Duration::ZERO);
+        let mut p = Pipeline::new();
+        p.handlers()
+            .add_last("decoder", ByteToMessageDecoder::new(HttpDecoder::new()))
+            .unwrap()
+            .add_last("files", HttpHandler::with_root(Arc::new(root)))
+            .unwrap();
+        let mut ch = EmbeddedChannel::new(p);
+        for _ in 0..3 {
+            ch.write_inbound(Bytes::from_static(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+            assert!(ops(&mut ch).is_empty());
+            assert_eq!(ch.run_tasks(), 1);
+            assert_eq!(ops(&mut ch), ["HTTP/1.1 200", "file 0+4", "flush"]);
+        }
+    }
+
+    #[test]
+    fn a_cached_file_is_opened_again_after_its_window() {
+        let rt = runtime();
+        let _in_runtime = rt.enter();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"aaaa").unwrap();
+        let mut ch = channel(dir.path());
+        let get = || Bytes::from_static(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+        ch.write_inbound(get());
+        assert_eq!(ch.run_tasks(), 1);
+        assert_eq!(ops(&mut ch), ["HTTP/1.1 200", "file 0+4", "flush"]);
+        // Replaced by a longer file: the cached open serves the old one
+        // within the window...
+        std::fs::write(dir.path().join("b"), b"bbbbbb").unwrap();
+        std::fs::rename(dir.path().join("b"), dir.path().join("a")).unwrap();
+        ch.write_inbound(get());
+        assert_eq!(ops(&mut ch), ["HTTP/1.1 200", "file 0+4", "flush"]);
+        // ...and after it the name is opened again.
+        ch.advance(crate::http::DEFAULT_OPEN_FILE_CACHE_VALID);
+        ch.write_inbound(get());
+        assert!(ops(&mut ch).is_empty());
+        assert_eq!(ch.run_tasks(), 1);
+        assert_eq!(ops(&mut ch), ["HTTP/1.1 200", "file 0+6", "flush"]);
     }
 
     #[test]
@@ -376,6 +560,8 @@ mod tests {
 
     #[test]
     fn requests_wait_while_the_channel_is_not_writable() {
+        let rt = runtime();
+        let _in_runtime = rt.enter();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a"), b"aaaa").unwrap();
         let mut ch = channel(dir.path());
@@ -385,8 +571,10 @@ mod tests {
         ));
         assert!(ops(&mut ch).is_empty(), "nothing answered");
         assert!(!ch.auto_read(), "reading stops");
-        // Answered in the writability event itself, no timer needed.
+        // Resumed in the writability event itself, no timer needed: the
+        // first open starts there, the HEAD is answered from the cache.
         ch.set_writable(true);
+        assert_eq!(ch.run_tasks(), 1);
         assert_eq!(
             ops(&mut ch),
             ["HTTP/1.1 200", "file 0+4", "HTTP/1.1 200", "flush"]
@@ -410,9 +598,12 @@ mod tests {
 
     #[test]
     fn an_idle_connection_is_closed_but_not_while_a_response_drains() {
+        let rt = runtime();
+        let _in_runtime = rt.enter();
         let dir = tempfile::tempdir().unwrap();
         let mut ch = channel(dir.path());
         ch.write_inbound(Bytes::from_static(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert_eq!(ch.run_tasks(), 1);
         ch.set_writable(false);
         ch.advance(Duration::from_secs(31));
         assert!(!ch.is_closed(), "a long response is still going out");
