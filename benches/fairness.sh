@@ -93,7 +93,12 @@ start_nginx $((IDLE_CONNS + 100)) "keepalive_timeout 600s;"
 
 start_weft_http() { # start_weft_http [BINARY]: sets WEFT_PORT WEFT_PID
   WEFT_PORT=$(free_port)
-  TOKIO_WORKER_THREADS=1 "${1:-$WEFT}" http --root "$WORK/www" --listen "127.0.0.1:$WEFT_PORT" \
+  # One server thread: the process's runtime with one worker, as measured
+  # before `weft --threads` defaulted to one thread per core (binaries
+  # older than the flag run that way without it).
+  local threads=()
+  "${1:-$WEFT}" --help | grep -q -- --threads && threads=(--threads 0)
+  TOKIO_WORKER_THREADS=1 "${1:-$WEFT}" "${threads[@]}" http --root "$WORK/www" --listen "127.0.0.1:$WEFT_PORT" \
     --idle-timeout 600 > "$WORK/weft-http.log" 2>&1 &
   WEFT_PID=$!
   PIDS+=("$WEFT_PID")

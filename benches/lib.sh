@@ -1,6 +1,6 @@
 # Shared by benches/peers.sh and benches/fairness.sh (sourced, not run):
 # processes started and stopped by PID, free ports, CPU ticks, and an nginx
-# with one worker serving $WORK/www. The sourcing script defines log().
+# with one worker ($NGINX_WORKERS to change) serving $WORK/www. The sourcing script defines log().
 
 # --- processes we start, stopped by PID on exit -----------------------------
 PIDS=()
@@ -66,11 +66,11 @@ cpu_ticks() { # cpu_ticks PID...: user+sys clock ticks of these processes
   echo "$total"
 }
 
-start_nginx() { # start_nginx WORKER_CONNECTIONS [EXTRA_HTTP_DIRECTIVES]: sets NGINX_PORT NGINX NGINX_WORKER
+start_nginx() { # start_nginx WORKER_CONNECTIONS [EXTRA_HTTP_DIRECTIVES]: sets NGINX_PORT NGINX NGINX_WORKER (the first) NGINX_WORKERS_PIDS (all); $NGINX_WORKERS workers (default 1)
   NGINX_PORT=$(free_port)
   mkdir -p "$WORK/nginx"
   cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes ${NGINX_WORKERS:-1};
 worker_rlimit_nofile $(ulimit -n);
 daemon off;
 pid $WORK/nginx/nginx.pid;
@@ -98,10 +98,12 @@ CONF
   PIDS+=("$NGINX")
   wait_port "$NGINX_PORT" "$NGINX"
   NGINX_WORKER=""
+  NGINX_WORKERS_PIDS=()
   for _ in $(seq 50); do
-    NGINX_WORKER=$(pgrep -P "$NGINX" | head -n1 || true)
-    [[ -n "$NGINX_WORKER" ]] && break
+    mapfile -t NGINX_WORKERS_PIDS < <(pgrep -P "$NGINX" || true)
+    (( ${#NGINX_WORKERS_PIDS[@]} >= ${NGINX_WORKERS:-1} )) && break
     sleep 0.1
   done
+  NGINX_WORKER=${NGINX_WORKERS_PIDS[0]:-}
   [[ -n "$NGINX_WORKER" ]] || { log "nginx started no worker"; return 1; }
 }

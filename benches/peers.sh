@@ -18,8 +18,15 @@
 # event-loop thread, LengthFieldBasedFrameDecoder + LengthFieldPrepender,
 # flush in channelReadComplete) at 64 B, 1 KiB and 8 KiB frames.
 #
-# Every server gets one thread (nginx: 1 worker; tokio servers:
-# TOKIO_WORKER_THREADS=1) so the load generator has the other core. Missing
+# Every server gets one thread (nginx: 1 worker; weft http: --threads 1,
+# one event-loop thread; the other weft servers and framed-echo: the
+# process's runtime with TOKIO_WORKER_THREADS=1, `weft --threads 0`) so the
+# load generator has the other core. One more http row runs both on two
+# (weft http --threads 2, nginx worker_processes 2, wrk -t2 -c128): on a
+# 2-core machine wrk then competes with the servers for the same cores, so
+# that row measures the servers' efficiency more than their scaling.
+# nginx runs with its default open_file_cache (off: open + fstat + close
+# per request); weft http with its default open-file cache (on, 1 s). Missing
 # peers are installed with apt. Every process this script starts is stopped
 # by its PID on exit; every load is bounded in time. Prints one line per
 # comparison: both figures and their ratio (weft / peer).
@@ -64,6 +71,7 @@ if section netty; then
   [[ -f /usr/share/java/netty-codec.jar ]] || need /usr/share/java/netty-codec.jar libnetty-java
 fi
 
+log "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (figures are only comparable on an otherwise idle machine)"
 log "building weft, framed-echo and echo-load (release)"
 (cd "$ROOT" && timeout 1200 cargo build -q --release -p weft-examples --bin weft \
   && timeout 1200 cargo build -q --release -p weft-benches --bin framed-echo --bin echo-load)
@@ -109,8 +117,12 @@ measure_http() { # measure_http PORT PID...: sets GBPS CPU_PER_GB RPS
   fi
   GBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.3f", b / s / 1e9 }')
   CPU_PER_GB=$(awk -v t=$((t1 - t0)) -v k="$TICK" -v b="$bytes" 'BEGIN { printf "%.3f", t / k / (b / 1e9) }')
-  RPS=$(timeout $((DUR + 30)) wrk -t2 -c64 -d"${DUR}s" "http://127.0.0.1:$port/small.bin" \
-    | awk '/^Requests\/sec:/ { print $2 }')
+  RPS=$(small_rps "$port" 1 64)
+}
+
+small_rps() { # small_rps PORT WRK_THREADS CONNECTIONS: req/s of the 4 KiB file
+  timeout $((DUR + 30)) wrk -t"$2" -c"$3" -d"${DUR}s" "http://127.0.0.1:$1/small.bin" \
+    | awk '/^Requests\/sec:/ { print $2 }'
 }
 
 start_nginx 1024
@@ -136,7 +148,7 @@ measure_http "$NGINX_PORT" "$NGINX" "$NGINX_WORKER"
 N_GBPS=$GBPS N_CPU=$CPU_PER_GB N_RPS=$RPS
 
 WEFT_HTTP_PORT=$(free_port)
-TOKIO_WORKER_THREADS=1 "$BIN/weft" http --root "$WORK/www" --listen "127.0.0.1:$WEFT_HTTP_PORT" > "$WORK/weft-http.log" 2>&1 &
+TOKIO_WORKER_THREADS=1 "$BIN/weft" --threads 1 http --root "$WORK/www" --listen "127.0.0.1:$WEFT_HTTP_PORT" > "$WORK/weft-http.log" 2>&1 &
 WEFT_HTTP=$!
 PIDS+=("$WEFT_HTTP")
 wait_port "$WEFT_HTTP_PORT" "$WEFT_HTTP"
@@ -147,14 +159,14 @@ stop "$WEFT_HTTP"
 
 RESULTS+=("$(report "http ${BIG_MIB}MiB file GB/s" weft "$W_GBPS" nginx "$N_GBPS" '>= 1.0')")
 RESULTS+=("$(report "http ${BIG_MIB}MiB server CPU s/GB" weft "$W_CPU" nginx "$N_CPU" '<= 1.0')")
-RESULTS+=("$(report "http 4KiB file req/s (wrk -c64)" weft "$W_RPS" nginx "$N_RPS" '>= 1.0')")
+RESULTS+=("$(report "http 4KiB file req/s (wrk -t1 -c64)" weft "$W_RPS" nginx "$N_RPS" '>= 1.2')")
 fi
 
 # --- proxy: weft proxy splice vs copy, relaying nginx's big file -------------------
 measure_proxy() { # measure_proxy MODE: sets P_GBPS P_CPU
   local port pid t0 t1 r
   port=$(free_port)
-  TOKIO_WORKER_THREADS=1 "$BIN/weft" proxy --listen "127.0.0.1:$port" \
+  TOKIO_WORKER_THREADS=1 "$BIN/weft" --threads 0 proxy --listen "127.0.0.1:$port" \
     --upstream "127.0.0.1:$NGINX_PORT" --mode "$1" > "$WORK/proxy-$1.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
@@ -179,6 +191,22 @@ RESULTS+=("$(report "proxy ${BIG_MIB}MiB GB/s" splice "$S_GBPS" copy "$P_GBPS" '
 RESULTS+=("$(report "proxy ${BIG_MIB}MiB CPU s/GiB" splice "$S_CPU" copy "$P_CPU" '<= 0.7')")
 fi
 stop "$NGINX"
+
+# --- http on two threads: weft http --threads 2 vs nginx with 2 workers -----------
+if section http; then
+log "http: nginx (2 workers) and weft http --threads 2, 4 KiB file, wrk -t2 -c128 (wrk shares the 2 cores)"
+NGINX_WORKERS=2 start_nginx 1024
+N2_RPS=$(small_rps "$NGINX_PORT" 2 128)
+stop "$NGINX"
+WEFT_HTTP_PORT=$(free_port)
+"$BIN/weft" --threads 2 http --root "$WORK/www" --listen "127.0.0.1:$WEFT_HTTP_PORT" > "$WORK/weft-http2.log" 2>&1 &
+WEFT_HTTP=$!
+PIDS+=("$WEFT_HTTP")
+wait_port "$WEFT_HTTP_PORT" "$WEFT_HTTP"
+W2_RPS=$(small_rps "$WEFT_HTTP_PORT" 2 128)
+stop "$WEFT_HTTP"
+RESULTS+=("$(report "http 4KiB req/s 2 threads (wrk -t2)" weft "$W2_RPS" nginx "$N2_RPS" '>= 1.2')")
+fi
 fi
 
 # --- resp: weft resp vs redis-server ---------------------------------------------
@@ -201,7 +229,7 @@ REDIS=$!
 PIDS+=("$REDIS")
 wait_port "$REDIS_PORT" "$REDIS"
 WEFT_RESP_PORT=$(free_port)
-TOKIO_WORKER_THREADS=1 "$BIN/weft" resp --listen "127.0.0.1:$WEFT_RESP_PORT" > "$WORK/weft-resp.log" 2>&1 &
+TOKIO_WORKER_THREADS=1 "$BIN/weft" --threads 0 resp --listen "127.0.0.1:$WEFT_RESP_PORT" > "$WORK/weft-resp.log" 2>&1 &
 WEFT_RESP=$!
 PIDS+=("$WEFT_RESP")
 wait_port "$WEFT_RESP_PORT" "$WEFT_RESP"
@@ -236,7 +264,7 @@ TOKIO_WORKER_THREADS=1 "$BIN/framed-echo" --listen "127.0.0.1:$FRAMED_PORT" > "$
 FRAMED=$!
 PIDS+=("$FRAMED")
 WEFT_ECHO_PORT=$(free_port)
-TOKIO_WORKER_THREADS=1 "$BIN/weft" echo --framing length --listen "127.0.0.1:$WEFT_ECHO_PORT" > "$WORK/weft-echo.log" 2>&1 &
+TOKIO_WORKER_THREADS=1 "$BIN/weft" --threads 0 echo --framing length --listen "127.0.0.1:$WEFT_ECHO_PORT" > "$WORK/weft-echo.log" 2>&1 &
 WEFT_ECHO=$!
 PIDS+=("$WEFT_ECHO")
 wait_port "$FRAMED_PORT" "$FRAMED"
@@ -270,7 +298,7 @@ java -cp "$WORK/netty:$NCP" NettyEcho 127.0.0.1 "$NETTY_PORT" > "$WORK/netty.log
 NETTY=$!
 PIDS+=("$NETTY")
 WEFT_ECHO_PORT=$(free_port)
-TOKIO_WORKER_THREADS=1 "$BIN/weft" echo --framing length --listen "127.0.0.1:$WEFT_ECHO_PORT" > "$WORK/weft-echo-n.log" 2>&1 &
+TOKIO_WORKER_THREADS=1 "$BIN/weft" --threads 0 echo --framing length --listen "127.0.0.1:$WEFT_ECHO_PORT" > "$WORK/weft-echo-n.log" 2>&1 &
 WEFT_ECHO=$!
 PIDS+=("$WEFT_ECHO")
 wait_port "$NETTY_PORT" "$NETTY"
@@ -290,5 +318,5 @@ stop "$WEFT_ECHO"
 stop "$NETTY"
 fi
 
-echo "# weft-peers: $(nproc) cores, $(uname -r), loopback, every server on one thread; ratio = first / second"
+echo "# weft-peers: $(nproc) cores, $(uname -r), loopback, every server on one thread unless the row says 2 threads (wrk then shares the cores with the servers); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); ratio = first / second"
 printf '%s\n' "${RESULTS[@]}"

@@ -121,9 +121,23 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
 /// Event-loop threads the servers run on, chosen once by `weft --threads N`.
 static THREADS: OnceLock<usize> = OnceLock::new();
 
+/// The default of `weft --threads`: one event-loop thread per core the
+/// process may run on (`std::thread::available_parallelism`, which
+/// honours CPU affinity and cgroup quotas), 1 if that cannot be read.
+///
+/// # Examples
+///
+/// ```
+/// assert!(weft_examples::common::default_threads() >= 1);
+/// ```
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Sets the number of event-loop threads every server of this process
-/// uses (`weft --threads N`): 0 (the default) runs the acceptor and the
-/// connections on the process's tokio runtime; N > 0 runs N threads, each
+/// uses (`weft --threads N`, by default [`default_threads`]): 0 runs the
+/// acceptor and the connections on the process's tokio runtime (what a
+/// library user who never calls this gets); N > 0 runs N threads, each
 /// with a current-thread runtime and its own `SO_REUSEPORT` listener
 /// ([`ServerBuilder::threads`]). Only the first call counts.
 ///

@@ -6,10 +6,11 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "weft", version, about)]
 struct Cli {
-    /// Event-loop threads for the server: 0 runs it on the process's tokio
-    /// runtime; N > 0 runs N threads, each with its own runtime and its own
-    /// SO_REUSEPORT listener (thread per core).
-    #[arg(long, global = true, default_value_t = 0)]
+    /// Event-loop threads for the server: N > 0 runs N threads, each with
+    /// its own runtime and its own SO_REUSEPORT listener (thread per core;
+    /// the default is one per core); 0 runs it on the process's tokio
+    /// runtime.
+    #[arg(long, global = true, default_value_t = weft_examples::common::default_threads())]
     threads: usize,
     #[command(subcommand)]
     command: Command,
