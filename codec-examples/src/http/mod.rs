@@ -99,6 +99,9 @@ pub struct HttpArgs {
     /// or changed is served as it was for at most this long.
     #[arg(long, default_value_t = DEFAULT_OPEN_FILE_CACHE_VALID.as_millis() as u64)]
     pub open_file_cache_valid_ms: u64,
+    /// HTTPS (`--tls-cert`, `--tls-key`; ALPN `http/1.1`).
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }
 
 /// Runs `weft http` until SIGINT or SIGTERM: one pipeline per connection,
@@ -121,6 +124,7 @@ pub struct HttpArgs {
 ///     idle_timeout: 60,
 ///     open_file_cache: 1000,
 ///     open_file_cache_valid_ms: 1000,
+///     tls: Default::default(),
 /// })
 /// .await
 /// # }
@@ -139,7 +143,11 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
     let sweep = root.cache_sweeper();
     let header = Duration::from_secs(args.header_timeout);
     let idle = Duration::from_secs(args.idle_timeout);
-    let server = crate::common::server_builder()
+    let mut builder = crate::common::server_builder();
+    if let Some(tls) = args.tls.acceptor(&[b"http/1.1"])? {
+        builder.tls(tls);
+    }
+    let server = builder
         .bind_tcp(args.listen, move |p| {
             p.handlers()
                 .add_last("decoder", ByteToMessageDecoder::new(HttpDecoder::new()))?
