@@ -3,7 +3,7 @@
 #
 #   benches/peers.sh            # full run (about 4 minutes here)
 #   benches/peers.sh --quick    # shorter loads and a 256 MiB file (about 1.5 minutes)
-#   benches/peers.sh [--quick] --only echo|netty|resp|http|proxy   # one section
+#   benches/peers.sh [--quick] --only echo|netty|resp|http|proxy|tls   # one section
 #
 # Pairs: weft http vs nginx (1 GiB file: GB/s and server CPU s/GB; 4 KiB
 # file: wrk req/s), weft resp vs redis-server (redis-benchmark ping/set/get at
@@ -16,7 +16,9 @@
 # splice vs --mode copy (GB/s and proxy CPU s/GiB), weft echo vs a Netty 4.1
 # echo (benches/netty/NettyEcho.java on Debian's libnetty-java: NIO, one
 # event-loop thread, LengthFieldBasedFrameDecoder + LengthFieldPrepender,
-# flush in channelReadComplete) at 64 B, 1 KiB and 8 KiB frames.
+# flush in channelReadComplete) at 64 B, 1 KiB and 8 KiB frames; weft http
+# --tls-cert vs nginx ssl (benches/peers_tls.sh: TLS 1.3, same ECDSA
+# certificate; 4 KiB req/s, 256 MiB GB/s and server CPU per GB).
 #
 # Every server gets one thread (nginx: 1 worker; weft http: --threads 1,
 # one event-loop thread; the other weft servers and framed-echo: the
@@ -38,7 +40,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1 ;;
     --only) ONLY=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--only echo|netty|resp|http|proxy]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--only echo|netty|resp|http|proxy|tls]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -316,6 +318,11 @@ for CASE in "1 64 64 64B" "1 1024 64 1KiB" "8 1024 16 8KiB"; do
 done
 stop "$WEFT_ECHO"
 stop "$NETTY"
+fi
+
+# --- tls: weft http --tls-cert vs nginx ssl ------------------------------------
+if section tls; then
+. "$ROOT/benches/peers_tls.sh"
 fi
 
 echo "# weft-peers: $(nproc) cores, $(uname -r), loopback, every server on one thread unless the row says 2 threads (wrk then shares the cores with the servers); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); ratio = first / second"
