@@ -73,24 +73,25 @@ fn redis_cli(addr: SocketAddr, ca: &Path, args: &[&str], stdin: Option<&Path>) -
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn redis-cli");
-            let (tx, rx) = mpsc::channel();
+            // Both pipes drained on threads while the child runs.
+            let drain = |mut pipe: Box<dyn Read + Send>| {
+                let (tx, rx) = mpsc::channel();
+                std::thread::spawn(move || {
+                    let mut v = Vec::new();
+                    let _ = pipe.read_to_end(&mut v);
+                    let _ = tx.send(v);
+                });
+                rx
+            };
+            let out = drain(Box::new(child.stdout.take().expect("stdout")));
+            let err = drain(Box::new(child.stderr.take().expect("stderr")));
             let pid = child.id();
-            let mut out = child.stdout.take().unwrap();
-            std::thread::spawn(move || {
-                let mut v = Vec::new();
-                let _ = out.read_to_end(&mut v);
-                let _ = tx.send(v);
-            });
             let status = wait_bounded(&mut child, STEP * 3)
                 .unwrap_or_else(|| panic!("redis-cli (pid {pid}) did not finish in time"));
-            let mut stderr = Vec::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_end(&mut stderr);
-            }
             Output {
                 status,
-                stdout: rx.recv_timeout(STEP).unwrap_or_default(),
-                stderr,
+                stdout: out.recv_timeout(STEP).unwrap_or_default(),
+                stderr: err.recv_timeout(STEP).unwrap_or_default(),
             }
         }
     }
