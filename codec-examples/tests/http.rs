@@ -566,7 +566,7 @@ fn a_trickling_head_is_answered_408_and_closed() {
 #[test]
 fn sigterm_shuts_the_server_down_gracefully() {
     let site = Site::new();
-    let server = site.serve(&[]);
+    let server = site.serve(&["--memory-body-max", "0"]);
     assert_eq!(status_of(&server, &[], "/hello.txt"), 200);
     assert_eq!(status_of(&server, &["-r", "0-3"], "/hello.txt"), 206);
     let (status, out) = server.terminate();
@@ -577,6 +577,21 @@ fn sigterm_shuts_the_server_down_gracefully() {
         "{out}"
     );
     assert!(out.contains("copied in user space 0 bytes"), "{out}");
+}
+
+#[test]
+fn small_files_go_out_from_memory_by_default_and_the_copy_is_counted() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    let out = curl(&["-D", "-", &server.url("/hello.txt")]);
+    let (status, _, body) = split_response(&out.stdout);
+    assert_eq!((status, body.as_slice()), (200, &b"hello, weft\n"[..]));
+    assert_eq!(status_of(&server, &["-r", "0-3"], "/hello.txt"), 206);
+    let (status, out) = server.terminate();
+    assert!(status.success(), "{status:?}");
+    // Read once per open (then sent with the head): counted, no sendfile.
+    assert!(out.contains("sent by sendfile 0 bytes in 0 calls"), "{out}");
+    assert!(!out.contains("copied in user space 0 bytes"), "{out}");
 }
 
 #[test]

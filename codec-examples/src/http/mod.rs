@@ -67,7 +67,9 @@ mod validators;
 
 pub use decoder::{HttpDecoder, HttpFrame, HttpProgress};
 pub use head::{Method, RequestHead, MAX_HEADERS, MAX_HEAD_BYTES};
-pub use open_cache::{DEFAULT_OPEN_FILE_CACHE_ENTRIES, DEFAULT_OPEN_FILE_CACHE_VALID};
+pub use open_cache::{
+    DEFAULT_MEMORY_BODY_MAX, DEFAULT_OPEN_FILE_CACHE_ENTRIES, DEFAULT_OPEN_FILE_CACHE_VALID,
+};
 pub use resolve::FileRoot;
 pub use service::HttpHandler;
 pub use timeouts::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
@@ -99,6 +101,11 @@ pub struct HttpArgs {
     /// or changed is served as it was for at most this long.
     #[arg(long, default_value_t = DEFAULT_OPEN_FILE_CACHE_VALID.as_millis() as u64)]
     pub open_file_cache_valid_ms: u64,
+    /// Cached files up to this many bytes are read into memory once per
+    /// open and sent with their head in one sendmsg (a counted copy); 0
+    /// sends every body with sendfile.
+    #[arg(long, default_value_t = DEFAULT_MEMORY_BODY_MAX)]
+    pub memory_body_max: u64,
     /// HTTPS (`--tls-cert`, `--tls-key`; ALPN `http/1.1`).
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
@@ -124,6 +131,7 @@ pub struct HttpArgs {
 ///     idle_timeout: 60,
 ///     open_file_cache: 1000,
 ///     open_file_cache_valid_ms: 1000,
+///     memory_body_max: 8192,
 ///     tls: Default::default(),
 /// })
 /// .await
@@ -139,6 +147,7 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
         args.open_file_cache,
         Duration::from_millis(args.open_file_cache_valid_ms),
     );
+    root.memory_body_max(args.memory_body_max);
     let root = Arc::new(root);
     let sweep = root.cache_sweeper();
     let header = Duration::from_secs(args.header_timeout);

@@ -46,6 +46,9 @@ pub struct FileRoot {
     pub(crate) validators: ValidatorCache,
     /// Open files shared by requests (see [`FileRoot::open_file_cache`]).
     pub(crate) cache: OpenFileCache,
+    /// Files up to this length are kept in memory by the open-file cache
+    /// (see [`FileRoot::memory_body_max`]).
+    pub(crate) memory_body_max: u64,
     /// Runs at the start of every [`Target::open`], on the thread that
     /// opens: tests make an open slow with it.
     #[cfg(test)]
@@ -167,6 +170,7 @@ impl FileRoot {
             dir: None,
             validators: ValidatorCache::default(),
             cache: OpenFileCache::default(),
+            memory_body_max: 0,
             #[cfg(test)]
             open_hook: None,
         })
@@ -190,6 +194,26 @@ impl FileRoot {
     /// ```
     pub fn open_file_cache(&mut self, entries: usize, valid: Duration) -> &mut Self {
         self.cache = OpenFileCache::new(entries, valid);
+        self
+    }
+
+    /// Sets the length up to which a file the open-file cache holds is
+    /// also read into memory at its open (once per open: a copy, counted
+    /// in `weft_buf::total_copied`), so that its answers send head and
+    /// body in one `sendmsg` instead of `sendmsg` + `sendfile`; 0 (the
+    /// default here; `weft http` uses
+    /// [`DEFAULT_MEMORY_BODY_MAX`](super::DEFAULT_MEMORY_BODY_MAX)) sends
+    /// every body with `sendfile`. Without the cache nothing is read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut root = weft_examples::http::FileRoot::open(dir.path()).unwrap();
+    /// root.memory_body_max(16 * 1024);
+    /// ```
+    pub fn memory_body_max(&mut self, bytes: u64) -> &mut Self {
+        self.memory_body_max = bytes;
         self
     }
 

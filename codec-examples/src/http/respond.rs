@@ -1,5 +1,6 @@
 //! From a parsed request to a response: a head as one `Bytes` and, for a
-//! body, a `FileRegion` that the transport sends with `sendfile`.
+//! body, a `FileRegion` that the transport sends with `sendfile` (or, for a
+//! small cached file, its bytes in memory, sent with the head).
 
 use std::fmt::Write as _;
 use std::time::SystemTime;
@@ -24,8 +25,18 @@ pub(crate) const ALLOW: &str = "GET, HEAD, OPTIONS";
 pub(crate) struct Response {
     pub(crate) status: Status,
     pub(crate) head: Bytes,
-    pub(crate) body: Option<FileRegion>,
+    pub(crate) body: Option<Body>,
     pub(crate) close: bool,
+}
+
+/// A response's body.
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// A region of the file, sent with `sendfile`.
+    File(FileRegion),
+    /// The bytes of a small file read at its open (see
+    /// [`FileRoot::memory_body_max`](super::FileRoot::memory_body_max)).
+    Memory(Bytes),
 }
 
 /// Starts a head: status line, `Server`, `Date` and the connection header.
@@ -296,10 +307,18 @@ pub(crate) fn respond_with(
     h.push_str("\r\n");
     let body = if head_only || span.is_empty() {
         None
+    } else if let Some(contents) = &file.contents {
+        // A small file read once at its open: the head and the body leave
+        // in one sendmsg, no sendfile. (The span was cut to the length,
+        // which is the contents' length.)
+        match (usize::try_from(span.start), usize::try_from(span.end)) {
+            (Ok(a), Ok(b)) if b <= contents.len() => Some(Body::Memory(contents.slice(a..b))),
+            _ => return err(Status::InternalServerError),
+        }
     } else {
         // The length from the open's fstat: no second fstat per request.
         match FileRegion::with_file_len(file.file.clone(), span.start, span.end - span.start, len) {
-            Ok(r) => Some(r),
+            Ok(r) => Some(Body::File(r)),
             // The span is outside the file's length (cannot happen: the
             // span was cut to it above).
             Err(_) => return err(Status::InternalServerError),
@@ -379,7 +398,9 @@ mod tests {
         assert!(header(&r, "etag").is_some());
         assert!(header(&r, "last-modified").is_some());
         assert!(head_text(&r).ends_with("\r\n\r\n"));
-        let body = r.body.unwrap();
+        let Some(Body::File(body)) = r.body else {
+            panic!("a file region body")
+        };
         assert_eq!((body.offset(), body.len()), (0, 10));
         assert!(!r.close);
     }
@@ -406,7 +427,9 @@ mod tests {
         assert_eq!(r.status, Status::PartialContent);
         assert_eq!(header(&r, "content-range"), Some("bytes 2-4/10"));
         assert_eq!(header(&r, "content-length"), Some("3"));
-        let b = r.body.unwrap();
+        let Some(Body::File(b)) = r.body else {
+            panic!("a file region body")
+        };
         assert_eq!((b.offset(), b.len()), (2, 3));
 
         let r = ask(

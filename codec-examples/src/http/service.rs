@@ -12,7 +12,7 @@ use super::decoder::{HttpFrame, HttpProgress};
 use super::head::RequestHead;
 use super::open_cache::{open_named, Named};
 use super::resolve::{FileRoot, Target};
-use super::respond::{error_response, plan, respond_with, Plan, Response};
+use super::respond::{error_response, plan, respond_with, Body, Plan, Response};
 use super::timeouts::{Expired, Timeouts, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 use super::Status;
 
@@ -293,8 +293,10 @@ impl HttpHandler {
     /// Queues a response's writes (no flush, unless it closes).
     fn write(&mut self, ctx: &mut Context<'_, Nothing>, response: Response) {
         ctx.write(response.head);
-        if let Some(body) = response.body {
-            ctx.write(body);
+        match response.body {
+            Some(Body::File(region)) => ctx.write(region),
+            Some(Body::Memory(bytes)) => ctx.write(bytes),
+            None => {}
         }
         self.unflushed = true;
         if response.close {
@@ -522,6 +524,42 @@ mod tests {
             assert_eq!(ch.run_tasks(), 1);
             assert_eq!(ops(&mut ch), ["HTTP/1.1 200", "file 0+4", "flush"]);
         }
+    }
+
+    #[test]
+    fn small_cached_files_can_be_sent_from_memory() {
+        let rt = runtime();
+        let _in_runtime = rt.enter();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"aaaa").unwrap();
+        std::fs::write(dir.path().join("b"), b"bbbbb").unwrap();
+        let mut root = FileRoot::open(dir.path()).unwrap();
+        root.memory_body_max(4);
+        let mut p = Pipeline::new();
+        p.handlers()
+            .add_last("decoder", ByteToMessageDecoder::new(HttpDecoder::new()))
+            .unwrap()
+            .add_last("files", HttpHandler::with_root(Arc::new(root)))
+            .unwrap();
+        let mut ch = EmbeddedChannel::new(p);
+        ch.write_inbound(Bytes::from_static(
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\nRange: bytes=1-\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+        ));
+        assert_eq!(ch.run_tasks(), 2);
+        // Up to the limit the body is the file's bytes; past it, a region.
+        assert_eq!(
+            ops(&mut ch),
+            [
+                "HTTP/1.1 200",
+                "aaaa",
+                "HTTP/1.1 206",
+                "aaa",
+                "flush",
+                "HTTP/1.1 200",
+                "file 0+5",
+                "flush"
+            ]
+        );
     }
 
     #[test]
