@@ -159,9 +159,22 @@ measure_http "$WEFT_HTTP_PORT" "$WEFT_HTTP"
 W_GBPS=$GBPS W_CPU=$CPU_PER_GB W_RPS=$RPS
 stop "$WEFT_HTTP"
 
+# The other way to keep opens off the event loop: every open on tokio's
+# blocking pool (no open-file cache), same load.
+WEFT_HTTP_PORT=$(free_port)
+TOKIO_WORKER_THREADS=1 "$BIN/weft" --threads 1 http --root "$WORK/www" --listen "127.0.0.1:$WEFT_HTTP_PORT" \
+  --open-file-cache 0 > "$WORK/weft-http-pool.log" 2>&1 &
+WEFT_HTTP=$!
+PIDS+=("$WEFT_HTTP")
+wait_port "$WEFT_HTTP_PORT" "$WEFT_HTTP"
+log "http: weft http --open-file-cache 0 (every open on the blocking pool)"
+P_RPS=$(small_rps "$WEFT_HTTP_PORT" 1 64)
+stop "$WEFT_HTTP"
+
 RESULTS+=("$(report "http ${BIG_MIB}MiB file GB/s" weft "$W_GBPS" nginx "$N_GBPS" '>= 1.0')")
 RESULTS+=("$(report "http ${BIG_MIB}MiB server CPU s/GB" weft "$W_CPU" nginx "$N_CPU" '<= 1.0')")
 RESULTS+=("$(report "http 4KiB file req/s (wrk -t1 -c64)" weft "$W_RPS" nginx "$N_RPS" '>= 1.2')")
+RESULTS+=("$(report "http 4KiB req/s open cache vs pool" cache "$W_RPS" pool "$P_RPS" 'reported')")
 fi
 
 # --- proxy: weft proxy splice vs copy, relaying nginx's big file -------------------
