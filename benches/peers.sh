@@ -107,7 +107,7 @@ download() { # download URL: prints "bytes seconds" summed over $DOWNLOADS downl
   echo "$bytes $secs"
 }
 
-measure_http() { # measure_http PORT PID...: sets GBPS CPU_PER_GB RPS
+measure_http() { # measure_http PORT PID...: sets GBPS CPU_PER_GB RPS CPU_PER_REQ (µs of server CPU per 4 KiB request)
   local port=$1; shift
   local t0 t1 r
   t0=$(cpu_ticks "$@")
@@ -119,7 +119,10 @@ measure_http() { # measure_http PORT PID...: sets GBPS CPU_PER_GB RPS
   fi
   GBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.3f", b / s / 1e9 }')
   CPU_PER_GB=$(awk -v t=$((t1 - t0)) -v k="$TICK" -v b="$bytes" 'BEGIN { printf "%.3f", t / k / (b / 1e9) }')
+  t0=$(cpu_ticks "$@")
   RPS=$(small_rps "$port" 1 64)
+  t1=$(cpu_ticks "$@")
+  CPU_PER_REQ=$(awk -v t=$((t1 - t0)) -v k="$TICK" -v r="$RPS" -v d="$DUR" 'BEGIN { if (r > 0) printf "%.2f", t / k / (r * d) * 1e6; else print 0 }')
 }
 
 small_rps() { # small_rps PORT WRK_THREADS CONNECTIONS: req/s of the 4 KiB file
@@ -147,7 +150,7 @@ fi
 if section http; then
 log "http: nginx (1 worker)"
 measure_http "$NGINX_PORT" "$NGINX" "$NGINX_WORKER"
-N_GBPS=$GBPS N_CPU=$CPU_PER_GB N_RPS=$RPS
+N_GBPS=$GBPS N_CPU=$CPU_PER_GB N_RPS=$RPS N_CPR=$CPU_PER_REQ
 
 WEFT_HTTP_PORT=$(free_port)
 TOKIO_WORKER_THREADS=1 "$BIN/weft" --threads 1 http --root "$WORK/www" --listen "127.0.0.1:$WEFT_HTTP_PORT" > "$WORK/weft-http.log" 2>&1 &
@@ -156,7 +159,7 @@ PIDS+=("$WEFT_HTTP")
 wait_port "$WEFT_HTTP_PORT" "$WEFT_HTTP"
 log "http: weft http (1 worker thread)"
 measure_http "$WEFT_HTTP_PORT" "$WEFT_HTTP"
-W_GBPS=$GBPS W_CPU=$CPU_PER_GB W_RPS=$RPS
+W_GBPS=$GBPS W_CPU=$CPU_PER_GB W_RPS=$RPS W_CPR=$CPU_PER_REQ
 stop "$WEFT_HTTP"
 
 # The other way to keep opens off the event loop: every open on tokio's
@@ -174,6 +177,7 @@ stop "$WEFT_HTTP"
 RESULTS+=("$(report "http ${BIG_MIB}MiB file GB/s" weft "$W_GBPS" nginx "$N_GBPS" '>= 1.0')")
 RESULTS+=("$(report "http ${BIG_MIB}MiB server CPU s/GB" weft "$W_CPU" nginx "$N_CPU" '<= 1.0')")
 RESULTS+=("$(report "http 4KiB file req/s (wrk -t1 -c64)" weft "$W_RPS" nginx "$N_RPS" '>= 1.2')")
+RESULTS+=("$(report "http 4KiB server CPU us/req" weft "$W_CPR" nginx "$N_CPR" 'reported')")
 RESULTS+=("$(report "http 4KiB req/s open cache vs pool" cache "$W_RPS" pool "$P_RPS" 'reported')")
 fi
 
