@@ -358,6 +358,10 @@ fn the_log_broker_over_tls_produces_fetches_and_drops_only_bad_connections() {
         "not closed cleanly: {r:?}, {} bytes",
         tail.len()
     );
+    // close_notify, then the end of the TCP stream. The server lingers
+    // (reads until this side closes, or its close deadline), so close.
+    assert_eq!(bad.sock.read(&mut [0u8; 1]).unwrap(), 0, "no FIN");
+    drop(bad);
     // Garbage under the TLS layer: closed, with at most an alert.
     only_alerts(&refused(server.addr, b"\x00\x00\x00\x11\x02not a hello"));
     assert!(server.alive());
