@@ -5,7 +5,7 @@ use std::io;
 use crate::chain::{Ev, Inbound, Outbound};
 use crate::context::Core;
 use crate::erased::Erased;
-use crate::{Event, Message, Pipeline, Wire, KEPT_EXCEPTIONS};
+use crate::{Event, Message, Pipeline, PipelineError, Wire, KEPT_EXCEPTIONS};
 
 impl Pipeline {
     /// Runs `events`, in order, and everything they cause, depth first.
@@ -124,7 +124,14 @@ impl Pipeline {
             }
             Inbound::Event(Event::Exception(err)) => {
                 self.stats.unhandled_exceptions += 1;
-                tracing::error!(error = %err, "exception reached the tail of the pipeline unhandled; closing the channel");
+                let chain = error_chain(&err);
+                if matches!(err, PipelineError::Io(_)) {
+                    // The transport's own failures (a peer's reset, a failed
+                    // TLS handshake): routine, and logged where they happen.
+                    tracing::debug!(error = %chain, "i/o error reached the tail of the pipeline; closing the channel");
+                } else {
+                    tracing::error!(error = %chain, "exception reached the tail of the pipeline unhandled; closing the channel");
+                }
                 if self.exceptions.len() >= KEPT_EXCEPTIONS {
                     self.exceptions.remove(0);
                 }
@@ -175,4 +182,16 @@ impl Pipeline {
             Outbound::Close => self.head.close(),
         }
     }
+}
+
+/// `err` and its sources, as "error: cause: cause".
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
 }

@@ -663,9 +663,11 @@ impl Conn {
     /// happens all the time: a TLS 1.3 server sends session tickets after
     /// the handshake, which a client that writes and closes never reads.
     async fn linger(&mut self) {
-        let deadline = self
-            .closing
-            .unwrap_or_else(|| Instant::now() + self.close_timeout);
+        // Bounded by the close deadline and by LINGER: a peer that neither
+        // sends nor closes (an idle keep-alive client at server shutdown)
+        // holds the connection that long at most.
+        let cap = Instant::now() + LINGER;
+        let deadline = self.closing.map_or(cap, |c| c.min(cap));
         if crate::sys::shutdown_write(self.stream.as_fd()).is_err() {
             return;
         }
@@ -688,6 +690,12 @@ impl Conn {
         }
     }
 }
+
+/// The longest a closing TLS connection waits for its peer's end of stream
+/// after sending `close_notify` (see `Conn::linger`). A peer that answers
+/// `close_notify` with its own (rustls, OpenSSL, curl) does so in well under
+/// a millisecond on loopback; session tickets it sent are already there.
+const LINGER: Duration = Duration::from_millis(500);
 
 fn closed_error() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the channel is closed")

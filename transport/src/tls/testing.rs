@@ -42,9 +42,16 @@ pub fn write_test_certs(
     let fail = |e: rcgen::Error| io::Error::new(io::ErrorKind::Unsupported, e.to_string());
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Weft test CA");
+    // A name of its own per CA: a client that trusts another test CA then
+    // fails as with any unknown issuer, not on a signature that does not
+    // verify under a same-named CA's key.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    ca_params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Weft test CA {nonce:x}-{}", std::process::id()),
+    );
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(fail)?)
         .map_err(fail)?;
     let names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
