@@ -235,11 +235,10 @@ fn curl_over_tls_through_the_proxy_gets_the_file_and_a_range() {
     drop(http);
 }
 
-/// The plaintext proxy relays the upstream's answer after a client's
-/// half-close (`tests/proxy.rs`); the TLS proxy closes the upstream
-/// connection as soon as the client's side ends, and the answer is lost.
+/// A client that sends its commands, then `close_notify` and FIN, still
+/// gets every answer: the TLS proxy half-closes the upstream and relays
+/// what comes back, as the plaintext proxy does (`tests/proxy.rs`).
 #[test]
-#[ignore = "weft proxy --tls-*: a client half-close loses the upstream's answer"]
 fn a_half_closed_tls_client_of_the_proxy_still_gets_the_upstream_answer() {
     if !have("redis-server", "--version", "redis-server") {
         return;

@@ -18,6 +18,7 @@ pub(crate) enum Command {
     Write(Message, Option<WritePromise>, u64),
     Flush,
     Close,
+    ShutdownOutput,
     SetAutoRead(bool),
     SetFilePath(FilePath),
     Execute(Box<dyn FnOnce(&mut Pipeline) + Send>),
@@ -29,6 +30,7 @@ impl fmt::Debug for Command {
             Command::Write(..) => "Write",
             Command::Flush => "Flush",
             Command::Close => "Close",
+            Command::ShutdownOutput => "ShutdownOutput",
             Command::SetAutoRead(_) => "SetAutoRead",
             Command::SetFilePath(_) => "SetFilePath",
             Command::Execute(_) => "Execute",
@@ -311,6 +313,24 @@ impl Channel {
     /// ```
     pub fn close(&self) {
         self.send(Command::Close);
+    }
+
+    /// Half-closes the connection: once what was flushed before has been
+    /// written, the writing half is shut down (`shutdown(SHUT_WR)`; on TLS
+    /// after `close_notify`), so the peer reads end of stream while this
+    /// side can still read its answer. The connection stays open until it
+    /// is closed or the peer closes too.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(ch: weft_transport::Channel) -> std::io::Result<()> {
+    /// ch.write_and_flush(bytes::Bytes::from_static(b"last request")).await?;
+    /// ch.shutdown_output(); // the peer sees EOF, its answer still arrives
+    /// # Ok(()) }
+    /// ```
+    pub fn shutdown_output(&self) {
+        self.send(Command::ShutdownOutput);
     }
 
     /// Switches reading on or off (backpressure from outside the pipeline).

@@ -67,6 +67,7 @@ pub struct ChannelConfig {
     pub(crate) max_write_chunk: usize,
     pub(crate) tls: Option<crate::tls::TlsRole>,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) half_closure: bool,
 }
 
 impl Default for ChannelConfig {
@@ -89,6 +90,7 @@ impl Default for ChannelConfig {
             max_write_chunk: DEFAULT_MAX_WRITE_CHUNK,
             tls: None,
             handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
+            half_closure: false,
         }
     }
 }
@@ -311,6 +313,22 @@ impl ChannelConfig {
     /// ```
     pub fn handshake_timeout(&mut self, t: Duration) -> &mut Self {
         self.handshake_timeout = t;
+        self
+    }
+
+    /// Netty's `ALLOW_HALF_CLOSURE` (off by default). Off, the peer's end of
+    /// stream closes the connection once what is pending is written. On,
+    /// it only stops reading and fires an [`InputShutdown`](crate::InputShutdown)
+    /// user event: handlers may go on writing (an answer to the last
+    /// request) and close when they are done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_transport::ChannelConfig::default().allow_half_closure(true);
+    /// ```
+    pub fn allow_half_closure(&mut self, on: bool) -> &mut Self {
+        self.half_closure = on;
         self
     }
 

@@ -160,6 +160,12 @@ struct Conn {
     /// The TLS session of an encrypted connection (boxed: a plaintext
     /// connection pays one pointer for it).
     tls: Option<Box<TlsSession>>,
+    /// The peer's end of stream does not close (ALLOW_HALF_CLOSURE).
+    half_closure: bool,
+    /// `Channel::shutdown_output` was asked and has not happened yet.
+    shutdown_output: bool,
+    /// The writing half is shut down.
+    output_shut: bool,
 }
 
 /// Sets up a connection and returns its handle and the future that runs
@@ -214,6 +220,9 @@ pub(crate) fn start(
         read_eof: false,
         failed: false,
         tls,
+        half_closure: cfg.half_closure,
+        shutdown_output: false,
+        output_shut: false,
     };
     let closed = channel.shared.clone();
     // A combinator, not an `async` block: the task's future then holds the
@@ -394,6 +403,9 @@ impl Conn {
                 self.begin_close(None);
             } else {
                 self.write_ready();
+                if self.shutdown_output {
+                    self.try_shutdown_output();
+                }
             }
             let head = head_of(&mut self.pipeline);
             let Some(w) = head.out.take_writability_change() else {
@@ -412,6 +424,10 @@ impl Conn {
             }
             Command::Flush => self.dispatch(|pl| pl.flush()),
             Command::Close => self.dispatch(|pl| pl.close()),
+            Command::ShutdownOutput => {
+                self.shutdown_output = !self.output_shut;
+                self.settle();
+            }
             Command::SetAutoRead(on) => self.head().auto_read = on,
             Command::SetFilePath(path) => self.head().file_path = path,
             Command::Execute(f) => self.dispatch(f),
@@ -564,7 +580,7 @@ impl Conn {
         }
         self.dispatch(|p| p.fire_read_complete());
         if self.read_eof {
-            self.begin_close(None);
+            self.input_ended();
         }
     }
 
@@ -618,6 +634,42 @@ impl Conn {
         }
         self.dispatch(|p| p.fire_read_complete());
         if self.read_eof {
+            self.input_ended();
+        }
+    }
+
+    /// The peer's end of stream: closes, or with half-closure allowed,
+    /// tells the handlers and stays open.
+    fn input_ended(&mut self) {
+        if self.half_closure && self.closing.is_none() && !self.output_shut {
+            self.head().out.flush();
+            self.dispatch(|p| p.fire_event(Event::User(Value::new(crate::InputShutdown))));
+        } else {
+            self.begin_close(None);
+        }
+    }
+
+    /// Shuts down the writing half once nothing flushed is left to write
+    /// (on TLS: after `close_notify` went out).
+    fn try_shutdown_output(&mut self) {
+        if self.failed || head_of(&mut self.pipeline).out.has_flushed() {
+            return;
+        }
+        if let Some(tls) = self.tls.as_deref_mut() {
+            tls.close_notify();
+            if tls.has_ciphertext() {
+                self.write_ready();
+                if self.tls.as_ref().is_some_and(|t| t.has_ciphertext()) {
+                    return;
+                }
+            }
+        }
+        self.shutdown_output = false;
+        self.output_shut = true;
+        if let Err(e) = crate::sys::shutdown_write(self.stream.as_fd()) {
+            self.fail(e);
+        } else if self.read_eof {
+            // Both directions are done.
             self.begin_close(None);
         }
     }

@@ -108,6 +108,32 @@ pub mod sys;
 pub mod tls;
 
 pub use channel::Channel;
+
+/// The user event a connection fires when its peer ended its stream while
+/// half-closure is allowed ([`ChannelConfig::allow_half_closure`]; Netty's
+/// `ChannelInputShutdownEvent`). Reading has stopped; writing has not.
+///
+/// # Examples
+///
+/// ```
+/// use weft_pipeline::{Context, Event, Handler, Message, Nothing};
+/// struct LastAnswer;
+/// impl Handler for LastAnswer {
+///     type In = Message;
+///     type Out = Nothing;
+///     fn read(&mut self, _ctx: &mut Context<'_, Nothing>, _m: Message) {}
+///     fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: Event) {
+///         if let Event::User(v) = &event {
+///             if v.is::<weft_transport::InputShutdown>() {
+///                 ctx.write_and_flush(bytes::Bytes::from_static(b"bye"));
+///                 ctx.close();
+///             }
+///         }
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputShutdown;
 pub use client::{connect_tcp, connect_tcp_tls, connect_unix};
 pub use config::{
     ChannelConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_READS_PER_WAKEUP,

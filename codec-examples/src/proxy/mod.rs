@@ -243,7 +243,10 @@ async fn run_tls(args: ProxyArgs, acceptor: weft_transport::TlsAcceptor) -> io::
     let totals = Arc::new(Totals::default());
     let upstream: Arc<str> = args.upstream.into();
     let t = totals.clone();
+    let mut config = weft_transport::ChannelConfig::default();
+    config.allow_half_closure(true);
     let server = crate::common::server_builder()
+        .config(config)
         .tls(acceptor)
         .bind_tcp(args.listen, move |p| {
             p.handlers()

@@ -7,15 +7,17 @@
 //! copy: the `Bytes` a TLS read produced is what the upstream connection
 //! writes, and what comes back is what TLS encrypts). Each side stops
 //! reading while the other is above its high watermark, so a slow reader
-//! on either end bounds the proxy's memory. When one side closes, the
-//! other is closed after what it was sent is written.
+//! on either end bounds the proxy's memory. A client that half-closes
+//! half-closes the upstream and still gets its answer (as the splice
+//! relay does); when the upstream closes, the client is closed after what
+//! it was sent is written.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use weft_pipeline::{Context, Event, Handler, Nothing};
-use weft_transport::{connect_tcp, Channel, ChannelConfig};
+use weft_transport::{connect_tcp, Channel, ChannelConfig, InputShutdown};
 
 use super::Totals;
 
@@ -47,6 +49,9 @@ pub(super) struct Front {
     upstream: Option<Channel>,
     /// Read before the upstream connection was up.
     early: Vec<Bytes>,
+    /// The client ended its stream (half-close): the upstream's is ended
+    /// too once it is up, and its answer still comes back.
+    input_done: bool,
     totals: Arc<Totals>,
 }
 
@@ -56,6 +61,7 @@ impl Front {
             upstream_addr,
             upstream: None,
             early: Vec::new(),
+            input_done: false,
             totals,
         }
     }
@@ -88,6 +94,9 @@ impl Front {
                         drop(up.write(b));
                     }
                     up.flush();
+                    if this.input_done {
+                        up.shutdown_output();
+                    }
                     this.upstream = Some(up);
                     ctx.set_auto_read(true);
                 }
@@ -119,6 +128,12 @@ impl Handler for Front {
     fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: Event) {
         match &event {
             Event::Active => self.connect(ctx),
+            Event::User(v) if v.is::<InputShutdown>() => {
+                self.input_done = true;
+                if let Some(up) = &self.upstream {
+                    up.shutdown_output();
+                }
+            }
             Event::Inactive => {
                 if let Some(up) = &self.upstream {
                     up.close();
