@@ -42,6 +42,44 @@ pub fn print_totals() {
         s.sendfile_bytes, s.sendfile_calls
     );
     println!("copied in user space {} bytes", weft_buf::total_copied());
+    if s.tls_handshakes > 0 {
+        println!(
+            "TLS: {} handshakes, {} bytes encrypted, {} bytes decrypted",
+            s.tls_handshakes, s.tls_encrypted_bytes, s.tls_decrypted_bytes
+        );
+    }
+}
+
+/// Announces `server`'s address, waits for SIGINT or SIGTERM, shuts the
+/// server down within [`SHUTDOWN_GRACE`], and prints the totals: the end
+/// of every `weft` server built on [`ServerBuilder`].
+///
+/// # Errors
+///
+/// The signal handlers cannot be installed, or the shutdown failed.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let server = weft_transport::ServerBuilder::new()
+///     .bind_tcp("127.0.0.1:0".parse().unwrap(), |_p| Ok(()))
+///     .map_err(std::io::Error::other)?;
+/// weft_examples::common::serve_until_signal(server, "127.0.0.1:0".parse().unwrap()).await
+/// # }
+/// ```
+pub async fn serve_until_signal(
+    server: weft_transport::Server,
+    listen: std::net::SocketAddr,
+) -> io::Result<()> {
+    announce(server.local_addr().unwrap_or(listen));
+    shutdown_signal().await?;
+    server
+        .shutdown(SHUTDOWN_GRACE)
+        .await
+        .map_err(io::Error::other)?;
+    print_totals();
+    Ok(())
 }
 
 /// Prints `listening on ADDR` as the first line on stdout and flushes it, so

@@ -31,7 +31,7 @@ use weft_pipeline::codec::{
 };
 use weft_pipeline::{Batch, Context, Event, Handler, Nothing, Pipeline, PipelineError};
 
-use crate::common::{announce, print_totals, raise_nofile_limit, shutdown_signal, SHUTDOWN_GRACE};
+use crate::common::raise_nofile_limit;
 
 /// The default largest frame: 16 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
@@ -252,14 +252,7 @@ pub async fn run(args: EchoArgs) -> io::Result<()> {
     let server = builder
         .bind_tcp(args.listen, move |p| init_pipeline(p, framing, max))
         .map_err(io::Error::other)?;
-    announce(server.local_addr().unwrap_or(args.listen));
-    shutdown_signal().await?;
-    server
-        .shutdown(SHUTDOWN_GRACE)
-        .await
-        .map_err(io::Error::other)?;
-    print_totals();
-    Ok(())
+    crate::common::serve_until_signal(server, args.listen).await
 }
 
 #[cfg(test)]
