@@ -290,8 +290,14 @@ impl Conn {
                     (true, false) => Interest::WRITABLE,
                     _ => Interest::READABLE,
                 };
-                let handshake_by = self.tls.as_ref().and_then(|t| t.handshake_deadline());
-                let wake_at = [timer, close_at, handshake_by].into_iter().flatten().min();
+                let wake_at = [
+                    timer,
+                    close_at,
+                    self.tls.as_ref().and_then(|t| t.handshake_deadline()),
+                ]
+                .into_iter()
+                .flatten()
+                .min();
                 tokio::select! {
                     biased;
                     changed = shutdown.changed(), if watch_shutdown => match changed {
@@ -341,6 +347,7 @@ impl Conn {
                             tracing::debug!(pending = self.head().out.pending_bytes(), "close deadline passed; closing anyway");
                             break;
                         }
+                        let handshake_by = self.tls.as_ref().and_then(|t| t.handshake_deadline());
                         if handshake_by.is_some_and(|h| h <= Instant::now()) {
                             self.tls_failed(io::Error::new(
                                 io::ErrorKind::TimedOut,
@@ -354,7 +361,10 @@ impl Conn {
                 }
             }
             if self.tls.is_some() && !self.failed && !self.read_eof {
-                self.linger().await;
+                // Boxed: the lingering close is rare, and inline its state
+                // (a timer, a read buffer) would be part of what every
+                // connection's future costs.
+                Box::pin(self.linger()).await;
             }
             self.finish();
         }
@@ -723,7 +733,7 @@ impl Conn {
         if crate::sys::shutdown_write(self.stream.as_fd()).is_err() {
             return;
         }
-        let mut scrap = [0u8; 4096];
+        let mut scrap = vec![0u8; 4096];
         loop {
             let ready = tokio::time::timeout_at(deadline, self.stream.ready(Interest::READABLE));
             if !matches!(ready.await, Ok(Ok(r)) if r.is_readable()) {
