@@ -52,12 +52,14 @@ pub const DEFAULT_OPEN_FILE_CACHE_VALID: Duration = Duration::from_secs(1);
 
 /// `weft http --memory-body-max` by default: cached files up to 8 KiB are
 /// read into memory once per open and sent with their head in one
-/// `sendmsg`. Measured on a 4 KiB file, one server thread, wrk -t1 -c64
-/// (three alternating 5 s runs each, load average 5-6): 6.4-7.1 µs of
-/// server CPU per request against 7.3-8.6 µs with `sendmsg` + `sendfile`,
-/// 2.9 system calls per request against 3.5. Past a few pages `sendfile`'s
-/// saved copy outweighs the saved call, so larger files keep it.
-/// [`FileRoot`]'s own default is 0 (every body by `sendfile`).
+/// `sendmsg`. Measured on a 4 KiB file, one server thread, wrk -t1 -c64,
+/// three alternating 5 s runs each: 2.9 system calls per request instead
+/// of 3.5; server CPU per request 9.3 µs against 9.6 µs on a quiet machine
+/// (load average 1.6-1.9: within the noise) and 6.4-7.1 µs against
+/// 7.3-8.6 µs on a loaded one (load average 5-6). A small gain, kept
+/// because it is never worse; past a few pages `sendfile`'s saved copy
+/// outweighs the saved call, so larger files keep it. [`FileRoot`]'s own
+/// default is 0 (every body by `sendfile`).
 pub const DEFAULT_MEMORY_BODY_MAX: u64 = 8 * 1024;
 
 /// A regular file opened for answers: what a response needs of it.
