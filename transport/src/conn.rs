@@ -313,7 +313,7 @@ impl Conn {
                             self.begin_close(None);
                         }
                     },
-                    () = self.shared.command_ready.notified() => {
+                    () = self.shared.command_ready() => {
                         if let Some(cmd) = self.shared.next_command() {
                             self.command(cmd);
                         }
