@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use weft_pipeline::codec::ByteToMessageDecoder;
 
-use crate::common::{announce, print_totals, raise_nofile_limit, shutdown_signal, SHUTDOWN_GRACE};
+use crate::common::raise_nofile_limit;
 
 mod date;
 mod decoder;
@@ -170,17 +170,11 @@ pub async fn run(args: HttpArgs) -> io::Result<()> {
             Ok(())
         })
         .map_err(io::Error::other)?;
-    announce(server.local_addr().unwrap_or(args.listen));
-    shutdown_signal().await?;
+    let served = crate::common::serve_until_signal(server, args.listen).await;
     if let Some(s) = sweep {
         s.abort();
     }
-    server
-        .shutdown(SHUTDOWN_GRACE)
-        .await
-        .map_err(io::Error::other)?;
-    print_totals();
-    Ok(())
+    served
 }
 
 /// The response statuses this server sends.
