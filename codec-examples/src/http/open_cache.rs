@@ -41,8 +41,9 @@ use super::resolve::{FileRoot, Opened, Opening, Target};
 use super::validators::Validators;
 use super::Status;
 
-/// Entries an [`OpenFileCache`] holds by default (nginx's examples use
-/// `open_file_cache max=1000`); each holds one descriptor.
+/// Entries the open-file cache (`weft http --open-file-cache`) holds by
+/// default (nginx's examples use `open_file_cache max=1000`); each holds one
+/// descriptor.
 pub const DEFAULT_OPEN_FILE_CACHE_ENTRIES: usize = 1000;
 
 /// How long an entry is used before its name is opened again (nginx's

@@ -76,7 +76,7 @@ pub struct ProxyArgs {
     pub mode: Mode,
     /// Terminate TLS (`--tls-cert`, `--tls-key`) in front of the plaintext
     /// upstream; `--mode` then does not apply (decrypted bytes are handed
-    /// on as the buffers TLS produced, see [`tls`]).
+    /// on as the buffers TLS produced).
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
 }
