@@ -437,6 +437,11 @@ impl Pipeline {
     /// ```
     pub fn release_idle_memory(&mut self) {
         self.queue.release();
+        // The handler list grows by doubling while it is built (4 slots for
+        // 2 handlers): at rest it keeps what it holds. No-op once fitted.
+        if self.chain.entries.capacity() > self.chain.entries.len() {
+            self.chain.entries.shrink_to_fit();
+        }
     }
 
     /// What the pipeline could not deliver so far.
