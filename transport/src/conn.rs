@@ -164,6 +164,9 @@ struct Conn {
     half_closure: bool,
     /// `Channel::shutdown_output` was asked and has not happened yet.
     shutdown_output: bool,
+    /// A TLS read ran while auto-read was off (the handshake's): decrypted
+    /// bytes may wait in rustls for auto-read to come back on.
+    plaintext_waiting: bool,
     /// The writing half is shut down.
     output_shut: bool,
 }
@@ -222,6 +225,7 @@ pub(crate) fn start(
         tls,
         half_closure: cfg.half_closure,
         shutdown_output: false,
+        plaintext_waiting: false,
         output_shut: false,
     };
     let closed = channel.shared.clone();
@@ -273,6 +277,9 @@ impl Conn {
                 if self.failed || (self.closing.is_some() && !writing) {
                     break;
                 }
+                if self.plaintext_waiting && self.head().auto_read {
+                    self.deliver_waiting_plaintext();
+                }
                 if std::mem::take(&mut self.owed) {
                     // Over budget: let the thread's other tasks run first; the
                     // socket is still writable, so the next turn writes on.
@@ -283,7 +290,11 @@ impl Conn {
                 self.release_idle();
                 let timer = self.pipeline.next_deadline().map(Instant::from_std);
                 let close_at = self.closing;
-                let reading = self.head().auto_read && !self.read_eof && self.closing.is_none();
+                // A TLS handshake reads even while auto-read is off.
+                let handshaking = self.tls.as_ref().is_some_and(|t| t.handshaking());
+                let reading = (self.head().auto_read || handshaking)
+                    && !self.read_eof
+                    && self.closing.is_none();
                 let tasks = self.tasks.as_ref().is_some_and(|t| !t.is_empty());
                 let interest = match (writing, reading) {
                     (true, true) => Interest::READABLE | Interest::WRITABLE,
@@ -551,7 +562,9 @@ impl Conn {
     /// [`read_ready`](Self::read_ready) on a TLS connection.
     fn read_ready_tls(&mut self) {
         for _ in 0..self.max_reads {
-            if !self.head().auto_read || self.failed || self.closing.is_some() {
+            let auto_read = self.head().auto_read;
+            let handshaking = self.tls.as_ref().is_some_and(|t| t.handshaking());
+            if !(auto_read || handshaking) || self.failed || self.closing.is_some() {
                 break;
             }
             let Conn {
@@ -565,7 +578,11 @@ impl Conn {
                 return;
             };
             let fd = stream.as_fd();
-            match stream.try_io(Interest::READABLE, || tls.read_step(fd, rb, stats)) {
+            let read = stream.try_io(Interest::READABLE, || {
+                tls.read_step(fd, rb, stats, auto_read)
+            });
+            self.plaintext_waiting |= !auto_read;
+            match read {
                 Ok(r) => {
                     if let Some(hs) = r.handshake {
                         self.dispatch(|p| p.fire_event(Event::User(Value::new(hs))));
@@ -591,6 +608,29 @@ impl Conn {
         self.dispatch(|p| p.fire_read_complete());
         if self.read_eof {
             self.input_ended();
+        }
+    }
+
+    /// Hands on what was decrypted while auto-read was off, now that it is
+    /// on again.
+    fn deliver_waiting_plaintext(&mut self) {
+        self.plaintext_waiting = false;
+        let Conn {
+            tls: Some(tls),
+            rb,
+            stats,
+            ..
+        } = self
+        else {
+            return;
+        };
+        match tls.take_plaintext(rb, stats) {
+            Ok(Some(b)) => {
+                self.dispatch(|p| p.fire_read(Message::Bytes(b)));
+                self.dispatch(|p| p.fire_read_complete());
+            }
+            Ok(None) => {}
+            Err(e) => self.tls_failed(e),
         }
     }
 

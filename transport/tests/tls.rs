@@ -385,3 +385,59 @@ async fn a_corrupted_record_gets_an_alert_and_a_close() {
     .await
     .unwrap();
 }
+
+/// Echoes once the handshake is done: reading starts (auto-read) only then.
+struct ReadAfterHandshake;
+
+impl Handler for ReadAfterHandshake {
+    type In = Message;
+    type Out = Nothing;
+
+    fn read(&mut self, ctx: &mut Context<'_, Nothing>, msg: Message) {
+        ctx.write_and_flush(msg.to_bytes().unwrap_or_default());
+    }
+
+    fn event(&mut self, ctx: &mut Context<'_, Nothing>, event: Event) {
+        if let Event::User(v) = &event {
+            if v.is::<TlsHandshake>() {
+                ctx.set_auto_read(true);
+            }
+        }
+        ctx.fire_event(event);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handshake_runs_while_auto_read_is_off_and_its_data_waits() {
+    timeout(TEST_TIMEOUT, async {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = write_test_certs(dir.path(), &rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let tls = TlsAcceptor::from_pem_files(&certs.cert, &certs.key, &[]).unwrap();
+        let mut cfg = ChannelConfig::default();
+        cfg.auto_read(false)
+            .handshake_timeout(Duration::from_secs(20));
+        let server = ServerBuilder::new()
+            .config(cfg)
+            .tls(tls)
+            .bind_tcp("127.0.0.1:0".parse().unwrap(), |p| {
+                p.handlers().add_last("echo", ReadAfterHandshake)?;
+                Ok(())
+            })
+            .unwrap();
+        let addr = server.local_addr().unwrap();
+        let got = blocking(move || {
+            // Written before the handshake: rustls sends it right after
+            // its Finished, often in the same segment.
+            let mut c = rustls_client(addr, &certs);
+            c.write_all(b"early words").unwrap();
+            let mut buf = [0u8; 11];
+            c.read_exact(&mut buf).unwrap();
+            buf
+        })
+        .await;
+        assert_eq!(&got, b"early words");
+        server.shutdown(Duration::from_secs(1)).await.unwrap();
+    })
+    .await
+    .unwrap();
+}

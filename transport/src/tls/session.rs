@@ -126,12 +126,20 @@ impl TlsSession {
         self.conn.wants_write()
     }
 
+    /// The handshake has not completed yet (it reads even while auto-read
+    /// is off, as Netty's `SslHandler` does).
+    pub(crate) fn handshaking(&self) -> bool {
+        self.deadline.is_some()
+    }
+
     /// Application data may be encrypted now.
     pub(crate) fn can_seal(&self) -> bool {
         !self.conn.is_handshaking() && !self.close_sent
     }
 
-    /// Reads once from the socket into rustls and processes what arrived.
+    /// Reads once from the socket into rustls and processes what arrived;
+    /// with `deliver`, takes the decrypted bytes out (else they wait in
+    /// rustls for [`take_plaintext`](Self::take_plaintext)).
     ///
     /// # Errors
     ///
@@ -143,6 +151,7 @@ impl TlsSession {
         fd: BorrowedFd<'_>,
         rb: &mut AdaptiveRecvBuf,
         stats: &Stats,
+        deliver: bool,
     ) -> io::Result<TlsRead> {
         let read = self.conn.read_tls(&mut Socket { fd, stats })?;
         let state = self.conn.process_new_packets().map_err(tls_error)?;
@@ -156,7 +165,39 @@ impl TlsSession {
             stats.add(Counter::TlsHandshakes, 1);
             out.handshake = Some(self.handshake_info());
         }
-        let avail = state.plaintext_bytes_to_read();
+        if deliver {
+            out.plaintext = self.take(state.plaintext_bytes_to_read(), rb, stats)?;
+        }
+        Ok(out)
+    }
+
+    /// Takes the decrypted bytes waiting in rustls out into the receive
+    /// chunk (a counted copy).
+    ///
+    /// # Errors
+    ///
+    /// rustls' reader's (none expected once bytes are waiting).
+    pub(crate) fn take_plaintext(
+        &mut self,
+        rb: &mut AdaptiveRecvBuf,
+        stats: &Stats,
+    ) -> io::Result<Option<Bytes>> {
+        let avail = self
+            .conn
+            .process_new_packets()
+            .map_err(tls_error)?
+            .plaintext_bytes_to_read();
+        self.take(avail, rb, stats)
+    }
+
+    /// Takes `avail` decrypted bytes out of rustls.
+    fn take(
+        &mut self,
+        avail: usize,
+        rb: &mut AdaptiveRecvBuf,
+        stats: &Stats,
+    ) -> io::Result<Option<Bytes>> {
+        let mut plaintext = None;
         if avail > 0 {
             let mut reader = self.conn.reader();
             let plain = rb.take_from(avail, stats, |dst, left| {
@@ -171,9 +212,9 @@ impl TlsSession {
             // rustls keeps decrypted bytes in its own buffer: taking them out
             // into the receive chunk is a copy, and is counted as one.
             stats.record_copy(plain.len());
-            out.plaintext = Some(plain);
+            plaintext = Some(plain);
         }
-        Ok(out)
+        Ok(plaintext)
     }
 
     /// Writes pending ciphertext with one `writev`.
