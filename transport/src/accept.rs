@@ -2,13 +2,17 @@
 //! back-off after errors, the connection limit, and spawning each accepted
 //! connection's task.
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use futures::FutureExt;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use weft_pipeline::Pipeline;
 
+use crate::channel::{Command, Shared};
 use crate::config::ChannelConfig;
 use crate::conn::{self, Ended, ShutdownRx};
 use crate::server::{ChannelHook, Initializer, MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF};
@@ -69,8 +73,29 @@ fn transient(e: &io::Error) -> bool {
     )
 }
 
+/// The connections one acceptor started, by id, to tell them of the
+/// shutdown: a command each, where a watch receiver per connection cost a
+/// `Notify` waiter on every turn of every connection's loop.
+#[derive(Default)]
+struct Live {
+    next: u64,
+    conns: HashMap<u64, Weak<Shared>>,
+}
+
+impl Live {
+    /// Tells every live connection to close by `deadline`.
+    fn shut_down(&mut self, deadline: Instant) {
+        for shared in std::mem::take(&mut self.conns).into_values() {
+            if let Some(shared) = shared.upgrade() {
+                shared.send(Command::Shutdown(deadline));
+            }
+        }
+    }
+}
+
 pub(crate) async fn accept_loop(listener: Listener, ctx: Arc<AcceptCtx>, mut shutdown: ShutdownRx) {
-    let mut conns: JoinSet<Ended> = JoinSet::new();
+    let mut conns: JoinSet<(u64, Ended)> = JoinSet::new();
+    let mut live = Live::default();
     let mut backoff = MIN_ACCEPT_BACKOFF;
     loop {
         tokio::select! {
@@ -80,7 +105,7 @@ pub(crate) async fn accept_loop(listener: Listener, ctx: Arc<AcceptCtx>, mut shu
                     break;
                 }
             }
-            Some(done) = conns.join_next(), if !conns.is_empty() => reap(&ctx.counters, done),
+            Some(done) = conns.join_next(), if !conns.is_empty() => reap(&ctx.counters, &mut live, done),
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
                     backoff = MIN_ACCEPT_BACKOFF;
@@ -91,7 +116,7 @@ pub(crate) async fn accept_loop(listener: Listener, ctx: Arc<AcceptCtx>, mut shu
                         tracing::debug!("connection limit reached; refused a connection");
                         drop(stream);
                     } else {
-                        spawn_conn(stream, &ctx, shutdown.clone(), &mut conns);
+                        spawn_conn(stream, &ctx, &mut live, &mut conns);
                     }
                 }
                 Err(e) if transient(&e) => {}
@@ -108,9 +133,14 @@ pub(crate) async fn accept_loop(listener: Listener, ctx: Arc<AcceptCtx>, mut shu
         }
     }
     drop(listener);
-    // Each connection saw the shutdown and closes by its deadline.
+    // The server's deadline; if its handle went away without one, each
+    // connection's own close timeout.
+    let deadline = shutdown
+        .borrow()
+        .unwrap_or_else(|| Instant::now() + ctx.config.close_timeout);
+    live.shut_down(deadline);
     while let Some(done) = conns.join_next().await {
-        reap(&ctx.counters, done);
+        reap(&ctx.counters, &mut live, done);
     }
 }
 
@@ -122,9 +152,12 @@ impl AcceptCtx {
     }
 }
 
-fn reap(counters: &Counters, done: Result<Ended, tokio::task::JoinError>) {
+fn reap(counters: &Counters, live: &mut Live, done: Result<(u64, Ended), tokio::task::JoinError>) {
     counters.active.fetch_sub(1, Ordering::Relaxed);
-    match done {
+    if let Ok((id, _)) = &done {
+        live.conns.remove(id);
+    }
+    match done.map(|(_, ended)| ended) {
         Ok(Ended::Normally) => {}
         Ok(Ended::Panicked) => {
             counters.panicked.fetch_add(1, Ordering::Relaxed);
@@ -138,7 +171,7 @@ fn reap(counters: &Counters, done: Result<Ended, tokio::task::JoinError>) {
     }
 }
 
-fn spawn_conn(stream: Stream, ctx: &AcceptCtx, shutdown: ShutdownRx, conns: &mut JoinSet<Ended>) {
+fn spawn_conn(stream: Stream, ctx: &AcceptCtx, live: &mut Live, conns: &mut JoinSet<(u64, Ended)>) {
     let mut pipeline = Pipeline::new();
     let init = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.init)(&mut pipeline)));
     match init {
@@ -154,10 +187,13 @@ fn spawn_conn(stream: Stream, ctx: &AcceptCtx, shutdown: ShutdownRx, conns: &mut
             return;
         }
     }
-    match conn::start(stream, pipeline, &ctx.config, Some(shutdown)) {
+    match conn::start(stream, pipeline, &ctx.config) {
         Ok((channel, fut)) => {
             ctx.counters.active.fetch_add(1, Ordering::Relaxed);
-            conns.spawn(fut);
+            let id = live.next;
+            live.next += 1;
+            live.conns.insert(id, Arc::downgrade(&channel.shared));
+            conns.spawn(fut.map(move |ended| (id, ended)));
             if let Some(hook) = &ctx.on_channel {
                 let called =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(channel)));

@@ -19,6 +19,8 @@ pub(crate) enum Command {
     Write(Message, Option<WritePromise>, u64),
     Flush,
     Close,
+    /// The server is shutting down: close by this deadline.
+    Shutdown(tokio::time::Instant),
     ShutdownOutput,
     SetAutoRead(bool),
     SetFilePath(FilePath),
@@ -31,6 +33,7 @@ impl fmt::Debug for Command {
             Command::Write(..) => "Write",
             Command::Flush => "Flush",
             Command::Close => "Close",
+            Command::Shutdown(_) => "Shutdown",
             Command::ShutdownOutput => "ShutdownOutput",
             Command::SetAutoRead(_) => "SetAutoRead",
             Command::SetFilePath(_) => "SetFilePath",
@@ -121,7 +124,7 @@ impl Shared {
 
     /// Queues `cmd` for the connection's task and wakes it; drops it if the
     /// connection has closed.
-    fn send(&self, cmd: Command) {
+    pub(crate) fn send(&self, cmd: Command) {
         let mut q = self.commands();
         if self.closed.load(Ordering::Relaxed) {
             drop(q);

@@ -97,7 +97,7 @@ fn connect(
 ) -> Result<Channel, TransportError> {
     let mut pipeline = Pipeline::new();
     init(&mut pipeline)?;
-    let (channel, fut) = conn::start(stream, pipeline, config, None)?;
+    let (channel, fut) = conn::start(stream, pipeline, config)?;
     tokio::spawn(fut);
     Ok(channel)
 }

@@ -179,7 +179,6 @@ pub(crate) fn start(
     stream: Stream,
     mut pipeline: Pipeline,
     cfg: &ChannelConfig,
-    shutdown: Option<ShutdownRx>,
 ) -> io::Result<(
     Channel,
     impl std::future::Future<Output = Ended> + Send + 'static,
@@ -234,24 +233,22 @@ pub(crate) fn start(
     // A combinator, not an `async` block: the task's future then holds the
     // connection's state once (an async block would keep room for the run
     // future both as a captured variable and as the future it awaits).
-    let fut = AssertUnwindSafe(conn.run(shutdown))
-        .catch_unwind()
-        .map(move |ran| {
-            let ended = match ran {
-                Ok(()) => Ended::Normally,
-                Err(panic) => {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    tracing::error!(panic = %what, "a handler panicked; its connection is closed");
-                    Ended::Panicked
-                }
-            };
-            closed.close();
-            ended
-        });
+    let fut = AssertUnwindSafe(conn.run()).catch_unwind().map(move |ran| {
+        let ended = match ran {
+            Ok(()) => Ended::Normally,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "a handler panicked; its connection is closed");
+                Ended::Panicked
+            }
+        };
+        closed.close();
+        ended
+    });
     Ok((channel, fut))
 }
 
@@ -264,16 +261,9 @@ impl Conn {
     /// stored twice in the future (once as arguments, once as the
     /// body's locals), and the future is what each connection costs.
     #[allow(clippy::manual_async_fn)]
-    fn run(mut self, shutdown: Option<ShutdownRx>) -> impl std::future::Future<Output = ()> + Send {
+    fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
         async move {
-            let (mut shutdown, mut watch_shutdown) = match shutdown {
-                Some(s) => (s, true),
-                None => (watch::channel(None).1, false),
-            };
             self.dispatch(|p| p.fire_channel_active());
-            if let Some(deadline) = *shutdown.borrow_and_update() {
-                self.begin_close(Some(deadline));
-            }
             loop {
                 let writing = self.wants_write();
                 if self.failed || (self.closing.is_some() && !writing) {
@@ -313,19 +303,8 @@ impl Conn {
                 .min();
                 tokio::select! {
                     biased;
-                    changed = shutdown.changed(), if watch_shutdown => match changed {
-                        Ok(()) => {
-                            let deadline = *shutdown.borrow_and_update();
-                            if deadline.is_some() {
-                                self.begin_close(deadline);
-                            }
-                        }
-                        // The server is gone: close as if asked to.
-                        Err(_) => {
-                            watch_shutdown = false;
-                            self.begin_close(None);
-                        }
-                    },
+                    // Commands from handles, and the server's shutdown (its
+                    // acceptor sends it to every connection it started).
                     () = self.shared.command_ready() => {
                         if let Some(cmd) = self.shared.next_command() {
                             self.command(cmd);
@@ -447,6 +426,7 @@ impl Conn {
             }
             Command::Flush => self.dispatch(|pl| pl.flush()),
             Command::Close => self.dispatch(|pl| pl.close()),
+            Command::Shutdown(deadline) => self.begin_close(Some(deadline)),
             Command::ShutdownOutput => {
                 self.shutdown_output = !self.output_shut;
                 self.settle();
