@@ -15,8 +15,9 @@
 //!
 //! One `select!` waits for whichever comes first: readability (while
 //! auto-read is on), writability (while flushed writes wait), a command
-//! from a [`Channel`](crate::Channel), a task a handler started, the
-//! pipeline's next deadline, the server's shutdown, or the close deadline.
+//! from a [`Channel`](crate::Channel) (or the server's shutdown, which its
+//! acceptor sends as a command), a task a handler started, the pipeline's
+//! next deadline, or the close deadline.
 //! After each event the connection settles: it moves new tasks onto its
 //! list, writes what was flushed, reports watermark crossings to the
 //! pipeline, and starts closing if a handler asked.
